@@ -1,0 +1,43 @@
+# udftiles: `make run` serves the demo on :8080, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+BIN := bin/tileserver
+VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
+
+.PHONY: run test deps build web-assets demo-data bench lint clean
+
+run: deps build demo-data
+	$(BIN) serve
+
+deps:
+	@scripts/deps.sh
+	@$(GO) version >/dev/null 2>&1 || { echo "Go 1.24 or later is required (https://go.dev/dl/)"; exit 1; }
+
+web-assets: $(VENDOR)
+
+$(VENDOR): web/package.json web/package-lock.json
+	npm ci --prefix web --no-audit --no-fund
+	mkdir -p web/static/vendor
+	cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/
+
+build: web-assets
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tileserver
+
+demo-data: build
+	@[ -f data/demo/elevation.tif ] && [ -f data/demo/rgb.tif ] || $(BIN) demo-data --out data/demo
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test: deps web-assets lint
+	$(GO) test -count=1 -timeout 30m ./...
+
+bench: deps build
+	bench/run.sh
+
+clean:
+	rm -rf bin web/node_modules web/static/vendor

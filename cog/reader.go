@@ -1,0 +1,395 @@
+package cog
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/airbusgeo/godal"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Resamplings are the resampling names accepted by resampling=, as gdalwarp spells them.
+var Resamplings = []string{"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms", "sum"}
+
+// TileSizes are the accepted tilesize= values.
+var TileSizes = []int{256, 512}
+
+// Options configure a Reader.
+type Options struct {
+	Path       string   // local path, /vsis3/..., /vsicurl/...
+	Bands      []int    // default band selection (1-based); empty = all
+	NoData     *float64 // overrides the file's nodata
+	Resampling string   // default resampling; "" = nearest
+	MinZoom    *int     // overrides the zoom derived from the coarsest overview
+	MaxZoom    *int     // overrides the zoom derived from the native resolution
+	Pool       int      // idle dataset handles kept; 0 = 8
+}
+
+// retryOpen bounds how often a missing or broken file is tried again.
+const retryOpen = 5 * time.Second
+
+// Reader is a udfhost.Handler serving one raster file.
+type Reader struct {
+	opts    Options
+	handles chan *handle
+
+	mu      sync.Mutex
+	info    *info
+	err     error
+	tried   time.Time
+	version string
+}
+
+// New returns a reader and tries to open the file. A file that cannot be opened
+// does not fail construction: Status reports why, and tiles answer 503 until a
+// later attempt succeeds.
+func New(opts Options) *Reader {
+	if opts.Pool <= 0 {
+		opts.Pool = 8
+	}
+	if opts.Resampling == "" {
+		opts.Resampling = "nearest"
+	}
+	Register()
+	r := &Reader{opts: opts, handles: make(chan *handle, opts.Pool)}
+	_, _ = r.load()
+	return r
+}
+
+// load returns the dataset info, opening the file on first use or after a failure.
+func (r *Reader) load() (*info, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.info != nil {
+		return r.info, nil
+	}
+	if r.err != nil && time.Since(r.tried) < retryOpen {
+		return nil, r.err
+	}
+	r.tried = time.Now()
+	ds, err := r.open()
+	if err != nil {
+		r.err = err
+		return nil, err
+	}
+	in, err := readInfo(ds.src)
+	if err != nil {
+		ds.Close()
+		r.err = fmt.Errorf("%s: %v", r.opts.Path, err)
+		return nil, r.err
+	}
+	if r.opts.NoData != nil {
+		in.nodata, in.hasNoData = *r.opts.NoData, true
+	}
+	for _, b := range r.opts.Bands {
+		if b < 1 || b > in.bands {
+			ds.Close()
+			r.err = fmt.Errorf("%s: band %d does not exist (the file has %d)", r.opts.Path, b, in.bands)
+			return nil, r.err
+		}
+	}
+	if r.opts.MinZoom != nil {
+		in.minZoom = *r.opts.MinZoom
+	}
+	if r.opts.MaxZoom != nil {
+		in.maxZoom = *r.opts.MaxZoom
+	}
+	r.info, r.err = in, nil
+	r.version = r.fingerprint()
+	r.put(ds)
+	return in, nil
+}
+
+func (r *Reader) open() (*handle, error) {
+	ds, err := godal.Open(r.opts.Path, godal.RasterOnly(),
+		godal.ConfigOption("GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"))
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s: %v", r.opts.Path, err)
+	}
+	return &handle{src: ds, grids: map[gridKey]*grid{}}, nil
+}
+
+// get takes an idle handle or opens a new one: a godal dataset must never be used
+// by two goroutines at once.
+func (r *Reader) get() (*handle, error) {
+	select {
+	case ds := <-r.handles:
+		return ds, nil
+	default:
+		return r.open()
+	}
+}
+
+func (r *Reader) put(ds *handle) {
+	select {
+	case r.handles <- ds:
+	default:
+		ds.Close()
+	}
+}
+
+// fingerprint identifies the file's content and the reader's options.
+func (r *Reader) fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%v|%v", r.opts.Path, r.opts.Bands, r.opts.NoData)
+	if st, err := os.Stat(r.opts.Path); err == nil {
+		fmt.Fprintf(h, "|%d|%d", st.Size(), st.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Status reports why the file cannot be served, or nil.
+func (r *Reader) Status() error {
+	_, err := r.load()
+	return err
+}
+
+// Version changes when the file or the reader's options change.
+func (r *Reader) Version() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.version
+}
+
+// Schema lists the query parameters of a COG layer.
+func (r *Reader) Schema() udfhost.Schema {
+	s := udfhost.Schema{
+		Params: []udfhost.Param{
+			{Name: "bidx", Type: udfhost.IntList, Description: "bands to read, 1-based, e.g. 1 or 3,2,1"},
+			{Name: "resampling", Type: udfhost.Str, Default: r.opts.Resampling, Enum: Resamplings},
+			{Name: "tilesize", Type: udfhost.Int, Default: 256, Enum: []string{"256", "512"}},
+		},
+		Modes:         []string{"tile"},
+		Formats:       []string{"png", "jpg", "webp", "tif", "npy"},
+		DefaultFormat: "png",
+		MaxZoom:       24,
+		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
+	}
+	if in, err := r.load(); err == nil {
+		s.MinZoom, s.MaxZoom, s.Bounds = in.minZoom, in.maxZoom, in.lonlat
+	}
+	return s
+}
+
+// TileOptions are the per-request choices of a tile read.
+type TileOptions struct {
+	Bands      []int
+	Resampling string
+	Size       int
+}
+
+// Run reads the request's tile; the Params come from Schema.
+func (r *Reader) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, error) {
+	if req.Tile == nil {
+		return nil, udfhost.Errorf(udfhost.BadRequest, "a COG layer serves tiles only")
+	}
+	o := TileOptions{Resampling: r.opts.Resampling, Size: 256, Bands: r.opts.Bands}
+	if v, ok := req.Params["bidx"].([]int); ok && len(v) > 0 {
+		o.Bands = v
+	}
+	if v, ok := req.Params["resampling"].(string); ok && v != "" {
+		o.Resampling = v
+	}
+	if v, ok := req.Params["tilesize"].(int); ok {
+		o.Size = v
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, udfhost.Errorf(udfhost.Timeout, "request cancelled before the read: %v", err)
+	}
+	return r.ReadTile(*req.Tile, o)
+}
+
+// ReadTile warps the tile's window of the file into a Size×Size EPSG:3857 grid.
+func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) {
+	in, err := r.load()
+	if err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+	}
+	if o.Size != 256 && o.Size != 512 {
+		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter tilesize: want 256 or 512, got %d", o.Size)
+	}
+	bands := o.Bands
+	if len(bands) == 0 {
+		bands = make([]int, in.bands)
+		for i := range bands {
+			bands[i] = i + 1
+		}
+	}
+	for _, b := range bands {
+		if b < 1 || b > in.bands {
+			return nil, udfhost.Errorf(udfhost.BadRequest, "parameter bidx: band %d does not exist; this layer has bands 1..%d", b, in.bands)
+		}
+	}
+	if t.Z < in.minZoom || t.Z > in.maxZoom {
+		return nil, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside this layer's zooms %d..%d", t.Z, in.minZoom, in.maxZoom)
+	}
+	if !t.Mercator().Intersects(in.merc) {
+		return nil, udfhost.Errorf(udfhost.NotFound, "tile %s is outside this layer's bounds", t)
+	}
+	h, err := r.get()
+	if err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+	}
+	ras, err := r.warpTile(h, in, t, bands, o)
+	if err != nil {
+		// A handle that failed may be in a bad state: drop it.
+		h.Close()
+		return nil, err
+	}
+	r.put(h)
+	return ras, nil
+}
+
+// gridKey names one warped grid of a dataset: one column of a zoom's tiles at a
+// tile size and resampling.
+type gridKey struct {
+	z, x, size int
+	resampling string
+}
+
+// handle is one dataset opened for one goroutine at a time, with the warped grids
+// built on it so far. A grid is a warped VRT in EPSG:3857 covering one column of
+// tiles: its coordinate transformation is set up once for every tile of the
+// column. A column is exactly one tile wide because gdalwarp approximates the
+// transformation per output row; with rows one tile wide, each tile gets the very
+// values a one-off `gdalwarp -te <tile> -ts 256 256` produces.
+type handle struct {
+	src   *godal.Dataset
+	grids map[gridKey]*grid
+}
+
+type grid struct {
+	vrt  *godal.Dataset
+	minY int // first tile row covered
+}
+
+// maxGrids bounds the grids kept per handle; past it the handle starts afresh.
+const maxGrids = 128
+
+// maxGridRows keeps a grid's height well inside GDAL's int32 raster sizes; deeper
+// than that, a grid covers only the requested tile.
+const maxGridRows = 1 << 18
+
+func (h *handle) Close() {
+	h.dropGrids()
+	h.src.Close()
+}
+
+func (h *handle) dropGrids() {
+	for k, g := range h.grids {
+		g.vrt.Close()
+		delete(h.grids, k)
+	}
+}
+
+func (h *handle) grid(in *info, k gridKey, t tiles.Tile, opts []string) (*grid, error) {
+	if g, ok := h.grids[k]; ok {
+		return g, nil
+	}
+	if len(h.grids) >= maxGrids {
+		h.dropGrids()
+	}
+	span := tiles.Size(k.z)
+	minY := int((tiles.OriginShift - in.inner.MaxY) / span)
+	maxY := int((tiles.OriginShift - in.inner.MinY) / span)
+	if maxY-minY+1 > maxGridRows || t.Y < minY || t.Y > maxY {
+		minY, maxY = t.Y, t.Y
+	}
+	g, err := h.warp(in, tiles.Tile{Z: k.z, X: k.x, Y: minY}, maxY-minY+1, k.size, k.resampling, "VRT", opts)
+	if err != nil {
+		return nil, err
+	}
+	h.grids[k] = g
+	return g, nil
+}
+
+// single warps one tile into memory, exactly as a one-off gdalwarp would.
+func (h *handle) single(in *info, t tiles.Tile, size int, resampling string, opts []string) (*grid, error) {
+	return h.warp(in, t, 1, size, resampling, "MEM", opts)
+}
+
+// warp builds a grid of rows tiles below top, one tile wide.
+func (h *handle) warp(in *info, top tiles.Tile, rows, size int, resampling, driver string, opts []string) (*grid, error) {
+	span := tiles.Size(top.Z)
+	x0, y0 := -tiles.OriginShift+float64(top.X)*span, tiles.OriginShift-float64(top.Y)*span
+	x1, y1 := x0+span, y0-float64(rows)*span
+	ovr := "NONE"
+	if lvl := in.overviewFor(span / float64(size)); lvl >= 0 {
+		ovr = strconv.Itoa(lvl)
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	sw := []string{"-of", driver, "-t_srs", webMercatorWKT(),
+		"-te", f(x0), f(y1), f(x1), f(y0), "-ts", strconv.Itoa(size), strconv.Itoa(rows * size),
+		"-r", resampling, "-ovr", ovr, "-dstalpha"}
+	sw = append(sw, opts...)
+	vrt, err := h.src.Warp("", sw)
+	if err != nil {
+		return nil, fmt.Errorf("warp: %v", err)
+	}
+	return &grid{vrt: vrt, minY: top.Y}, nil
+}
+
+func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o TileOptions) (*udfhost.Raster, error) {
+	n := o.Size
+	var opts []string
+	if in.hasNoData {
+		opts = append(opts, "-srcnodata", strconv.FormatFloat(in.nodata, 'g', -1, 64))
+	}
+	var (
+		g   *grid
+		err error
+	)
+	if in.interior(t, n) {
+		g, err = h.grid(in, gridKey{z: t.Z, x: t.X, size: n, resampling: o.Resampling}, t, opts)
+	} else {
+		// gdalwarp splits a tile that runs off the data into pieces; warping such a
+		// tile alone gives the same values it does.
+		g, err = h.single(in, t, n, o.Resampling, opts)
+		if g != nil {
+			defer g.vrt.Close()
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	px, py := 0, (t.Y-g.minY)*n
+	idx := make([]int, len(bands)) // godal counts bands from 0
+	for i, b := range bands {
+		idx[i] = b - 1
+	}
+	buf := make([]float64, len(bands)*n*n)
+	if err := g.vrt.Read(px, py, buf, n, n, godal.Bands(idx...), godal.BandInterleaved()); err != nil {
+		return nil, fmt.Errorf("read: %v", err)
+	}
+	alpha := make([]uint8, n*n)
+	if err := g.vrt.Bands()[in.bands].Read(px, py, alpha, n, n); err != nil {
+		return nil, fmt.Errorf("read mask: %v", err)
+	}
+	ras := &udfhost.Raster{
+		Width: n, Height: n, DType: numpyType[in.dtype], Mask: alpha,
+		NoData: in.nodata, HasNoData: in.hasNoData, Bounds: t.Mercator(), EPSG: 3857,
+	}
+	for i := range bands {
+		ras.Bands = append(ras.Bands, buf[i*n*n:(i+1)*n*n])
+	}
+	return ras, nil
+}
+
+// Close releases the idle dataset handles; tiles read afterwards open new ones.
+func (r *Reader) Close() {
+	for {
+		select {
+		case h := <-r.handles:
+			h.Close()
+		default:
+			return
+		}
+	}
+}

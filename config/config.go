@@ -1,0 +1,170 @@
+// Package config reads config.yaml: the schema, defaults, ${ENV} expansion and
+// validation with key paths in every error.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole server configuration.
+type Config struct {
+	Server Server  `yaml:"server"`
+	Cache  Cache   `yaml:"cache"`
+	Python Python  `yaml:"python"`
+	UDFs   []UDF   `yaml:"udfs"`
+	Tokens []Token `yaml:"tokens"`
+}
+
+// Server holds listener and URL settings.
+type Server struct {
+	Listen      string   `yaml:"listen"`
+	PublicURL   string   `yaml:"public_url"`
+	CORSOrigins []string `yaml:"cors_origins"`
+}
+
+// Cache sizes the tiers and sets the default freshness.
+type Cache struct {
+	MemoryMB      int      `yaml:"memory_mb"`
+	DefaultMaxAge Duration `yaml:"default_max_age"`
+	S3            S3       `yaml:"s3"`
+}
+
+// S3 is the shared cache tier.
+type S3 struct {
+	Bucket   string `yaml:"bucket"`
+	Prefix   string `yaml:"prefix"`
+	Endpoint string `yaml:"endpoint"`
+	Region   string `yaml:"region"`
+}
+
+// Python configures the UDF worker pool.
+type Python struct {
+	Interpreter string   `yaml:"interpreter"`
+	Workers     int      `yaml:"workers"`
+	Timeout     Duration `yaml:"timeout"`
+	MemoryMB    int      `yaml:"memory_mb"`
+}
+
+// Token grants anonymous use of one UDF through the shared-token routes.
+type Token struct {
+	Token string `yaml:"token"`
+	UDF   string `yaml:"udf"`
+}
+
+// UDF is one served layer.
+type UDF struct {
+	Name        string    `yaml:"name"`
+	Handler     string    `yaml:"handler"`
+	Path        string    `yaml:"path"`
+	Description string    `yaml:"description"`
+	Bands       []int     `yaml:"bands"`
+	Rescale     Rescale   `yaml:"rescale"`
+	Colormap    string    `yaml:"colormap"`
+	NoData      *float64  `yaml:"nodata"`
+	Resampling  string    `yaml:"resampling"`
+	MinZoom     *int      `yaml:"minzoom"`
+	MaxZoom     *int      `yaml:"maxzoom"`
+	CacheMaxAge *Duration `yaml:"cache_max_age"`
+}
+
+// Handlers are the handler kinds this build serves.
+var Handlers = []string{"cog"}
+
+// Resamplings are the accepted resampling names, as GDAL spells them.
+var Resamplings = []string{"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms", "sum"}
+
+// Load reads a config file. Relative data paths are resolved against the file's folder.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(b, filepath.Dir(path))
+}
+
+// Parse parses config YAML; relative data paths are joined to baseDir ("" keeps them as they are).
+func Parse(b []byte, baseDir string) (*Config, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	// Expand in values only, so comments may mention ${VAR} freely.
+	if err := expandNode(&doc); err != nil {
+		return nil, err
+	}
+	expanded, err := yaml.Marshal(&doc)
+	if err != nil {
+		return nil, fmt.Errorf("config: %v", err)
+	}
+	c := Defaults()
+	dec := yaml.NewDecoder(bytes.NewReader(expanded))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file means all defaults
+		return nil, fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	for i := range c.UDFs {
+		c.UDFs[i].Path = resolve(baseDir, c.UDFs[i].Path)
+	}
+	return c, nil
+}
+
+func resolve(base, p string) string {
+	if base == "" || p == "" || filepath.IsAbs(p) || strings.HasPrefix(p, "/vsi") || strings.Contains(p, "://") {
+		return p
+	}
+	return filepath.Join(base, p)
+}
+
+// Defaults returns a config with every default filled in and no layers.
+func Defaults() *Config {
+	return &Config{
+		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}},
+		Cache:  Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), S3: S3{Prefix: "tiles/", Region: "us-east-1"}},
+		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048},
+	}
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
+
+// expandNode replaces ${VAR} and ${VAR:-default} in every scalar value; an unset
+// VAR without a default is an error naming the line.
+func expandNode(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
+		var missing string
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			g := envRef.FindStringSubmatch(m)
+			if v, ok := os.LookupEnv(g[1]); ok {
+				return v
+			}
+			if g[2] != "" {
+				return g[3]
+			}
+			missing = g[1]
+			return ""
+		})
+		if missing != "" {
+			return fmt.Errorf("config: line %d: environment variable %s is not set (use ${%s:-default} for a fallback)", n.Line, missing, missing)
+		}
+		// A value that came from the environment is data, not YAML syntax.
+		n.Tag, n.Style = "", 0
+	}
+	for _, c := range n.Content {
+		if err := expandNode(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

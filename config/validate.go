@@ -1,0 +1,88 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/udftiles/udftiles/colormap"
+	"github.com/udftiles/udftiles/tiles"
+)
+
+var layerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// Validate checks every value and reports the first problem with its key path and the fix.
+func (c *Config) Validate() error {
+	if c.Cache.MemoryMB < 0 {
+		return fmt.Errorf("config: cache.memory_mb: want 0 (off) or a positive size in MiB, got %d", c.Cache.MemoryMB)
+	}
+	if c.Python.Workers < 1 {
+		return fmt.Errorf("config: python.workers: want at least 1, got %d", c.Python.Workers)
+	}
+	if u := c.Server.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
+		return fmt.Errorf("config: server.public_url: want an absolute http(s) URL, got %q", u)
+	}
+	seen := map[string]int{}
+	for i, u := range c.UDFs {
+		at := fmt.Sprintf("config: udfs[%d]", i)
+		if !layerName.MatchString(u.Name) {
+			return fmt.Errorf("%s.name: want letters, digits, '_', '-' or '.', at most 64, got %q", at, u.Name)
+		}
+		if j, dup := seen[u.Name]; dup {
+			return fmt.Errorf("%s.name: %q is already used by udfs[%d]", at, u.Name, j)
+		}
+		seen[u.Name] = i
+		if !contains(Handlers, u.Handler) {
+			return fmt.Errorf("%s.handler: want one of %s, got %q", at, strings.Join(Handlers, ", "), u.Handler)
+		}
+		if u.Path == "" {
+			return fmt.Errorf("%s.path: required: the file this layer serves", at)
+		}
+		if u.Colormap != "" {
+			if _, err := colormap.Parse(u.Colormap); err != nil {
+				return fmt.Errorf("%s.colormap: %v", at, err)
+			}
+		}
+		if u.Resampling != "" && !contains(Resamplings, u.Resampling) {
+			return fmt.Errorf("%s.resampling: want one of %s, got %q", at, strings.Join(Resamplings, ", "), u.Resampling)
+		}
+		for k, b := range u.Bands {
+			if b < 1 {
+				return fmt.Errorf("%s.bands[%d]: band numbers start at 1, got %d", at, k, b)
+			}
+		}
+		for k, r := range u.Rescale {
+			if !(r[0] < r[1]) {
+				return fmt.Errorf("%s.rescale[%d]: want [min, max] with min < max, got [%g, %g]", at, k, r[0], r[1])
+			}
+		}
+		lo, hi := 0, 24
+		if u.MinZoom != nil {
+			lo = *u.MinZoom
+		}
+		if u.MaxZoom != nil {
+			hi = *u.MaxZoom
+		}
+		if lo < 0 || hi > tiles.MaxZoom || lo > hi {
+			return fmt.Errorf("%s: minzoom %d / maxzoom %d: want 0 <= minzoom <= maxzoom <= %d", at, lo, hi, tiles.MaxZoom)
+		}
+	}
+	for i, t := range c.Tokens {
+		if t.Token == "" {
+			return fmt.Errorf("config: tokens[%d].token: required", i)
+		}
+		if _, ok := seen[t.UDF]; !ok {
+			return fmt.Errorf("config: tokens[%d].udf: no layer named %q", i, t.UDF)
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,106 @@
+package render
+
+import (
+	"bytes"
+	"image"
+	"image/jpeg"
+	"image/png"
+	"sync"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// ContentTypes maps each format to its media type.
+var ContentTypes = map[string]string{
+	"png":  "image/png",
+	"jpg":  "image/jpeg",
+	"webp": "image/webp",
+	"tif":  "image/tiff; application=geotiff",
+	"npy":  "application/x-npy",
+}
+
+// Aliases are other spellings accepted for a format.
+var Aliases = map[string]string{"jpeg": "jpg", "tiff": "tif", "geotiff": "tif"}
+
+// Normalize returns the canonical spelling of a format name.
+func Normalize(f string) string {
+	if a, ok := Aliases[f]; ok {
+		return a
+	}
+	return f
+}
+
+// Encode turns a result into bytes of the given format.
+func Encode(res udfhost.Result, format string, st Style) ([]byte, string, error) {
+	switch v := res.(type) {
+	case *udfhost.Value:
+		return v.Body, v.ContentType, nil
+	case *udfhost.Raster:
+		return encodeRaster(v, format, st)
+	}
+	return nil, "", udfhost.Errorf(udfhost.Internal, "cannot encode a %T", res)
+}
+
+func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, error) {
+	var (
+		b   []byte
+		err error
+	)
+	switch format {
+	case "tif":
+		b, err = GeoTIFF(r)
+	case "npy":
+		b, err = NPY(r)
+	case "png", "jpg", "webp":
+		var img *image.NRGBA
+		if img, err = Image(r, st); err != nil {
+			return nil, "", err
+		}
+		switch format {
+		case "png":
+			b, err = PNG(img)
+		case "jpg":
+			b, err = JPEG(img)
+		default:
+			b, err = WebP(img)
+		}
+	default:
+		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a raster can be png, jpg, webp, tif or npy", format)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return b, ContentTypes[format], nil
+}
+
+// PNGLevel is the compression used for tiles: BestSpeed encodes several times
+// faster than the default for files a few percent larger (see BenchmarkPNG).
+const PNGLevel = png.BestSpeed
+
+var pngEncoder = &png.Encoder{CompressionLevel: PNGLevel, BufferPool: &pngPool{}}
+
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b
+}
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
+
+// PNG encodes an image; fully opaque images are written as RGB.
+func PNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := pngEncoder.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// JPEG encodes an image at quality 85; transparent pixels become black.
+func JPEG(img *image.NRGBA) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 85}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}

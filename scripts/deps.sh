@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages udftiles needs, only those missing.
+# Usage: scripts/deps.sh [extra packages...]
+set -euo pipefail
+
+pkgs=(
+  libgdal-dev gdal-bin            # GDAL 3.6 through godal (cgo), gdalwarp for tests
+  python3-numpy python3-matplotlib python3-gdal  # Debian's /usr/bin/python3 stack
+  nodejs npm                      # the map page's MapLibre bundle
+  gcc pkg-config make curl ca-certificates
+  "$@"
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# A node and npm already on PATH (e.g. from nodesource) are fine.
+if command -v npm >/dev/null 2>&1; then
+  filtered=()
+  for p in "${missing[@]}"; do [[ "$p" == nodejs || "$p" == npm ]] || filtered+=("$p"); done
+  missing=("${filtered[@]}")
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "deps: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

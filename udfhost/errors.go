@@ -1,0 +1,63 @@
+package udfhost
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+)
+
+// Kind classifies a failure so that the web layer answers with an honest status.
+type Kind int
+
+// Kinds of failure.
+const (
+	Internal    Kind = iota // a bug or an unexpected failure: 500
+	BadRequest              // the caller's mistake: 400
+	NotFound                // unknown layer, tile outside zooms or bounds: 404
+	TooLarge                // request too large: 413
+	WorkerDied              // the process running the UDF died: 502
+	Unavailable             // source missing or server overloaded: 503
+	Timeout                 // the call ran out of time: 504
+)
+
+// HTTPStatus maps a kind to its status code.
+func (k Kind) HTTPStatus() int {
+	switch k {
+	case BadRequest:
+		return http.StatusBadRequest
+	case NotFound:
+		return http.StatusNotFound
+	case TooLarge:
+		return http.StatusRequestEntityTooLarge
+	case WorkerDied:
+		return http.StatusBadGateway
+	case Unavailable:
+		return http.StatusServiceUnavailable
+	case Timeout:
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusInternalServerError
+}
+
+// Error is a failure with a kind, a message for the user and optional logs.
+type Error struct {
+	Kind Kind
+	Msg  string
+	Logs string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Errorf builds an *Error of the given kind.
+func Errorf(k Kind, format string, args ...any) *Error {
+	return &Error{Kind: k, Msg: fmt.Sprintf(format, args...)}
+}
+
+// KindOf returns the kind of err; errors that are not *Error are Internal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}

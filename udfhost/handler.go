@@ -1,0 +1,34 @@
+// Package udfhost defines what a layer is to the server: a Handler that turns a
+// Request (a tile or bounds plus coerced parameters) into a Result, the registry of
+// named handlers, and the parameter schema used to coerce query strings.
+package udfhost
+
+import (
+	"context"
+
+	"github.com/udftiles/udftiles/tiles"
+)
+
+// Request is one call of a handler.
+type Request struct {
+	Tile   *tiles.Tile    // nil in file (single) mode
+	Bounds tiles.Bounds   // lon/lat; from the tile, from ?bounds=, or the handler's default
+	Params map[string]any // already coerced against the handler's Schema
+	Format string         // requested output format, "" = the result's natural one
+}
+
+// Handler computes results for one layer.
+type Handler interface {
+	// Schema lists the parameters, modes and default format.
+	Schema() Schema
+	// Version identifies the code and data behind results; it is part of every cache key.
+	Version() string
+	// Run computes a result. Errors should be *Error so clients get an honest status.
+	Run(ctx context.Context, r Request) (Result, error)
+}
+
+// Statuser is implemented by handlers whose source can be unavailable; a non-nil
+// error is shown in /v1/udfs.
+type Statuser interface {
+	Status() error
+}

@@ -1,0 +1,33 @@
+package udfhost
+
+import "github.com/udftiles/udftiles/tiles"
+
+// Result is what a handler returns: *Raster or *Value (features and tables follow).
+type Result interface{ isResult() }
+
+// Raster is a planar stack of bands in a georeferenced grid.
+type Raster struct {
+	Width, Height int
+	// Bands holds each band's values, row-major, len Width*Height each.
+	Bands [][]float64
+	// DType is the source sample type in numpy spelling: uint8, uint16, int16,
+	// uint32, int32, float32, float64. Raw encoders (tif, npy) write this type.
+	DType string
+	// Mask is the per-pixel opacity 0..255 (0 = no data); nil means all valid.
+	Mask []uint8
+	// NoData is written in raw encodings for masked pixels when HasNoData.
+	NoData    float64
+	HasNoData bool
+	// Bounds and EPSG place the grid; a tile result is in EPSG:3857.
+	Bounds tiles.Bounds
+	EPSG   int
+}
+
+// Value is a non-spatial result: raw bytes with their content type.
+type Value struct {
+	ContentType string
+	Body        []byte
+}
+
+func (*Raster) isResult() {}
+func (*Value) isResult()  {}

@@ -1,0 +1,66 @@
+// Package web is the HTTP face of the server: routes, handlers and middleware.
+// web.New returns a plain http.Handler that tests drive with httptest.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Deps are what the HTTP layer needs from the rest of the server.
+type Deps struct {
+	Registry    *udfhost.Registry
+	Cache       *cache.Cache
+	PublicURL   string   // absolute base for URLs in TileJSON; "" = from the request
+	CORSOrigins []string // "*" or exact origins
+	Logger      *slog.Logger
+	Version     string
+}
+
+type server struct {
+	Deps
+	started time.Time
+}
+
+// New builds the router with every route and middleware.
+func New(d Deps) http.Handler {
+	if d.Logger == nil {
+		d.Logger = slog.Default()
+	}
+	s := &server{Deps: d, started: time.Now()}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSONStatus(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed on " + r.URL.Path})
+	})
+	get := []string{http.MethodGet, http.MethodHead}
+	r.HandleFunc("/healthz", s.healthz).Methods(get...)
+	r.HandleFunc("/readyz", s.readyz).Methods(get...)
+	r.HandleFunc("/v1/udfs", s.listUDFs).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}", s.getUDF).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/tilejson.json", s.tileJSON).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
+	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)
+	r.HandleFunc("/v1/colormaps/{name}", s.getColormap).Methods(get...)
+	r.HandleFunc("/", s.page).Methods(get...)
+	r.HandleFunc("/map/{name}", s.page).Methods(get...)
+	r.PathPrefix("/static/").Handler(staticHandler()).Methods(get...)
+	return recoverPanics(d.Logger, cors(d.CORSOrigins, r))
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"status": "ok", "version": s.Version, "uptime_s": int(time.Since(s.started).Seconds())})
+}
+
+// readyz is true once every layer has been built; layers with errors are served
+// as errors and do not hold readiness back.
+func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{"ready": true, "udfs": len(s.Registry.List())})
+}

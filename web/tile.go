@@ -1,0 +1,166 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/render"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// reserved query parameters are read by the server, never passed to a handler.
+var reserved = append([]string{"format"}, render.StyleParams...)
+
+// tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
+func (s *server) tile(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	l, ok := s.Registry.Get(v["name"])
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", v["name"]))
+		return
+	}
+	y, ext, _ := strings.Cut(v["y"], ".")
+	t, err := parseTile(v["z"], v["x"], y)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	if err := l.Status(); err != nil {
+		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
+		return
+	}
+	sch := l.Handler.Schema()
+	if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))
+		return
+	}
+	if !t.LonLat().Intersects(sch.Bounds) {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "tile %s is outside %s's bounds", t, l.Name))
+		return
+	}
+	q := r.URL.Query()
+	format, err := pickFormat(ext, q.Get("format"), sch)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	style, err := render.ParseStyle(q, l.Defaults)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	hq := url.Values{}
+	for k, vals := range q {
+		if !isReserved(k) {
+			hq[k] = vals
+		}
+	}
+	params, err := sch.Coerce(hq)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: t.String(), Format: format,
+		Params: params, Extra: style.Canonical()}.String()
+	req := udfhost.Request{Tile: &t, Bounds: t.LonLat(), Params: params, Format: format}
+	e, src, err := s.Cache.Fetch(r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
+		res, err := l.Handler.Run(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		body, ct, err := render.Encode(res, format, style)
+		if err != nil {
+			return nil, err
+		}
+		return cache.NewEntry(body, ct, l.MaxAge), nil
+	})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		writeError(w, r, err)
+		return
+	}
+	writeEntry(w, r, e, src)
+}
+
+// writeEntry answers with a cached body, its validators and freshness, or 304.
+func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source) {
+	h := w.Header()
+	h.Set("ETag", e.ETag)
+	h.Set("X-Cache", string(src))
+	if left := time.Until(e.Expires()); e.MaxAge > 0 && left > 0 {
+		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(left.Seconds())))
+	} else {
+		h.Set("Cache-Control", "no-cache")
+	}
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, e.ETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", e.ContentType)
+	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(e.Body)
+	}
+}
+
+func etagMatch(header, etag string) bool {
+	for _, m := range strings.Split(header, ",") {
+		m = strings.TrimPrefix(strings.TrimSpace(m), "W/")
+		if m == etag || m == "*" {
+			return true
+		}
+	}
+	return false
+}
+
+func isReserved(k string) bool {
+	for _, r := range reserved {
+		if r == k {
+			return true
+		}
+	}
+	return false
+}
+
+// parseTile reads z/x/y path segments: non-integers and coordinates off the grid are 400.
+func parseTile(zs, xs, ys string) (tiles.Tile, error) {
+	var n [3]int
+	for i, s := range []string{zs, xs, ys} {
+		v, err := strconv.Atoi(s)
+		if err != nil {
+			return tiles.Tile{}, udfhost.Errorf(udfhost.BadRequest, "tile %s/%s/%s: %q is not an integer", zs, xs, ys, s)
+		}
+		n[i] = v
+	}
+	t, err := tiles.New(n[0], n[1], n[2])
+	if err != nil {
+		return t, udfhost.Errorf(udfhost.BadRequest, "tile %s: %v", t, err)
+	}
+	return t, nil
+}
+
+// pickFormat chooses from the extension, then format=, then the handler's default.
+func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
+	f := sch.DefaultFormat
+	switch {
+	case ext != "":
+		f = ext
+	case param != "":
+		f = param
+	}
+	f = render.Normalize(strings.ToLower(f))
+	if !sch.HasFormat(f) {
+		return "", udfhost.Errorf(udfhost.BadRequest, "format %q: this UDF serves %s", f, strings.Join(sch.Formats, ", "))
+	}
+	return f, nil
+}

@@ -1,0 +1,68 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// tileJSON serves a TileJSON 3.0.0 document whose tile URL is absolute and carries
+// the request's query (parameters, colormap) through.
+func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	l, ok := s.Registry.Get(name)
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		return
+	}
+	if err := l.Status(); err != nil {
+		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
+		return
+	}
+	sch := l.Handler.Schema()
+	q := r.URL.Query()
+	format := sch.DefaultFormat
+	if f := q.Get("format"); f != "" {
+		var err error
+		if format, err = pickFormat("", f, sch); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		q.Del("format")
+	}
+	u := s.baseURL(r) + "/v1/udfs/" + url.PathEscape(name) + "/tiles/{z}/{x}/{y}." + format
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	tj := tiles.TileJSON{
+		TileJSON: "3.0.0", Name: name, Description: l.Description, Scheme: "xyz",
+		Tiles: []string{u}, MinZoom: sch.MinZoom, MaxZoom: sch.MaxZoom,
+		Bounds: [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY},
+		Center: center(sch),
+	}
+	writeJSON(w, tj)
+}
+
+// baseURL is public_url when configured, else what the client (or a proxy in front
+// of us, through X-Forwarded-Proto/Host) used to reach us.
+func (s *server) baseURL(r *http.Request) string {
+	if s.PublicURL != "" {
+		return strings.TrimRight(s.PublicURL, "/")
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+		proto = p
+	}
+	host := r.Host
+	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+		host = strings.TrimSpace(strings.Split(h, ",")[0])
+	}
+	return proto + "://" + host
+}

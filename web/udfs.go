@@ -1,0 +1,100 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// udfInfo is one entry of /v1/udfs.
+type udfInfo struct {
+	Name          string          `json:"name"`
+	Handler       string          `json:"handler"`
+	Description   string          `json:"description"`
+	Status        string          `json:"status"`
+	Error         string          `json:"error,omitempty"`
+	Tiles         string          `json:"tiles"`
+	TileJSON      string          `json:"tilejson"`
+	MinZoom       int             `json:"minzoom"`
+	MaxZoom       int             `json:"maxzoom"`
+	Bounds        [4]float64      `json:"bounds"`
+	Center        [3]float64      `json:"center"`
+	DefaultFormat string          `json:"default_format"`
+	Formats       []string        `json:"formats"`
+	Modes         []string        `json:"modes"`
+	Parameters    []udfhost.Param `json:"parameters"`
+	Kwargs        bool            `json:"kwargs"`
+	CacheMaxAge   string          `json:"cache_max_age"`
+}
+
+func describe(l *udfhost.Layer) udfInfo {
+	i := udfInfo{Name: l.Name, Handler: l.Kind, Description: l.Description, Status: "ok",
+		CacheMaxAge: l.MaxAge.String(),
+		TileJSON:    "/v1/udfs/" + url.PathEscape(l.Name) + "/tilejson.json"}
+	if err := l.Status(); err != nil {
+		i.Status, i.Error = "error", err.Error()
+	}
+	if l.Handler == nil {
+		return i
+	}
+	sch := l.Handler.Schema()
+	i.Tiles = "/v1/udfs/" + url.PathEscape(l.Name) + "/tiles/{z}/{x}/{y}." + sch.DefaultFormat
+	i.MinZoom, i.MaxZoom = sch.MinZoom, sch.MaxZoom
+	i.Bounds = [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY}
+	i.Center = center(sch)
+	i.DefaultFormat, i.Formats, i.Modes, i.Kwargs = sch.DefaultFormat, sch.Formats, sch.Modes, sch.Kwargs
+	i.Parameters = withDefaults(sch.Params, l.Defaults)
+	return i
+}
+
+// withDefaults lists the schema's parameters plus the style defaults from config.
+func withDefaults(ps []udfhost.Param, defaults url.Values) []udfhost.Param {
+	out := append([]udfhost.Param(nil), ps...)
+	for _, k := range []string{"colormap", "rescale"} {
+		p := udfhost.Param{Name: k, Type: udfhost.Str}
+		if v, ok := defaults[k]; ok {
+			p.Default = strings.Join(v, ";")
+		}
+		if k == "rescale" {
+			p.Description = "min,max per band (repeat for each band)"
+		} else {
+			p.Description = "a colormap name (see /v1/colormaps) or custom JSON"
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// center is the middle of the bounds at the lowest zoom that shows detail.
+func center(sch udfhost.Schema) [3]float64 {
+	x, y := sch.Bounds.Center()
+	z := sch.MinZoom
+	// Start a few zooms in, where a regional layer fills the view.
+	for z < sch.MaxZoom && tiles.Cover(sch.Bounds, z+1).Count() <= 4 {
+		z++
+	}
+	return [3]float64{x, y, float64(z)}
+}
+
+func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
+	ls := s.Registry.List()
+	out := make([]udfInfo, len(ls))
+	for i, l := range ls {
+		out[i] = describe(l)
+	}
+	writeJSON(w, map[string]any{"udfs": out})
+}
+
+func (s *server) getUDF(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	l, ok := s.Registry.Get(name)
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		return
+	}
+	writeJSON(w, describe(l))
+}
