@@ -7,6 +7,7 @@ pkgs=(
   libgdal-dev gdal-bin            # GDAL 3.6 through godal (cgo), gdalwarp for tests
   python3-numpy python3-matplotlib python3-gdal  # Debian's /usr/bin/python3 stack
   nodejs npm                      # the map page's MapLibre bundle
+  chromium                        # headless browser tests of the map page
   gcc pkg-config make curl ca-certificates
   "$@"
 )
