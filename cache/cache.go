@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -123,7 +124,7 @@ func (c *Cache) Fetch(ctx context.Context, key string, render func(context.Conte
 		if e, ok := c.Get(key); ok {
 			return e, nil
 		}
-		e, err := render(context.WithoutCancel(ctx))
+		e, err := safeRender(context.WithoutCancel(ctx), render)
 		if err != nil {
 			return nil, err
 		}
@@ -139,4 +140,23 @@ func (c *Cache) Fetch(ctx context.Context, key string, render func(context.Conte
 		}
 		return r.Val.(*Entry), Miss, nil
 	}
+}
+
+// PanicError is what Fetch returns when render panicked. render runs on
+// singleflight's goroutine, where a panic cannot be recovered by the caller and
+// would end the process.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("render panicked: %v", e.Value) }
+
+func safeRender(ctx context.Context, render func(context.Context) (*Entry, error)) (e *Entry, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			e, err = nil, &PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	return render(ctx)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +111,7 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(expanded))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file means all defaults
-		return nil, fmt.Errorf("config: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return nil, located(err, &doc, expanded)
 	}
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -146,7 +147,8 @@ func expandNode(n *yaml.Node) error {
 		var missing string
 		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
 			g := envRef.FindStringSubmatch(m)
-			if v, ok := os.LookupEnv(g[1]); ok {
+			// As in the shell, ${VAR:-default} also replaces a VAR that is set but empty.
+			if v, ok := os.LookupEnv(g[1]); ok && (v != "" || g[2] == "") {
 				return v
 			}
 			if g[2] != "" {
@@ -167,4 +169,62 @@ func expandNode(n *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+var lineRef = regexp.MustCompile(`line (\d+)`)
+
+// located rewrites the "line N" of a decode error, which counts lines of the
+// re-marshalled document, as the key path and the line in the file as written.
+func located(err error, orig *yaml.Node, expanded []byte) error {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	var doc yaml.Node
+	if yaml.Unmarshal(expanded, &doc) == nil {
+		where := map[int]string{}
+		keyPaths(&doc, orig, "", where)
+		msg = lineRef.ReplaceAllStringFunc(msg, func(m string) string {
+			n, _ := strconv.Atoi(m[len("line "):])
+			if w, ok := where[n]; ok {
+				return w
+			}
+			return m
+		})
+	}
+	return fmt.Errorf("config: %s", msg)
+}
+
+// keyPaths walks the re-marshalled tree m beside the original tree o (same shape)
+// and records, for each line of m, "path (line N)" of the first node on it.
+func keyPaths(m, o *yaml.Node, path string, where map[int]string) {
+	if len(m.Content) != len(o.Content) {
+		return
+	}
+	at := func(mn, on *yaml.Node, p string) {
+		if _, ok := where[mn.Line]; !ok && p != "" {
+			where[mn.Line] = fmt.Sprintf("%s (line %d)", p, on.Line)
+		}
+	}
+	switch m.Kind {
+	case yaml.DocumentNode:
+		for i := range m.Content {
+			keyPaths(m.Content[i], o.Content[i], path, where)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			p := m.Content[i].Value
+			if path != "" {
+				p = path + "." + p
+			}
+			at(m.Content[i], o.Content[i], p)
+			keyPaths(m.Content[i+1], o.Content[i+1], p, where)
+		}
+	case yaml.SequenceNode:
+		for i := range m.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			// A block mapping's first key names its line better than the item does.
+			if item := m.Content[i]; item.Kind != yaml.MappingNode || item.Style&yaml.FlowStyle != 0 {
+				at(item, o.Content[i], p)
+			}
+			keyPaths(m.Content[i], o.Content[i], p, where)
+		}
+	}
 }

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
-	"image/png"
-	"sync"
 
 	"github.com/udftiles/udftiles/udfhost"
 )
@@ -71,29 +69,6 @@ func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, e
 		return nil, "", err
 	}
 	return b, ContentTypes[format], nil
-}
-
-// PNGLevel is the compression used for tiles: BestSpeed encodes several times
-// faster than the default for files a few percent larger (see BenchmarkPNG).
-const PNGLevel = png.BestSpeed
-
-var pngEncoder = &png.Encoder{CompressionLevel: PNGLevel, BufferPool: &pngPool{}}
-
-type pngPool struct{ p sync.Pool }
-
-func (p *pngPool) Get() *png.EncoderBuffer {
-	b, _ := p.p.Get().(*png.EncoderBuffer)
-	return b
-}
-func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
-
-// PNG encodes an image; fully opaque images are written as RGB.
-func PNG(img image.Image) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := pngEncoder.Encode(&buf, img); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
 }
 
 // JPEG encodes an image at quality 85; transparent pixels become black.

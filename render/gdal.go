@@ -34,7 +34,9 @@ func viaGDAL(nb int, dt godal.DataType, w, h int, ext string, switches []string,
 		return nil, err
 	}
 	name := fmt.Sprintf("/vsimem/udftiles-%d.%s", memSeq.Add(1), ext)
-	out, err := src.Translate(name, switches)
+	// GDAL 3.6 writes a GeoTIFF mask to a .msk sidecar by default: one we would
+	// neither return nor free. Inside the file, it travels with the bytes.
+	out, err := src.Translate(name, switches, godal.ConfigOption("GDAL_TIFF_INTERNAL_MASK=YES"))
 	if err != nil {
 		return nil, err
 	}

@@ -34,12 +34,16 @@ func ParseStyle(q, defaults url.Values) (Style, error) {
 		return defaults[k]
 	}
 	var st Style
+	// colormap and colormap_name are one setting: either in the query overrides
+	// either in the defaults; within one source, colormap wins.
 	cm := ""
-	if v := get("colormap_name"); len(v) > 0 {
-		cm = v[len(v)-1]
-	}
-	if v := get("colormap"); len(v) > 0 {
-		cm = v[len(v)-1]
+	for _, src := range []url.Values{defaults, q} {
+		if v := src["colormap_name"]; len(v) > 0 {
+			cm = v[len(v)-1]
+		}
+		if v := src["colormap"]; len(v) > 0 {
+			cm = v[len(v)-1]
+		}
 	}
 	if cm != "" {
 		m, err := colormap.Parse(cm)

@@ -98,7 +98,22 @@ func (s Schema) Coerce(q url.Values) (map[string]any, error) {
 	return out, nil
 }
 
+// coerce converts vals to p's type and checks the result against p's enum, which
+// holds values of any scalar type as strings (tilesize: "256", "512").
 func coerce(p Param, vals []string) (any, error) {
+	v, err := coerceValue(p, vals)
+	if err != nil || len(p.Enum) == 0 || p.Type == IntList || p.Type == FloatList {
+		return v, err
+	}
+	for _, e := range p.Enum {
+		if e == fmt.Sprint(v) {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("want one of %s, got %q", strings.Join(p.Enum, ", "), strings.TrimSpace(vals[len(vals)-1]))
+}
+
+func coerceValue(p Param, vals []string) (any, error) {
 	last := strings.TrimSpace(vals[len(vals)-1])
 	switch p.Type {
 	case Int:
@@ -149,14 +164,6 @@ func coerce(p Param, vals []string) (any, error) {
 		}
 		return floats, nil
 	default:
-		if len(p.Enum) > 0 {
-			for _, e := range p.Enum {
-				if e == last {
-					return last, nil
-				}
-			}
-			return nil, fmt.Errorf("want one of %s, got %q", strings.Join(p.Enum, ", "), last)
-		}
 		return last, nil
 	}
 }

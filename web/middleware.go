@@ -31,12 +31,16 @@ func cors(origins []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		allowed := origin != "" && (any || slices.Contains(origins, origin))
+		if !any {
+			// Whether the answer allows the origin depends on it, for every origin:
+			// a shared cache must not hand one origin's answer to another.
+			w.Header().Add("Vary", "Origin")
+		}
 		if allowed {
 			if any {
 				w.Header().Set("Access-Control-Allow-Origin", "*")
 			} else {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
-				w.Header().Add("Vary", "Origin")
 			}
 			w.Header().Set("Access-Control-Expose-Headers", "ETag, X-Cache, Content-Length")
 		}

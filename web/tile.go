@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -84,6 +86,11 @@ func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client went away
+		}
+		var pe *cache.PanicError
+		if errors.As(err, &pe) { // as recoverPanics does for panics on the request's goroutine
+			s.Logger.Error("panic rendering a tile", "path", r.URL.Path, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			err = udfhost.Errorf(udfhost.Internal, "the server failed on this request; it has been logged")
 		}
 		writeError(w, r, err)
 		return

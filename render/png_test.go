@@ -1,0 +1,58 @@
+package render
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"math/rand"
+	"testing"
+)
+
+// TestPNGRoundTrip decodes the encoder's output with image/png: every pixel must
+// come back, for opaque (RGB) and translucent (RGBA) images of odd sizes.
+func TestPNGRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, c := range []struct {
+		name   string
+		w, h   int
+		opaque bool
+	}{{"opaque256", 256, 256, true}, {"alpha256", 256, 256, false}, {"opaque300x17", 300, 17, true}, {"alpha1x1", 1, 1, false}} {
+		t.Run(c.name, func(t *testing.T) {
+			img := image.NewNRGBA(image.Rect(0, 0, c.w, c.h))
+			rng.Read(img.Pix)
+			for i := 3; i < len(img.Pix); i += 4 {
+				if c.opaque {
+					img.Pix[i] = 255
+				} else if img.Pix[i] == 0 {
+					img.Pix[i] = 1 // NRGBA colour under alpha 0 is not kept by decoders
+				}
+			}
+			b, err := PNG(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := png.Decode(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Bounds() != img.Bounds() {
+				t.Fatalf("bounds %v, want %v", got.Bounds(), img.Bounds())
+			}
+			_, isRGB := got.(*image.RGBA)
+			if c.opaque && !isRGB {
+				t.Errorf("opaque image decoded as %T, want RGB (decoded as *image.RGBA)", got)
+			}
+			for y := 0; y < c.h; y++ {
+				for x := 0; x < c.w; x++ {
+					want := img.NRGBAAt(x, y)
+					r, g, bl, a := got.At(x, y).RGBA()
+					wr, wg, wb, wa := want.RGBA()
+					w := [4]uint32{wr, wg, wb, wa}
+					if [4]uint32{r, g, bl, a} != w {
+						t.Fatalf("pixel %d,%d = %v, want %v", x, y, [4]uint32{r, g, bl, a}, w)
+					}
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,63 @@
+package web_test
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/udftiles/udftiles/cog"
+	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/web"
+)
+
+// benchServer serves the demo DEM with a memory cache of cacheBytes (0 = off).
+func benchServer(b *testing.B, cacheBytes int64) (http.Handler, string) {
+	b.Helper()
+	dir := b.TempDir()
+	if _, err := demo.Write(dir); err != nil {
+		b.Fatal(err)
+	}
+	reg := udfhost.NewRegistry()
+	elev := cog.New(cog.Options{Path: filepath.Join(dir, "elevation.tif")})
+	b.Cleanup(elev.Close)
+	reg.Add(&udfhost.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: time.Hour,
+		Defaults: url.Values{"colormap": {"plasma"}, "rescale": {"0,3000"}}})
+	h := web.New(web.Deps{Registry: reg, Cache: mustCache(b, cacheBytes), CORSOrigins: []string{"*"},
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	x, y := elev.Schema().Bounds.Center()
+	return h, tileURL("elevation", tiles.AtLonLat(x, y, 10), ".png")
+}
+
+func benchRequests(b *testing.B, h http.Handler, target, wantCache string) {
+	b.Helper()
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil)) // warm the dataset handles
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, target, nil))
+		if rec.Code != 200 || rec.Header().Get("X-Cache") != wantCache {
+			b.Fatalf("status %d X-Cache %q, want 200 %s", rec.Code, rec.Header().Get("X-Cache"), wantCache)
+		}
+	}
+	b.ReportMetric(float64(rec.Body.Len()), "bytes")
+}
+
+// BenchmarkTileCached is a memory hit through routing, parsing, key and headers.
+func BenchmarkTileCached(b *testing.B) {
+	h, target := benchServer(b, 64<<20)
+	benchRequests(b, h, target, "memory")
+}
+
+// BenchmarkTileUncached reads, warps, colours and encodes on every request.
+func BenchmarkTileUncached(b *testing.B) {
+	h, target := benchServer(b, 0)
+	benchRequests(b, h, target, "miss")
+}

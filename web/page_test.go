@@ -1,0 +1,534 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"image"
+	"image/png"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/udftiles/udftiles/colormap"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// chromiumPath is Debian's Chromium, which CI installs. The browser tests fail
+// without it rather than skip, so that a missing browser is never mistaken
+// for a passing map page.
+const chromiumPath = "/usr/bin/chromium"
+
+const (
+	pageTestBudget = 60 * time.Second // the whole TestPage, browser start included
+	settleTimeout  = 30 * time.Second // one wait for the page to load or fail
+)
+
+// TestPage drives the map page in headless Chromium: one browser for the
+// whole test, one tab and one server per subtest.
+func TestPage(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		t.Fatalf("the map page tests need Chromium at %s (%v); install it with `apt-get install -y chromium`", chromiumPath, err)
+	}
+	if _, err := os.Stat(filepath.Join("static", "vendor", "maplibre-gl.js")); err != nil {
+		t.Fatalf("web/static/vendor/maplibre-gl.js is missing (%v); run `npm ci --prefix web --no-audit --no-fund && mkdir -p web/static/vendor && cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/` and rebuild", err)
+	}
+	browser := startBrowser(t)
+
+	t.Run("elevation", func(t *testing.T) {
+		srv := newPageServer(t)
+		tab := newTab(t, browser)
+
+		start := time.Now()
+		tab.navigate(t, srv.URL+"/map/elevation")
+		if st := tab.waitSettled(t, "elevation"); st != "loaded" {
+			t.Fatalf("body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		t.Logf("/map/elevation loaded in %v", time.Since(start).Round(time.Millisecond))
+
+		if n := srv.count("/v1/udfs/elevation/tiles/", http.StatusOK); n == 0 {
+			t.Fatalf("no elevation tile was served with 200; requests: %v", srv.requests())
+		}
+		if n := srv.countBad(); n > 0 {
+			t.Errorf("%d requests failed; requests: %v", n, srv.requests())
+		}
+
+		shot := tab.screenshot(t, "elevation.png")
+		checkPlasmaDrawn(t, shot)
+		tab.requireNoConsoleErrors(t)
+	})
+
+	t.Run("select rgb", func(t *testing.T) {
+		srv := newPageServer(t)
+		tab := newTab(t, browser)
+
+		tab.navigate(t, srv.URL+"/")
+		first := tab.waitSettledAny(t)
+		if first.State != "loaded" {
+			t.Fatalf("/ settled as %q on layer %q, want \"loaded\"; %s", first.State, first.Layer, tab.describe(t))
+		}
+		if first.Layer == "rgb" {
+			t.Fatalf("/ selected rgb first; the test needs another layer first to switch from")
+		}
+
+		list := tab.text(t, "#layer-list")
+		for _, name := range []string{"elevation", "rgb"} {
+			if !strings.Contains(list, name) {
+				t.Errorf("the layer list %q does not name %q", list, name)
+			}
+		}
+
+		before := srv.count("/v1/udfs/rgb/tiles/", http.StatusOK)
+		if before != 0 {
+			t.Fatalf("%d rgb tiles were requested before rgb was selected", before)
+		}
+		start := time.Now()
+		if err := chromedp.Do(tab.ctx, chromedp.Click(chromedp.CSS(`#layer-list button[data-name="rgb"]`), chromedp.NodeVisible)); err != nil {
+			t.Fatalf("click the rgb button: %v", err)
+		}
+		if st := tab.waitSettled(t, "rgb"); st != "loaded" {
+			t.Fatalf("after selecting rgb, body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		t.Logf("rgb loaded %v after the click", time.Since(start).Round(time.Millisecond))
+		if n := srv.count("/v1/udfs/rgb/tiles/", http.StatusOK); n == 0 {
+			t.Fatalf("no rgb tile was served with 200 after selecting rgb; requests: %v", srv.requests())
+		}
+		if n := srv.countBad(); n > 0 {
+			t.Errorf("%d requests failed; requests: %v", n, srv.requests())
+		}
+		current, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](
+			`(document.querySelector('#layer-list button[aria-current="true"]') || {dataset: {}}).dataset.name || ''`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if current != "rgb" {
+			t.Errorf("the highlighted layer is %q, want rgb", current)
+		}
+		hash, err := chromedp.Run(tab.ctx, chromedp.Evaluate[string](`location.hash`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hash != "#layer=rgb" {
+			t.Errorf("location.hash = %q, want #layer=rgb", hash)
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+
+	t.Run("broken layer", func(t *testing.T) {
+		srv := newPageServer(t, &udfhost.Layer{Name: "broken", Kind: "cog", Err: errors.New("file missing")})
+		tab := newTab(t, browser)
+
+		tab.navigate(t, srv.URL+"/map/broken")
+		if st := tab.waitSettled(t, "broken"); st != "error" {
+			t.Fatalf("body[data-state] = %q, want \"error\"; %s", st, tab.describe(t))
+		}
+		type errorView struct {
+			Text   string `json:"text"`
+			Hidden bool   `json:"hidden"`
+		}
+		view, err := chromedp.Run(tab.ctx, chromedp.Evaluate[errorView](
+			`(() => { const e = document.getElementById('details-error'); return {text: e.textContent, hidden: e.hidden || e.offsetParent === null}; })()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(view.Text, "file missing") || view.Hidden {
+			t.Errorf("the details error shows %q (hidden %v), want the visible text \"file missing\"", view.Text, view.Hidden)
+		}
+		if list := tab.text(t, "#layer-list"); !strings.Contains(list, "broken") || !strings.Contains(list, "file missing") {
+			t.Errorf("the layer list %q does not show the broken layer with its error", list)
+		}
+		if n := srv.count("/v1/udfs/broken/", 0); n != 0 {
+			t.Errorf("the page requested the broken layer %d times; requests: %v", n, srv.requests())
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+}
+
+// startBrowser starts Chromium for the test and stops it at the end. Its
+// context carries the budget of the whole test.
+func startBrowser(t *testing.T) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), pageTestBudget)
+	t.Cleanup(cancel)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-quic", true),
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1200, 800),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	start := time.Now()
+	if err := chromedp.Do(browserCtx); err != nil {
+		t.Fatalf("start %s: %v", chromiumPath, err)
+	}
+	t.Logf("Chromium started in %v", time.Since(start).Round(time.Millisecond))
+	return browserCtx
+}
+
+// pageServer serves the web handler over HTTP and records every request.
+type pageServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	seen []served
+}
+
+type served struct {
+	path   string
+	status int
+}
+
+func (s served) String() string { return fmt.Sprintf("%s=%d", s.path, s.status) }
+
+// newPageServer is newTestServer with extra layers (such as broken ones) in
+// its registry, served on 127.0.0.1.
+func newPageServer(t *testing.T, extra ...*udfhost.Layer) *pageServer {
+	t.Helper()
+	env := newTestServer(t)
+	for _, l := range extra {
+		env.reg.Add(l)
+	}
+	s := &pageServer{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w}
+		env.handler.ServeHTTP(sw, r)
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		s.mu.Lock()
+		s.seen = append(s.seen, served{r.URL.Path, sw.status})
+		s.mu.Unlock()
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// count is the number of requests under the path prefix answered with the
+// status, or with any status when status is 0.
+func (s *pageServer) count(prefix string, status int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.seen {
+		if strings.HasPrefix(r.path, prefix) && (status == 0 || r.status == status) {
+			n++
+		}
+	}
+	return n
+}
+
+// countBad is the number of requests answered with a status of 400 or more.
+func (s *pageServer) countBad() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.seen {
+		if r.status >= 400 {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *pageServer) requests() []served {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]served(nil), s.seen...)
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// tab is one browser tab with the console errors it collected.
+type tab struct {
+	ctx context.Context
+	mu  sync.Mutex
+	// problems are console errors, uncaught exceptions and browser log errors.
+	problems []string
+	// warnings are logged at the end, for a human reading a failure.
+	warnings []string
+}
+
+func newTab(t *testing.T, browser context.Context) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser)
+	t.Cleanup(cancel)
+	tb := &tab{ctx: ctx}
+	if err := chromedp.Listen(ctx, tb.onEvent); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
+	t.Cleanup(func() {
+		tb.mu.Lock()
+		defer tb.mu.Unlock()
+		for _, w := range tb.warnings {
+			t.Logf("console: %s", w)
+		}
+	})
+	return tb
+}
+
+// onEvent runs in the loop that reads the tab's messages, so it only records.
+func (tb *tab) onEvent(ev any) {
+	var problem, warning string
+	switch ev := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		switch ev.Type {
+		case runtime.ConsoleAPICalledTypeError:
+			problem = "console.error: " + remoteArgs(ev.Args)
+		case runtime.ConsoleAPICalledTypeWarning:
+			warning = "console.warn: " + remoteArgs(ev.Args)
+		}
+	case *runtime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		if d == nil {
+			problem = "exception"
+			break
+		}
+		problem = "exception: " + d.Text
+		if d.Exception != nil && d.Exception.Description != "" {
+			problem += " " + d.Exception.Description
+		}
+		problem += fmt.Sprintf(" at %s:%d:%d", d.URL, d.LineNumber+1, d.ColumnNumber+1)
+	case *log.EventEntryAdded:
+		if e := ev.Entry; e != nil {
+			line := fmt.Sprintf("log %s/%s: %s %s", e.Source, e.Level, e.Text, e.URL)
+			switch e.Level {
+			case log.EntryLevelError:
+				problem = line
+			case log.EntryLevelWarning:
+				warning = line
+			}
+		}
+	}
+	if problem == "" && warning == "" {
+		return
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if problem != "" {
+		tb.problems = append(tb.problems, problem)
+	}
+	if warning != "" {
+		tb.warnings = append(tb.warnings, warning)
+	}
+}
+
+func remoteArgs(args []*runtime.RemoteObject) string {
+	parts := make([]string, 0, len(args))
+	for _, a := range args {
+		switch {
+		case a == nil:
+		case a.Description != "":
+			parts = append(parts, a.Description)
+		case len(a.Value) > 0:
+			parts = append(parts, string(a.Value))
+		default:
+			parts = append(parts, string(a.Type))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func (tb *tab) requireNoConsoleErrors(t *testing.T) {
+	t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if len(tb.problems) > 0 {
+		t.Errorf("the page reported %d errors:\n  %s", len(tb.problems), strings.Join(tb.problems, "\n  "))
+	}
+}
+
+func (tb *tab) navigate(t *testing.T, url string) {
+	t.Helper()
+	if err := chromedp.Do(tb.ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate to %s: %v", url, err)
+	}
+}
+
+// settled is what the page shows: the selected layer and body[data-state].
+type settled struct {
+	Layer string `json:"layer"`
+	State string `json:"state"`
+}
+
+// pageView reads the selected layer's name and the page state in one step.
+const pageView = `({layer: document.getElementById('details-title').textContent, state: document.body.dataset.state || ''})`
+
+// waitSettled polls, in real time, until the page shows the layer and its
+// state is "loaded" or "error", and returns that state. The layer check keeps
+// a "loaded" left over from the previous layer from counting: select() sets
+// the title and the "loading" state together.
+func (tb *tab) waitSettled(t *testing.T, layer string) string {
+	t.Helper()
+	s := tb.poll(t, func(s settled) bool { return s.Layer == layer && (s.State == "loaded" || s.State == "error") })
+	return s.State
+}
+
+// waitSettledAny is waitSettled for whichever layer the page picks.
+func (tb *tab) waitSettledAny(t *testing.T) settled {
+	t.Helper()
+	return tb.poll(t, func(s settled) bool { return s.State == "loaded" || s.State == "error" })
+}
+
+func (tb *tab) poll(t *testing.T, done func(settled) bool) settled {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, settleTimeout)
+	defer cancel()
+	var last settled
+	var lastErr error
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		v, err := chromedp.Run(ctx, chromedp.Evaluate[settled](pageView))
+		if err == nil {
+			last = v
+			if done(v) {
+				return v
+			}
+		} else {
+			lastErr = err
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the page did not settle in %v: layer %q, state %q (last error %v); %s",
+				settleTimeout, last.Layer, last.State, lastErr, tb.describe(t))
+		case <-tick.C:
+		}
+	}
+}
+
+// describe gives the status line and the console errors, for failure messages.
+func (tb *tab) describe(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, 5*time.Second)
+	defer cancel()
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('status').textContent`))
+	if err != nil {
+		status = "(unreadable: " + err.Error() + ")"
+	}
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	return fmt.Sprintf("status %q, console errors %q", status, tb.problems)
+}
+
+func (tb *tab) text(t *testing.T, selector string) string {
+	t.Helper()
+	s, err := chromedp.Run(tb.ctx, chromedp.Evaluate[string](
+		fmt.Sprintf(`document.querySelector(%q).textContent`, selector)))
+	if err != nil {
+		t.Fatalf("read %s: %v", selector, err)
+	}
+	return s
+}
+
+// screenshot captures the viewport, saves it and returns it decoded.
+func (tb *tab) screenshot(t *testing.T, name string) image.Image {
+	t.Helper()
+	b, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("decode the screenshot: %v", err)
+	}
+	return img
+}
+
+// checkPlasmaDrawn requires that the map shows the elevation layer: enough
+// pixels in plasma colours, away from the page's own colours, and some pixel
+// from one of the map's ends (deep purple or orange-yellow).
+func checkPlasmaDrawn(t *testing.T, img image.Image) {
+	t.Helper()
+	plasma, err := colormap.Lookup("plasma")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lut := plasma.Colors()
+	mapBG := [3]int{0xe9, 0xed, 0xf1} // --map-bg in app.css
+	b := img.Bounds()
+	total, plasmaLike, offBG, purple, yellow := 0, 0, 0, 0, 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r16, g16, b16, _ := img.At(x, y).RGBA()
+			c := [3]int{int(r16 >> 8), int(g16 >> 8), int(b16 >> 8)}
+			total++
+			if dist2(c, mapBG) > 30*30 && dist2(c, [3]int{255, 255, 255}) > 30*30 {
+				offBG++
+			}
+			if dist2(c, mapBG) <= 60*60 {
+				continue
+			}
+			best := 1 << 30
+			for _, e := range lut {
+				if d := dist2(c, [3]int{int(e[0]), int(e[1]), int(e[2])}); d < best {
+					best = d
+				}
+			}
+			if best <= 20*20 {
+				plasmaLike++
+				switch {
+				case c[2] >= 120 && c[1] <= 40 && c[0] <= 140:
+					purple++
+				case c[0] >= 230 && c[1] >= 150 && c[2] <= 90:
+					yellow++
+				}
+			}
+		}
+	}
+	frac := float64(plasmaLike) / float64(total)
+	t.Logf("screenshot %dx%d: %.1f%% plasma-like pixels, %.1f%% off the page background, %d deep purple, %d orange-yellow",
+		b.Dx(), b.Dy(), 100*frac, 100*float64(offBG)/float64(total), purple, yellow)
+	if frac < 0.02 {
+		t.Errorf("only %.2f%% of the screenshot's pixels have plasma colours, want at least 2%%", 100*frac)
+	}
+	if purple == 0 && yellow == 0 {
+		t.Errorf("no pixel of the screenshot is deep purple or orange-yellow")
+	}
+}
+
+func dist2(a, b [3]int) int {
+	dr, dg, db := a[0]-b[0], a[1]-b[1], a[2]-b[2]
+	return dr*dr + dg*dg + db*db
+}
