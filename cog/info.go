@@ -4,8 +4,11 @@
 package cog
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
+	"strconv"
 
 	"github.com/airbusgeo/godal"
 	"github.com/udftiles/udftiles/tiles"
@@ -49,7 +52,14 @@ func readInfo(ds *godal.Dataset) (*info, error) {
 	}
 	// GDAL's own idea of the dataset in EPSG:3857 (what gdalwarp would pick with no
 	// -tr/-te) gives the native resolution that overview choice is measured against.
-	vrt, err := ds.Warp("", []string{"-of", "VRT", "-t_srs", "EPSG:3857"})
+	src, err := mercatorPart(ds)
+	if err != nil {
+		return nil, err
+	}
+	if src != ds {
+		defer src.Close()
+	}
+	vrt, err := src.Warp("", []string{"-of", "VRT", "-t_srs", "EPSG:3857"})
 	if err != nil {
 		return nil, fmt.Errorf("cannot project the file to EPSG:3857: %v", err)
 	}
@@ -62,7 +72,8 @@ func readInfo(ds *godal.Dataset) (*info, error) {
 	in.nativeRes = math.Abs(gt[1])
 	in.merc = tiles.Bounds{MinX: gt[0], MaxY: gt[3], MaxX: gt[0] + gt[1]*float64(vs.SizeX), MinY: gt[3] + gt[5]*float64(vs.SizeY)}
 	in.lonlat = in.merc.ToLonLat()
-	if in.inner, err = innerBox(ds, st.SizeX, st.SizeY); err != nil {
+	ss := src.Structure()
+	if in.inner, err = innerBox(src, ss.SizeX, ss.SizeY); err != nil {
 		return nil, err
 	}
 	in.maxZoom = zoomForRes(in.nativeRes, 256)
@@ -78,6 +89,30 @@ func readInfo(ds *godal.Dataset) (*info, error) {
 	return in, nil
 }
 
+// mercatorPart returns the rows of a geographic dataset within EPSG:3857's
+// latitudes, or ds itself when it lies within them: GDAL's EPSG:3857 grid for a
+// dataset reaching a pole is hundreds of kilometres per pixel, and would make a
+// global raster a one-zoom layer.
+func mercatorPart(ds *godal.Dataset) (*godal.Dataset, error) {
+	gt, err := ds.GeoTransform()
+	if err != nil || !ds.SpatialRef().Geographic() || gt[2] != 0 || gt[4] != 0 {
+		return ds, nil
+	}
+	st := ds.Structure()
+	top, bottom := gt[3], gt[3]+float64(st.SizeY)*gt[5]
+	north, south := max(top, bottom), min(top, bottom)
+	if north <= tiles.MaxLat && south >= -tiles.MaxLat {
+		return ds, nil
+	}
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	part, err := ds.Translate("", []string{"-of", "VRT", "-projwin",
+		f(gt[0]), f(min(north, tiles.MaxLat)), f(gt[0] + float64(st.SizeX)*gt[1]), f(max(south, -tiles.MaxLat))})
+	if err != nil {
+		return nil, fmt.Errorf("cannot clip the file to EPSG:3857's latitudes: %v", err)
+	}
+	return part, nil
+}
+
 // zoomForRes is the zoom whose tiles of the given size are at least as fine as res.
 func zoomForRes(res float64, tileSize int) int {
 	z := int(math.Ceil(math.Log2(2 * tiles.OriginShift / (float64(tileSize) * res))))
@@ -85,10 +120,9 @@ func zoomForRes(res float64, tileSize int) int {
 }
 
 // overviewFor returns the overview level gdalwarp's AUTO choice would read for a
-// target resolution: the coarsest level not coarser than the target (within 10%),
-// or -1 for full resolution.
-func (in *info) overviewFor(targetRes float64) int {
-	ratio := targetRes / in.nativeRes
+// ratio of source pixels per tile pixel: the coarsest level not coarser than the
+// ratio (within 0.1), or -1 for full resolution.
+func (in *info) overviewFor(ratio float64) int {
 	if ratio <= 1 || len(in.overviews) == 0 {
 		return -1
 	}
@@ -182,4 +216,141 @@ func (in *info) interior(t tiles.Tile, size int) bool {
 	b := t.Mercator()
 	m := 4 * (b.MaxX - b.MinX) / float64(size)
 	return b.MinX-m >= in.inner.MinX && b.MaxX+m <= in.inner.MaxX && b.MinY-m >= in.inner.MinY && b.MaxY+m <= in.inner.MaxY
+}
+
+// sourceGrid takes EPSG:3857 points to source pixels the way gdalwarp's
+// transformer does, so that overviews can be chosen as gdalwarp chooses them.
+type sourceGrid struct {
+	tr    *godal.Transform
+	invGT [6]float64
+	// For a geographic source, gdalwarp wraps longitudes into center±180 (its
+	// CENTER_LONG, printed with %g).
+	wrap   bool
+	center float64
+}
+
+// newSourceGrid returns nil when the dataset has no usable georeferencing.
+func newSourceGrid(ds *godal.Dataset) *sourceGrid {
+	gt, err := ds.GeoTransform()
+	if err != nil || ds.Projection() == "" {
+		return nil
+	}
+	det := gt[1]*gt[5] - gt[2]*gt[4]
+	if det == 0 {
+		return nil
+	}
+	g := &sourceGrid{invGT: [6]float64{
+		(gt[2]*gt[3] - gt[0]*gt[5]) / det, gt[5] / det, -gt[2] / det,
+		(gt[0]*gt[4] - gt[1]*gt[3]) / det, -gt[4] / det, gt[1] / det,
+	}}
+	merc, err := godal.NewSpatialRefFromWKT(webMercatorWKT())
+	if err != nil {
+		return nil
+	}
+	defer merc.Close()
+	src := ds.SpatialRef()
+	if g.tr, err = godal.NewTransform(merc, src); err != nil {
+		return nil
+	}
+	if src.Geographic() {
+		st := ds.Structure()
+		w, h := float64(st.SizeX), float64(st.SizeY)
+		xs := []float64{gt[0], gt[0] + w*gt[1], gt[0] + h*gt[2], gt[0] + w*gt[1] + h*gt[2]}
+		lo, hi := slices.Min(xs), slices.Max(xs)
+		if hi-lo <= 360 {
+			g.wrap = true
+			g.center, _ = strconv.ParseFloat(strconv.FormatFloat((lo+hi)/2, 'g', 6, 64), 64)
+		}
+	}
+	return g
+}
+
+func (g *sourceGrid) Close() { g.tr.Close() }
+
+// project transforms EPSG:3857 points to the source CRS in place and reports which
+// succeeded. It goes through a geometry rather than Transform.TransformEx because
+// godal then collects GDAL's errors instead of printing them, and points outside a
+// projection's domain are to be expected at low zooms. When some points fail, the
+// others are transformed one by one.
+func (g *sourceGrid) project(xs, ys []float64) []bool {
+	ok := make([]bool, len(xs))
+	if g.transform(xs, ys) {
+		for i := range ok {
+			ok[i] = true
+		}
+		return ok
+	}
+	for i := range xs {
+		ok[i] = g.transform(xs[i:i+1], ys[i:i+1])
+	}
+	return ok
+}
+
+// transform reprojects the points as one line string, in place; on failure the
+// points are left as they were.
+func (g *sourceGrid) transform(xs, ys []float64) bool {
+	wkb := binary.LittleEndian.AppendUint32([]byte{1}, 2) // NDR, LineString
+	wkb = binary.LittleEndian.AppendUint32(wkb, uint32(len(xs)))
+	for i := range xs {
+		wkb = binary.LittleEndian.AppendUint64(wkb, math.Float64bits(xs[i]))
+		wkb = binary.LittleEndian.AppendUint64(wkb, math.Float64bits(ys[i]))
+	}
+	geom, err := godal.NewGeometryFromWKB(wkb, nil)
+	if err != nil {
+		return false
+	}
+	defer geom.Close()
+	if err := geom.Transform(g.tr); err != nil {
+		return false
+	}
+	out, err := geom.WKB()
+	if err != nil || len(out) < 9 || out[0] != 1 {
+		return false
+	}
+	// ISO WKB: 1000 adds Z, 2000 M, 3000 both.
+	dims := map[uint32]int{0: 2, 1: 3, 2: 3, 3: 4}[binary.LittleEndian.Uint32(out[1:])/1000]
+	if n := int(binary.LittleEndian.Uint32(out[5:])); n != len(xs) || dims == 0 || len(out) != 9+8*dims*n {
+		return false
+	}
+	for i := range xs {
+		p := out[9+8*dims*i:]
+		xs[i] = math.Float64frombits(binary.LittleEndian.Uint64(p))
+		ys[i] = math.Float64frombits(binary.LittleEndian.Uint64(p[8:]))
+	}
+	return true
+}
+
+// ratio is the number of source columns per tile pixel that gdalwarp's `-ovr AUTO`
+// picks an overview by: it maps a 10×10 sample of the tile's pixel grid to source
+// pixels and divides the span of their columns by the tile width. The ratio is
+// local, so it differs from tile to tile where the projection stretches.
+func (g *sourceGrid) ratio(t tiles.Tile, size int) float64 {
+	b := t.Mercator()
+	const n = 10
+	res := (b.MaxX - b.MinX) / float64(size)
+	xs, ys := make([]float64, 0, n*n), make([]float64, 0, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			xs = append(xs, b.MinX+float64(size)*float64(i)/(n-1)*res)
+			ys = append(ys, b.MaxY-float64(size)*float64(j)/(n-1)*res)
+		}
+	}
+	ok := g.project(xs, ys) // points that fail are left out, as gdalwarp does
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for i := range xs {
+		if !ok[i] {
+			continue
+		}
+		if g.wrap && xs[i] < g.center-180 {
+			xs[i] += 360
+		} else if g.wrap && xs[i] > g.center+180 {
+			xs[i] -= 360
+		}
+		col := g.invGT[0] + xs[i]*g.invGT[1] + ys[i]*g.invGT[2]
+		lo, hi = math.Min(lo, col), math.Max(hi, col)
+	}
+	if hi > lo {
+		return (hi - lo) / float64(size)
+	}
+	return 0
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/airbusgeo/godal"
@@ -39,6 +40,7 @@ const retryOpen = 5 * time.Second
 type Reader struct {
 	opts    Options
 	handles chan *handle
+	gen     atomic.Int64 // bumped when the file changes: handles of older generations are closed
 
 	mu      sync.Mutex
 	info    *info
@@ -68,7 +70,14 @@ func (r *Reader) load() (*info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.info != nil {
-		return r.info, nil
+		if r.fingerprint() == r.version {
+			return r.info, nil
+		}
+		// The file was replaced: what was learnt about it and the handles open on
+		// it are stale, and tiles of the new file must not share the old version.
+		r.info = nil
+		r.gen.Add(1)
+		r.Close()
 	}
 	if r.err != nil && time.Since(r.tried) < retryOpen {
 		return nil, r.err
@@ -113,21 +122,32 @@ func (r *Reader) open() (*handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", r.opts.Path, err)
 	}
-	return &handle{src: ds, grids: map[gridKey]*grid{}}, nil
+	h := &handle{src: ds, grids: map[gridKey]*grid{}, gen: r.gen.Load()}
+	h.toSrc = newSourceGrid(ds)
+	return h, nil
 }
 
 // get takes an idle handle or opens a new one: a godal dataset must never be used
 // by two goroutines at once.
 func (r *Reader) get() (*handle, error) {
-	select {
-	case ds := <-r.handles:
-		return ds, nil
-	default:
-		return r.open()
+	for {
+		select {
+		case ds := <-r.handles:
+			if ds.gen == r.gen.Load() {
+				return ds, nil
+			}
+			ds.Close()
+		default:
+			return r.open()
+		}
 	}
 }
 
 func (r *Reader) put(ds *handle) {
+	if ds.gen != r.gen.Load() {
+		ds.Close()
+		return
+	}
 	select {
 	case r.handles <- ds:
 	default:
@@ -153,6 +173,7 @@ func (r *Reader) Status() error {
 
 // Version changes when the file or the reader's options change.
 func (r *Reader) Version() string {
+	_, _ = r.load() // notices a replaced file
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.version
@@ -252,6 +273,7 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 type gridKey struct {
 	z, x, size int
 	resampling string
+	ovr        int
 }
 
 // handle is one dataset opened for one goroutine at a time, with the warped grids
@@ -263,6 +285,8 @@ type gridKey struct {
 type handle struct {
 	src   *godal.Dataset
 	grids map[gridKey]*grid
+	toSrc *sourceGrid // nil when the file cannot be transformed
+	gen   int64       // the reader's generation when the file was opened
 }
 
 type grid struct {
@@ -277,8 +301,19 @@ const maxGrids = 128
 // than that, a grid covers only the requested tile.
 const maxGridRows = 1 << 18
 
+// ratio is the number of source pixels per tile pixel that picks the overview.
+func (h *handle) ratio(in *info, t tiles.Tile, size int) float64 {
+	if h.toSrc == nil {
+		return tiles.Size(t.Z) / float64(size) / in.nativeRes
+	}
+	return h.toSrc.ratio(t, size)
+}
+
 func (h *handle) Close() {
 	h.dropGrids()
+	if h.toSrc != nil {
+		h.toSrc.Close()
+	}
 	h.src.Close()
 }
 
@@ -302,7 +337,7 @@ func (h *handle) grid(in *info, k gridKey, t tiles.Tile, opts []string) (*grid, 
 	if maxY-minY+1 > maxGridRows || t.Y < minY || t.Y > maxY {
 		minY, maxY = t.Y, t.Y
 	}
-	g, err := h.warp(in, tiles.Tile{Z: k.z, X: k.x, Y: minY}, maxY-minY+1, k.size, k.resampling, "VRT", opts)
+	g, err := h.warp(tiles.Tile{Z: k.z, X: k.x, Y: minY}, maxY-minY+1, k.size, k.resampling, k.ovr, "VRT", opts)
 	if err != nil {
 		return nil, err
 	}
@@ -311,17 +346,18 @@ func (h *handle) grid(in *info, k gridKey, t tiles.Tile, opts []string) (*grid, 
 }
 
 // single warps one tile into memory, exactly as a one-off gdalwarp would.
-func (h *handle) single(in *info, t tiles.Tile, size int, resampling string, opts []string) (*grid, error) {
-	return h.warp(in, t, 1, size, resampling, "MEM", opts)
+func (h *handle) single(t tiles.Tile, size int, resampling string, lvl int, opts []string) (*grid, error) {
+	return h.warp(t, 1, size, resampling, lvl, "MEM", opts)
 }
 
-// warp builds a grid of rows tiles below top, one tile wide.
-func (h *handle) warp(in *info, top tiles.Tile, rows, size int, resampling, driver string, opts []string) (*grid, error) {
+// warp builds a grid of rows tiles below top, one tile wide, from overview lvl
+// (-1: full resolution).
+func (h *handle) warp(top tiles.Tile, rows, size int, resampling string, lvl int, driver string, opts []string) (*grid, error) {
 	span := tiles.Size(top.Z)
 	x0, y0 := -tiles.OriginShift+float64(top.X)*span, tiles.OriginShift-float64(top.Y)*span
 	x1, y1 := x0+span, y0-float64(rows)*span
 	ovr := "NONE"
-	if lvl := in.overviewFor(span / float64(size)); lvl >= 0 {
+	if lvl >= 0 {
 		ovr = strconv.Itoa(lvl)
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
@@ -346,12 +382,13 @@ func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o Tile
 		g   *grid
 		err error
 	)
+	lvl := in.overviewFor(h.ratio(in, t, n))
 	if in.interior(t, n) {
-		g, err = h.grid(in, gridKey{z: t.Z, x: t.X, size: n, resampling: o.Resampling}, t, opts)
+		g, err = h.grid(in, gridKey{z: t.Z, x: t.X, size: n, resampling: o.Resampling, ovr: lvl}, t, opts)
 	} else {
 		// gdalwarp splits a tile that runs off the data into pieces; warping such a
 		// tile alone gives the same values it does.
-		g, err = h.single(in, t, n, o.Resampling, opts)
+		g, err = h.single(t, n, o.Resampling, lvl, opts)
 		if g != nil {
 			defer g.vrt.Close()
 		}
