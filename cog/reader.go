@@ -33,6 +33,9 @@ type Options struct {
 	Pool       int      // idle dataset handles kept; 0 = 8
 }
 
+// recheckFile is how often a served file is checked for replacement.
+const recheckFile = time.Second
+
 // retryOpen bounds how often a missing or broken file is tried again.
 const retryOpen = 5 * time.Second
 
@@ -46,6 +49,7 @@ type Reader struct {
 	info    *info
 	err     error
 	tried   time.Time
+	checked time.Time // when the file was last checked for replacement
 	version string
 }
 
@@ -70,6 +74,12 @@ func (r *Reader) load() (*info, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.info != nil {
+		// Checking the file costs a stat and a hash: once a second is enough to
+		// notice a replaced file without taxing every cached tile.
+		if time.Since(r.checked) < recheckFile {
+			return r.info, nil
+		}
+		r.checked = time.Now()
 		if r.fingerprint() == r.version {
 			return r.info, nil
 		}
@@ -111,7 +121,7 @@ func (r *Reader) load() (*info, error) {
 		in.maxZoom = *r.opts.MaxZoom
 	}
 	r.info, r.err = in, nil
-	r.version = r.fingerprint()
+	r.version, r.checked = r.fingerprint(), time.Now()
 	r.put(ds)
 	return in, nil
 }

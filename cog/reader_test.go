@@ -540,6 +540,7 @@ func TestVersion(t *testing.T) {
 	if err := demo.WriteCOG(path, filled(4326, smallGT, 300, 400, godal.Byte, 1, constant(2))); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(1100 * time.Millisecond) // a served file is checked once a second
 	v2 := r.Version()
 	if v2 == v1 {
 		t.Errorf("version unchanged after the file was replaced")
@@ -552,6 +553,7 @@ func TestVersion(t *testing.T) {
 	if err := os.Chtimes(path, later, later); err != nil {
 		t.Fatal(err)
 	}
+	time.Sleep(1100 * time.Millisecond)
 	if v3 := r.Version(); v3 == v2 || v3 == v1 {
 		t.Errorf("version unchanged after the file's mtime changed")
 	}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 )
 
 // RGBA is one colour, non-premultiplied.
@@ -37,7 +38,11 @@ func Names() []string {
 
 // Lookup returns the named colormap; the name is case-insensitive.
 func Lookup(name string) (*Map, error) {
-	canonical, digits, ok := lutHex(strings.ToLower(strings.TrimSpace(name)))
+	key := strings.ToLower(strings.TrimSpace(name))
+	if m, ok := decoded.Load(key); ok {
+		return m.(*Map), nil
+	}
+	canonical, digits, ok := lutHex(key)
 	if !ok {
 		return nil, fmt.Errorf("colormap: unknown name %q; valid names: %s",
 			name, strings.Join(Names(), ", "))
@@ -51,8 +56,12 @@ func Lookup(name string) (*Map, error) {
 	for i := range m.lut {
 		m.lut[i] = RGBA{rgb[3*i], rgb[3*i+1], rgb[3*i+2], 255}
 	}
+	decoded.Store(key, m)
 	return m, nil
 }
+
+// decoded memoizes named maps: they are immutable, and every tile request names one.
+var decoded sync.Map
 
 // Parse reads a colormap query parameter: JSON (starting with '{' or '[') is
 // a custom map, anything else a name.

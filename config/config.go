@@ -19,11 +19,12 @@ import (
 
 // Config is the whole server configuration.
 type Config struct {
-	Server Server  `yaml:"server"`
-	Cache  Cache   `yaml:"cache"`
-	Python Python  `yaml:"python"`
-	UDFs   []UDF   `yaml:"udfs"`
-	Tokens []Token `yaml:"tokens"`
+	Server  Server            `yaml:"server"`
+	Cache   Cache             `yaml:"cache"`
+	Python  Python            `yaml:"python"`
+	UDFs    []UDF             `yaml:"udfs"`
+	Tokens  []Token           `yaml:"tokens"`
+	Secrets map[string]string `yaml:"secrets"` // fused.secrets[...] in Python UDFs
 }
 
 // Server holds listener and URL settings.
@@ -54,6 +55,9 @@ type Python struct {
 	Workers     int      `yaml:"workers"`
 	Timeout     Duration `yaml:"timeout"`
 	MemoryMB    int      `yaml:"memory_mb"`
+	CacheDir    string   `yaml:"cache_dir"` // @fused.cache and fused.download
+	Preload     []string `yaml:"preload"`   // modules imported when a worker starts
+	Queue       int      `yaml:"queue"`     // calls waiting per UDF before 503; 0 = 4 per worker
 }
 
 // Token grants anonymous use of one UDF through the shared-token routes.
@@ -76,10 +80,11 @@ type UDF struct {
 	MinZoom     *int      `yaml:"minzoom"`
 	MaxZoom     *int      `yaml:"maxzoom"`
 	CacheMaxAge *Duration `yaml:"cache_max_age"`
+	Timeout     *Duration `yaml:"timeout"` // python: per-call limit, default python.timeout
 }
 
 // Handlers are the handler kinds this build serves.
-var Handlers = []string{"cog"}
+var Handlers = []string{"cog", "python"}
 
 // Resamplings are the accepted resampling names, as GDAL spells them.
 var Resamplings = []string{"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms", "sum"}
@@ -119,6 +124,7 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 	for i := range c.UDFs {
 		c.UDFs[i].Path = resolve(baseDir, c.UDFs[i].Path)
 	}
+	c.Python.CacheDir = resolve(baseDir, c.Python.CacheDir)
 	return c, nil
 }
 
@@ -134,7 +140,8 @@ func Defaults() *Config {
 	return &Config{
 		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}},
 		Cache:  Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), S3: S3{Prefix: "tiles/", Region: "us-east-1"}},
-		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048},
+		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
+			CacheDir: filepath.Join(os.TempDir(), "udftiles-cache"), Preload: []string{"numpy", "pandas", "geopandas", "shapely"}},
 	}
 }
 

@@ -27,8 +27,16 @@ func TestEmbeddedDefault(t *testing.T) {
 		c.Cache.DefaultMaxAge.Std() != 90*24*time.Hour {
 		t.Errorf("server/cache %+v %+v", c.Server, c.Cache)
 	}
-	if len(c.UDFs) != 2 {
-		t.Fatalf("%d udfs, want elevation and rgb", len(c.UDFs))
+	var names []string
+	for _, u := range c.UDFs {
+		names = append(names, u.Name+":"+u.Handler)
+	}
+	want := []string{"elevation:cog", "rgb:cog", "hillshade:python", "countries:python", "cities:python", "bounds_echo:python"}
+	if !reflect.DeepEqual(names, want) {
+		t.Fatalf("udfs %v, want %v", names, want)
+	}
+	if len(c.Tokens) == 0 || c.Tokens[0].UDF != "elevation" || c.Python.Interpreter != "/usr/bin/python3" {
+		t.Errorf("tokens %+v python %+v", c.Tokens, c.Python)
 	}
 	e, r := c.UDFs[0], c.UDFs[1]
 	if e.Name != "elevation" || e.Handler != "cog" || e.Path != "data/demo/elevation.tif" ||
@@ -185,7 +193,7 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{"rescale per band min > max", "udfs:\n" + udf + "    rescale: [[0, 255], [9, 1]]\n", []string{"udfs[0].rescale[1]", "min < max"}},
 		{"rescale not a list", "udfs:\n" + udf + "    rescale: 3000\n", []string{"udfs[0].rescale"}},
 		{"rescale not numbers", "udfs:\n" + udf + "    rescale: [a, b]\n", []string{"udfs[0].rescale"}},
-		{"handler", "udfs:\n  - name: a\n    handler: python\n    path: a.py\n", []string{"udfs[0].handler", "cog", `"python"`}},
+		{"handler", "udfs:\n  - name: a\n    handler: fortran\n    path: a.py\n", []string{"udfs[0].handler", "cog", `"fortran"`}},
 		{"handler missing", "udfs:\n  - name: a\n    path: a.tif\n", []string{"udfs[0].handler"}},
 		{"path missing", "udfs:\n  - name: a\n    handler: cog\n", []string{"udfs[0].path", "required"}},
 		{"name bad", "udfs:\n  - name: 'a b'\n    handler: cog\n    path: a.tif\n", []string{"udfs[0].name"}},

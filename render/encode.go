@@ -10,11 +10,14 @@ import (
 
 // ContentTypes maps each format to its media type.
 var ContentTypes = map[string]string{
-	"png":  "image/png",
-	"jpg":  "image/jpeg",
-	"webp": "image/webp",
-	"tif":  "image/tiff; application=geotiff",
-	"npy":  "application/x-npy",
+	"png":     "image/png",
+	"geojson": "application/geo+json",
+	"json":    "application/json",
+	"csv":     "text/csv; charset=utf-8",
+	"jpg":     "image/jpeg",
+	"webp":    "image/webp",
+	"tif":     "image/tiff; application=geotiff",
+	"npy":     "application/x-npy",
 }
 
 // Aliases are other spellings accepted for a format.
@@ -28,13 +31,21 @@ func Normalize(f string) string {
 	return f
 }
 
-// Encode turns a result into bytes of the given format.
+// Encode turns a result into bytes of the given format; "" means the result's
+// natural format (see Natural).
 func Encode(res udfhost.Result, format string, st Style) ([]byte, string, error) {
+	if format == "" {
+		format = Natural(res)
+	}
 	switch v := res.(type) {
 	case *udfhost.Value:
-		return v.Body, v.ContentType, nil
+		return encodeValue(v, format)
 	case *udfhost.Raster:
 		return encodeRaster(v, format, st)
+	case *udfhost.Features:
+		return encodeFeatures(v, format)
+	case *udfhost.Table:
+		return encodeTable(v, format)
 	}
 	return nil, "", udfhost.Errorf(udfhost.Internal, "cannot encode a %T", res)
 }
@@ -63,7 +74,7 @@ func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, e
 			b, err = WebP(img)
 		}
 	default:
-		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a raster can be png, jpg, webp, tif or npy", format)
+		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
 	}
 	if err != nil {
 		return nil, "", err

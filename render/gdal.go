@@ -71,18 +71,20 @@ func GeoTIFF(r *udfhost.Raster) ([]byte, error) {
 	return viaGDAL(len(r.Bands), dt, r.Width, r.Height, "tif",
 		[]string{"-of", "GTiff", "-co", "COMPRESS=DEFLATE", "-co", "TILED=YES"},
 		func(ds *godal.Dataset) error {
-			sr, err := godal.NewSpatialRefFromEPSG(r.EPSG)
-			if err != nil {
-				return udfhost.Errorf(udfhost.Internal, "tif: EPSG:%d: %v", r.EPSG, err)
-			}
-			defer sr.Close()
-			if err := ds.SetSpatialRef(sr); err != nil {
-				return err
-			}
-			b := r.Bounds
-			gt := [6]float64{b.MinX, (b.MaxX - b.MinX) / float64(r.Width), 0, b.MaxY, 0, -(b.MaxY - b.MinY) / float64(r.Height)}
-			if err := ds.SetGeoTransform(gt); err != nil {
-				return err
+			if r.EPSG != 0 { // an array with no place is written without georeferencing
+				sr, err := godal.NewSpatialRefFromEPSG(r.EPSG)
+				if err != nil {
+					return udfhost.Errorf(udfhost.Internal, "tif: EPSG:%d: %v", r.EPSG, err)
+				}
+				defer sr.Close()
+				if err := ds.SetSpatialRef(sr); err != nil {
+					return err
+				}
+				b := r.Bounds
+				gt := [6]float64{b.MinX, (b.MaxX - b.MinX) / float64(r.Width), 0, b.MaxY, 0, -(b.MaxY - b.MinY) / float64(r.Height)}
+				if err := ds.SetGeoTransform(gt); err != nil {
+					return err
+				}
 			}
 			masked := false
 			for _, m := range r.Mask {

@@ -18,6 +18,7 @@ const (
 	WorkerDied              // the process running the UDF died: 502
 	Unavailable             // source missing or server overloaded: 503
 	Timeout                 // the call ran out of time: 504
+	Failed                  // the UDF raised or returned something unusable: 500 with its traceback
 )
 
 // HTTPStatus maps a kind to its status code.
@@ -35,6 +36,8 @@ func (k Kind) HTTPStatus() int {
 		return http.StatusServiceUnavailable
 	case Timeout:
 		return http.StatusGatewayTimeout
+	case Failed:
+		return http.StatusInternalServerError
 	}
 	return http.StatusInternalServerError
 }

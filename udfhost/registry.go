@@ -9,16 +9,37 @@ import (
 
 // Layer is a named handler with its serving options.
 type Layer struct {
-	Name        string
-	Kind        string // handler kind from config: cog, python, go, vector
-	Handler     Handler
-	MaxAge      time.Duration // cache_max_age; 0 means do not cache
+	Name    string
+	Kind    string // handler kind from config: cog, python, go, vector
+	Handler Handler
+	MaxAge  time.Duration // cache_max_age; 0 means do not cache
+	// MaxAgeSet: MaxAge came from the layer's own config entry, which wins over
+	// what the handler asks for (@fused.udf(cache_max_age=...)).
+	MaxAgeSet   bool
 	Description string
 	// Defaults are the config's parameter defaults (rescale, colormap, ...),
 	// applied under the request's query values.
 	Defaults url.Values
 	// Err is set when the layer could not be built at all.
 	Err error
+}
+
+// MaxAger is implemented by handlers that choose their own cache_max_age.
+type MaxAger interface {
+	MaxAge() (time.Duration, bool)
+}
+
+// FreshFor is how long results of the layer may be served from caches: the config
+// entry's cache_max_age, else the handler's own, else the server default.
+func (l *Layer) FreshFor() time.Duration {
+	if !l.MaxAgeSet {
+		if m, ok := l.Handler.(MaxAger); ok {
+			if d, ok := m.MaxAge(); ok {
+				return d
+			}
+		}
+	}
+	return l.MaxAge
 }
 
 // Status returns the layer's current error, if any.

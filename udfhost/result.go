@@ -1,8 +1,11 @@
 package udfhost
 
-import "github.com/udftiles/udftiles/tiles"
+import (
+	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/tiles"
+)
 
-// Result is what a handler returns: *Raster or *Value (features and tables follow).
+// Result is what a handler returns: *Raster, *Features, *Table or *Value.
 type Result interface{ isResult() }
 
 // Raster is a planar stack of bands in a georeferenced grid.
@@ -27,7 +30,24 @@ type Raster struct {
 type Value struct {
 	ContentType string
 	Body        []byte
+	Kind        string // text, json or bytes
 }
 
 func (*Raster) isResult() {}
 func (*Value) isResult()  {}
+
+// Features are vector results: a GeoJSON FeatureCollection in EPSG:4326.
+type Features struct {
+	Collection *geojson.FeatureCollection
+}
+
+// Table is a result without geometry: named columns and rows of JSON values
+// (numbers are json.Number, so large integer ids keep every digit).
+type Table struct {
+	Columns []string
+	Types   map[string]string // column → bool, int, float or str
+	Rows    [][]any
+}
+
+func (*Features) isResult() {}
+func (*Table) isResult()    {}

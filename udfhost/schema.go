@@ -1,6 +1,7 @@
 package udfhost
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"sort"
@@ -21,6 +22,9 @@ const (
 	Str       ParamType = "str"
 	IntList   ParamType = "list[int]"
 	FloatList ParamType = "list[float]"
+	List      ParamType = "list"     // a JSON list, or comma-separated strings
+	Dict      ParamType = "dict"     // a JSON object
+	Geometry  ParamType = "geometry" // GeoJSON or WKT, parsed by the UDF's side
 )
 
 // Param is one parameter of a handler.
@@ -29,6 +33,7 @@ type Param struct {
 	Type        ParamType `json:"type"`
 	Default     any       `json:"default,omitempty"`
 	Enum        []string  `json:"enum,omitempty"`
+	Required    bool      `json:"required,omitempty"`
 	Description string    `json:"description,omitempty"`
 }
 
@@ -42,6 +47,12 @@ type Schema struct {
 	MinZoom       int          `json:"minzoom"`
 	MaxZoom       int          `json:"maxzoom"`
 	Bounds        tiles.Bounds `json:"-"` // lon/lat extent of the data
+	Doc           string       `json:"doc,omitempty"`
+	// Natural: with no format asked for, the result's own kind picks it (png for
+	// arrays, geojson for features, json for tables).
+	Natural bool `json:"-"`
+	// Reserved names are filled by the server (bounds, x, y, z), never by a query.
+	Reserved []string `json:"-"`
 }
 
 // HasFormat reports whether the handler can produce format f.
@@ -66,6 +77,8 @@ func (s Schema) Coerce(q url.Values) (map[string]any, error) {
 		if !ok || len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
 			if p.Default != nil {
 				out[p.Name] = p.Default
+			} else if p.Required {
+				return nil, &Error{Kind: BadRequest, Msg: fmt.Sprintf("parameter %s (%s) is required", p.Name, p.Type)}
 			}
 			continue
 		}
@@ -74,6 +87,9 @@ func (s Schema) Coerce(q url.Values) (map[string]any, error) {
 			return nil, &Error{Kind: BadRequest, Msg: fmt.Sprintf("parameter %s: %v", p.Name, err)}
 		}
 		out[p.Name] = v
+	}
+	for _, r := range s.Reserved {
+		known[r] = true
 	}
 	var unknown []string
 	for name, vals := range q {
@@ -134,6 +150,27 @@ func coerceValue(p Param, vals []string) (any, error) {
 			return nil, fmt.Errorf("want true or false, got %q", last)
 		}
 		return b, nil
+	case List:
+		if strings.HasPrefix(last, "[") {
+			var l []any
+			if err := json.Unmarshal([]byte(last), &l); err != nil {
+				return nil, fmt.Errorf("want a JSON list or comma-separated values, got %q", last)
+			}
+			return l, nil
+		}
+		var l []any
+		for _, v := range vals {
+			for _, f := range strings.Split(v, ",") {
+				l = append(l, strings.TrimSpace(f))
+			}
+		}
+		return l, nil
+	case Dict:
+		var d map[string]any
+		if err := json.Unmarshal([]byte(last), &d); err != nil {
+			return nil, fmt.Errorf("want a JSON object, got %q", last)
+		}
+		return d, nil
 	case IntList, FloatList:
 		var parts []string
 		for _, v := range vals {

@@ -20,6 +20,8 @@ type Deps struct {
 	CORSOrigins []string // "*" or exact origins
 	Logger      *slog.Logger
 	Version     string
+	Tokens      map[string]string // shared token → UDF name
+	Ready       func() bool       // nil = always ready
 }
 
 type server struct {
@@ -47,6 +49,9 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}", s.getUDF).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/tilejson.json", s.tileJSON).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
+	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)
 	r.HandleFunc("/v1/colormaps/{name}", s.getColormap).Methods(get...)
 	r.HandleFunc("/", s.page).Methods(get...)
@@ -59,8 +64,13 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"status": "ok", "version": s.Version, "uptime_s": int(time.Since(s.started).Seconds())})
 }
 
-// readyz is true once every layer has been built; layers with errors are served
+// readyz is true once the Python workers are up; layers with errors are served
 // as errors and do not hold readiness back.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, map[string]any{"ready": true, "udfs": len(s.Registry.List())})
+	ready := s.Ready == nil || s.Ready()
+	status := http.StatusOK
+	if !ready {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSONStatus(w, status, map[string]any{"ready": ready, "udfs": len(s.Registry.List())})
 }

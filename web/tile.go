@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,21 +35,55 @@ func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	s.serve(w, r, l, call{tile: &t, ext: ext, query: r.URL.Query()})
+}
+
+// call is one request of a layer: a tile, or file mode with optional bounds.
+type call struct {
+	tile   *tiles.Tile
+	bounds *tiles.Bounds // file mode
+	ext    string
+	query  url.Values // handler parameters and style parameters
+	// Formats by kind of result, when none was asked for (Fused's legacy
+	// dtype_out_raster and dtype_out_vector).
+	rasterFormat, vectorFormat string
+}
+
+// serve runs a layer for a tile or a file-mode call through the cache and answers.
+func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, c call) {
 	if err := l.Status(); err != nil {
+		if udfhost.KindOf(err) == udfhost.Failed { // the UDF's own error: a traceback to show
+			writeError(w, r, err)
+			return
+		}
 		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
 		return
 	}
 	sch := l.Handler.Schema()
-	if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))
+	mode := "file"
+	if c.tile != nil {
+		mode = "tile"
+	}
+	if !slices.Contains(sch.Modes, mode) {
+		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", ")))
 		return
 	}
-	if !t.LonLat().Intersects(sch.Bounds) {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "tile %s is outside %s's bounds", t, l.Name))
-		return
+	req := udfhost.Request{Tile: c.tile}
+	if t := c.tile; t != nil {
+		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
+			writeError(w, r, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))
+			return
+		}
+		if !t.LonLat().Intersects(sch.Bounds) {
+			writeError(w, r, udfhost.Errorf(udfhost.NotFound, "tile %s is outside %s's bounds", t, l.Name))
+			return
+		}
+		req.Bounds = t.LonLat()
+	} else if c.bounds != nil {
+		req.Bounds = *c.bounds
 	}
-	q := r.URL.Query()
-	format, err := pickFormat(ext, q.Get("format"), sch)
+	q := c.query
+	format, err := pickFormat(c.ext, q.Get("format"), sch)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -64,24 +99,38 @@ func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 			hq[k] = vals
 		}
 	}
-	params, err := sch.Coerce(hq)
-	if err != nil {
+	if req.Params, err = sch.Coerce(hq); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: t.String(), Format: format,
-		Params: params, Extra: style.Canonical()}.String()
-	req := udfhost.Request{Tile: &t, Bounds: t.LonLat(), Params: params, Format: format}
+	req.Format = format
+	where := "file"
+	if c.tile != nil {
+		where = c.tile.String()
+	} else if c.bounds != nil {
+		where = fmt.Sprintf("file/%g,%g,%g,%g", c.bounds.MinX, c.bounds.MinY, c.bounds.MaxX, c.bounds.MaxY)
+	}
+	maxAge := l.FreshFor()
+	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
+		Params: req.Params, Extra: style.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
 	e, src, err := s.Cache.Fetch(r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
 		res, err := l.Handler.Run(ctx, req)
 		if err != nil {
 			return nil, err
 		}
-		body, ct, err := render.Encode(res, format, style)
+		f := format
+		if f == "" {
+			if _, raster := res.(*udfhost.Raster); raster {
+				f = c.rasterFormat
+			} else {
+				f = c.vectorFormat
+			}
+		}
+		body, ct, err := render.Encode(res, f, style)
 		if err != nil {
 			return nil, err
 		}
-		return cache.NewEntry(body, ct, l.MaxAge), nil
+		return cache.NewEntry(body, ct, maxAge), nil
 	})
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -156,7 +205,8 @@ func parseTile(zs, xs, ys string) (tiles.Tile, error) {
 	return t, nil
 }
 
-// pickFormat chooses from the extension, then format=, then the handler's default.
+// pickFormat chooses from the extension, then format=, then the handler's default;
+// "" leaves it to the result (Schema.Natural).
 func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
 	f := sch.DefaultFormat
 	switch {
@@ -166,6 +216,9 @@ func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
 		f = param
 	}
 	f = render.Normalize(strings.ToLower(f))
+	if f == "" && sch.Natural {
+		return "", nil
+	}
 	if !sch.HasFormat(f) {
 		return "", udfhost.Errorf(udfhost.BadRequest, "format %q: this UDF serves %s", f, strings.Join(sch.Formats, ", "))
 	}

@@ -34,7 +34,7 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Del("format")
 	}
-	u := s.baseURL(r) + "/v1/udfs/" + url.PathEscape(name) + "/tiles/{z}/{x}/{y}." + format
+	u := s.baseURL(r) + "/v1/udfs/" + url.PathEscape(name) + "/tiles/{z}/{x}/{y}" + extension(format)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

@@ -42,7 +42,7 @@ func describe(l *udfhost.Layer) udfInfo {
 		return i
 	}
 	sch := l.Handler.Schema()
-	i.Tiles = "/v1/udfs/" + url.PathEscape(l.Name) + "/tiles/{z}/{x}/{y}." + sch.DefaultFormat
+	i.Tiles = "/v1/udfs/" + url.PathEscape(l.Name) + "/tiles/{z}/{x}/{y}" + extension(sch.DefaultFormat)
 	i.MinZoom, i.MaxZoom = sch.MinZoom, sch.MaxZoom
 	i.Bounds = [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY}
 	i.Center = center(sch)
@@ -97,4 +97,12 @@ func (s *server) getUDF(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, describe(l))
+}
+
+// extension is ".png" for "png", and nothing when the result picks its format.
+func extension(format string) string {
+	if format == "" {
+		return ""
+	}
+	return "." + format
 }

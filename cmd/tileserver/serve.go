@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,17 +43,29 @@ func serve(args []string) error {
 		return err
 	}
 	defer c.Close()
-	reg := buildRegistry(cfg)
-	for _, l := range reg.List() {
-		if err := l.Status(); err != nil {
-			log.Warn("UDF unavailable; serving the others", "udf", l.Name, "error", err.Error(),
-				"hint", "run `tileserver demo-data` for the demo files")
-		}
+	pool, err := startPython(cfg, log)
+	if err != nil {
+		return err
 	}
+	if pool != nil {
+		defer pool.Close()
+	}
+	reg := buildRegistry(cfg, pool)
+	// Python layers are inspected by workers that may still be starting: report
+	// every layer's state without holding the listener back.
+	go func() {
+		for _, l := range reg.List() {
+			if err := l.Status(); err != nil {
+				log.Warn("UDF unavailable; serving the others", "udf", l.Name, "error", err.Error(),
+					"hint", "run `tileserver demo-data` for the demo files")
+			}
+		}
+	}()
 	srv := &http.Server{
 		Addr: cfg.Server.Listen,
 		Handler: web.New(web.Deps{Registry: reg, Cache: c, PublicURL: cfg.Server.PublicURL,
-			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: version}),
+			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: version,
+			Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() }}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -82,15 +95,54 @@ func loadConfig(path string) (*config.Config, error) {
 	return config.Load(path)
 }
 
+// startPython starts the worker pool when a layer needs it.
+func startPython(cfg *config.Config, log *slog.Logger) (*udfhost.Pool, error) {
+	udfs := map[string]any{}
+	need := false
+	for _, u := range cfg.UDFs {
+		udfs[u.Name] = map[string]string{"path": u.Path, "kind": u.Handler}
+		need = need || u.Handler == "python"
+	}
+	if !need {
+		return nil, nil
+	}
+	p := cfg.Python
+	return udfhost.NewPool(udfhost.PythonConfig{
+		Interpreter: p.Interpreter, Workers: p.Workers, Timeout: p.Timeout.Std(), MemoryMB: p.MemoryMB,
+		CacheDir: p.CacheDir, Secrets: cfg.Secrets, Preload: p.Preload, UDFs: udfs,
+		Server: loopbackURL(cfg.Server.Listen), Logger: log,
+	})
+}
+
+// loopbackURL is how workers reach this server for fused.run of non-Python layers.
+func loopbackURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+func tokens(cfg *config.Config) map[string]string {
+	t := map[string]string{}
+	for _, tk := range cfg.Tokens {
+		t[tk.Token] = tk.UDF
+	}
+	return t
+}
+
 // buildRegistry turns config entries into layers; a layer that cannot be built is
 // registered with its error so that /v1/udfs shows it.
-func buildRegistry(cfg *config.Config) *udfhost.Registry {
+func buildRegistry(cfg *config.Config, pool *udfhost.Pool) *udfhost.Registry {
 	reg := udfhost.NewRegistry()
 	for _, u := range cfg.UDFs {
 		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description,
 			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}}
 		if u.CacheMaxAge != nil {
-			l.MaxAge = u.CacheMaxAge.Std()
+			l.MaxAge, l.MaxAgeSet = u.CacheMaxAge.Std(), true
 		}
 		if u.Colormap != "" {
 			l.Defaults.Set("colormap", u.Colormap)
@@ -102,6 +154,18 @@ func buildRegistry(cfg *config.Config) *udfhost.Registry {
 		case "cog":
 			l.Handler = cog.New(cog.Options{Path: u.Path, Bands: u.Bands, NoData: u.NoData,
 				Resampling: u.Resampling, MinZoom: u.MinZoom, MaxZoom: u.MaxZoom})
+		case "python":
+			o := udfhost.PythonOptions{Path: u.Path, Queue: cfg.Python.Queue}
+			if u.Timeout != nil {
+				o.Timeout = u.Timeout.Std()
+			}
+			if u.MinZoom != nil {
+				o.MinZoom = *u.MinZoom
+			}
+			if u.MaxZoom != nil {
+				o.MaxZoom = *u.MaxZoom
+			}
+			l.Handler = udfhost.NewPythonUDF(pool, o)
 		default:
 			l.Err = fmt.Errorf("handler %q is not available in this build", u.Handler)
 		}

@@ -1,0 +1,162 @@
+package render
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"sort"
+
+	"github.com/paulmach/orb/encoding/wkt"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Natural is the format a result is encoded in when none was asked for.
+func Natural(res udfhost.Result) string {
+	switch res.(type) {
+	case *udfhost.Raster:
+		return "png"
+	case *udfhost.Features:
+		return "geojson"
+	case *udfhost.Table:
+		return "json"
+	}
+	return ""
+}
+
+func encodeFeatures(f *udfhost.Features, format string) ([]byte, string, error) {
+	switch format {
+	case "geojson", "json":
+		b, err := json.Marshal(f.Collection)
+		return b, "application/geo+json", err
+	case "csv":
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		keys := propertyKeys(f)
+		if err := w.Write(append(keys, "geometry")); err != nil {
+			return nil, "", err
+		}
+		for _, ft := range f.Collection.Features {
+			row := make([]string, 0, len(keys)+1)
+			for _, k := range keys {
+				row = append(row, cell(ft.Properties[k]))
+			}
+			g := ""
+			if ft.Geometry != nil {
+				g = wkt.MarshalString(ft.Geometry)
+			}
+			if err := w.Write(append(row, g)); err != nil {
+				return nil, "", err
+			}
+		}
+		w.Flush()
+		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
+	}
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be geojson, json or csv", format)
+}
+
+// propertyKeys lists the properties of all features, in first-seen order.
+func propertyKeys(f *udfhost.Features) []string {
+	seen := map[string]bool{}
+	var keys []string
+	for _, ft := range f.Collection.Features {
+		var ks []string
+		for k := range ft.Properties {
+			if !seen[k] {
+				ks = append(ks, k)
+			}
+		}
+		sort.Strings(ks) // a map has no order; sorted keeps output stable
+		for _, k := range ks {
+			seen[k] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	case float64, bool, int, int64:
+		return fmt.Sprint(x)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
+	switch format {
+	case "json":
+		var buf bytes.Buffer
+		buf.WriteByte('[')
+		for i, row := range t.Rows {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			buf.WriteByte('{')
+			for j, c := range t.Columns {
+				if j > 0 {
+					buf.WriteByte(',')
+				}
+				k, _ := json.Marshal(c)
+				buf.Write(k)
+				buf.WriteByte(':')
+				var v any
+				if j < len(row) {
+					v = row[j]
+				}
+				// Integers too large for a float64 (H3 cells, ids) are written as strings.
+				if n, ok := v.(json.Number); ok && t.Types[c] == "int" && len(n.String()) > 15 {
+					v = n.String()
+				}
+				b, err := json.Marshal(v)
+				if err != nil {
+					return nil, "", err
+				}
+				buf.Write(b)
+			}
+			buf.WriteByte('}')
+		}
+		buf.WriteByte(']')
+		return buf.Bytes(), "application/json", nil
+	case "csv":
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		if err := w.Write(t.Columns); err != nil {
+			return nil, "", err
+		}
+		for _, row := range t.Rows {
+			rec := make([]string, len(t.Columns))
+			for j := range rec {
+				if j < len(row) {
+					rec[j] = cell(row[j])
+				}
+			}
+			if err := w.Write(rec); err != nil {
+				return nil, "", err
+			}
+		}
+		w.Flush()
+		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
+	}
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json or csv", format)
+}
+
+func encodeValue(v *udfhost.Value, format string) ([]byte, string, error) {
+	switch {
+	case format == "" || v.Kind == "bytes" || v.Kind == "":
+		return v.Body, v.ContentType, nil
+	case format == "json" && v.Kind == "text":
+		b, err := json.Marshal(string(v.Body))
+		return b, "application/json", err
+	case format == "json" && v.Kind == "json":
+		return v.Body, v.ContentType, nil
+	}
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: the UDF returned a %s value, served as is or as json", format, v.Kind)
+}

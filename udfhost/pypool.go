@@ -1,0 +1,224 @@
+package udfhost
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+//go:embed all:pyruntime
+var pyRuntime embed.FS
+
+// PythonConfig configures the worker pool.
+type PythonConfig struct {
+	Interpreter  string        // default /usr/bin/python3 (Debian's, with the geo stack)
+	Workers      int           // processes kept running
+	Timeout      time.Duration // default per-call limit
+	MemoryMB     int           // address-space limit per worker; 0 = none
+	StartTimeout time.Duration // how long a worker may take to import and report ready
+	CacheDir     string        // @fused.cache, fused.download and HOME of workers
+	WorkDir      string        // working directory of workers (relative paths in UDFs)
+	Secrets      map[string]string
+	Preload      []string       // modules imported at worker start
+	UDFs         map[string]any // name → {"path", "kind"} for fused.run / fused.load by name
+	Server       string         // this server's base URL, for fused.run of non-Python layers
+	Env          []string       // extra environment for workers
+	Logger       *slog.Logger
+}
+
+// Pool runs Python calls on long-lived worker processes, one call per worker at
+// a time. A worker that dies or times out is replaced.
+type Pool struct {
+	cfg  PythonConfig
+	dir  string // the extracted runner and fused module
+	idle chan *worker
+
+	mu      sync.Mutex
+	closed  bool
+	live    int // workers started and not yet killed
+	lastErr error
+
+	busy     atomic.Int64
+	restarts atomic.Int64
+}
+
+// NewPool extracts the runtime and starts cfg.Workers workers in the background;
+// Ready reports when they are up.
+func NewPool(cfg PythonConfig) (*Pool, error) {
+	if cfg.Interpreter == "" {
+		cfg.Interpreter = "/usr/bin/python3"
+	}
+	if cfg.Workers < 1 {
+		cfg.Workers = 1
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 120 * time.Second
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 90 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	dir, err := os.MkdirTemp("", "udftiles-python-")
+	if err != nil {
+		return nil, err
+	}
+	if err := extract(dir); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	if cfg.CacheDir == "" {
+		cfg.CacheDir = filepath.Join(os.TempDir(), "udftiles-cache")
+	}
+	if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+		return nil, fmt.Errorf("python.cache_dir: %v", err)
+	}
+	if cfg.WorkDir == "" {
+		cfg.WorkDir, _ = os.Getwd()
+	}
+	p := &Pool{cfg: cfg, dir: dir, idle: make(chan *worker, cfg.Workers)}
+	for i := 0; i < cfg.Workers; i++ {
+		p.spawn()
+	}
+	return p, nil
+}
+
+func extract(dir string) error {
+	return fs.WalkDir(pyRuntime, "pyruntime", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel("pyruntime", path)
+		target := filepath.Join(dir, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := pyRuntime.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+}
+
+func (p *Pool) initMessage() map[string]any {
+	return map[string]any{"op": "init", "cache_dir": p.cfg.CacheDir, "secrets": p.cfg.Secrets,
+		"memory_mb": p.cfg.MemoryMB, "preload": p.cfg.Preload, "udfs": p.cfg.UDFs, "server": p.cfg.Server}
+}
+
+// spawn starts one worker in the background; on failure it retries with backoff
+// while the pool is open.
+func (p *Pool) spawn() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.live++
+	p.mu.Unlock()
+	go func() {
+		backoff := 500 * time.Millisecond
+		for {
+			w, err := startWorker(context.Background(), p.cfg, p.dir, p.initMessage())
+			p.mu.Lock()
+			closed := p.closed
+			p.lastErr = err
+			p.mu.Unlock()
+			if closed {
+				if w != nil {
+					w.kill()
+				}
+				return
+			}
+			if err == nil {
+				p.idle <- w
+				return
+			}
+			p.cfg.Logger.Error("python worker failed to start", "error", err.Error())
+			time.Sleep(backoff)
+			backoff = min(backoff*2, 30*time.Second)
+		}
+	}()
+}
+
+// Ready reports whether every worker has started.
+func (p *Pool) Ready() bool { return len(p.idle)+int(p.busy.Load()) >= p.cfg.Workers }
+
+// Stats are the pool's counters.
+type Stats struct {
+	Workers, Idle, Busy int
+	Restarts            int64
+	LastError           string
+}
+
+// Stats returns the pool's counters.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := Stats{Workers: p.cfg.Workers, Idle: len(p.idle), Busy: int(p.busy.Load()), Restarts: p.restarts.Load()}
+	if p.lastErr != nil {
+		s.LastError = p.lastErr.Error()
+	}
+	return s
+}
+
+// Close stops every worker and removes the extracted runtime.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	for {
+		select {
+		case w := <-p.idle:
+			w.kill()
+		default:
+			os.RemoveAll(p.dir)
+			return
+		}
+	}
+}
+
+// call runs one request on an idle worker. A worker that dies or is killed for
+// time is replaced; the error says which.
+func (p *Pool) call(ctx context.Context, header map[string]any, blobs [][]byte) (*reply, error) {
+	var w *worker
+	select {
+	case w = <-p.idle:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	p.busy.Add(1)
+	defer p.busy.Add(-1)
+	rep, err := w.roundTrip(ctx, header, blobs)
+	if err != nil || !w.alive() {
+		w.kill()
+		p.restarts.Add(1)
+		p.mu.Lock()
+		p.live--
+		p.mu.Unlock()
+		p.spawn()
+		var died *errWorkerDied
+		if errors.As(err, &died) {
+			return nil, &Error{Kind: WorkerDied, Msg: "the Python worker died during the call", Logs: died.tail}
+		}
+		if err == nil {
+			err = errors.New("the Python worker ended after the call")
+		}
+		return nil, err
+	}
+	select {
+	case p.idle <- w:
+	default:
+		w.kill() // cannot happen: the channel holds every worker
+	}
+	return rep, nil
+}

@@ -1,0 +1,29 @@
+"""Parameter types of Fused UDFs.
+
+`Bounds` is the one to use: [xmin, ymin, xmax, ymax] in lon/lat. The others are
+legacy types older UDFs still annotate with; each is filled from the request.
+"""
+
+
+class Bounds(list):
+    """[xmin, ymin, xmax, ymax] in EPSG:4326 degrees."""
+
+
+class Tile:
+    """Legacy: a GeoDataFrame with one row: x, y, z and the tile's polygon."""
+
+
+class TileGDF(Tile):
+    """Legacy: the same as Tile."""
+
+
+class TileXYZ(Tile):
+    """Legacy: the same as Tile."""
+
+
+class ViewportGDF:
+    """Legacy: a GeoDataFrame with the polygon of the requested bounds."""
+
+
+class Bbox(ViewportGDF):
+    """Legacy: the same as ViewportGDF."""

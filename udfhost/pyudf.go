@@ -1,0 +1,447 @@
+package udfhost
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/tiles"
+)
+
+// PythonOptions configure one Python UDF layer.
+type PythonOptions struct {
+	Path    string        // a .py file or a saved UDF folder (Name/Name.py, meta.json, utils.py)
+	Timeout time.Duration // per call; 0 = the pool's
+	Queue   int           // calls waiting or running at once before 503; 0 = 4 per worker
+	MinZoom int
+	MaxZoom int
+}
+
+// PythonUDF is a Handler running a Python function on a Pool. Editing the file is
+// picked up on the next request: the code hash is the version, so no stale tile
+// of the old code is served from the cache.
+type PythonUDF struct {
+	pool *Pool
+	opts PythonOptions
+	file string // the .py file actually run
+
+	inflight atomic.Int64
+
+	mu      sync.Mutex
+	stamp   string // size and modification time of the file when last read
+	checked time.Time
+	hash    string
+	schema  Schema
+	maxAge  *time.Duration
+	err     error
+}
+
+// pyInspect is the worker's description of a UDF.
+type pyInspect struct {
+	Params []struct {
+		Name     string `json:"name"`
+		Type     string `json:"type"`
+		Default  any    `json:"default"`
+		Required bool   `json:"required"`
+	} `json:"params"`
+	Kwargs      bool   `json:"kwargs"`
+	Name        string `json:"name"`
+	CacheMaxAge any    `json:"cache_max_age"`
+	Doc         string `json:"doc"`
+}
+
+// NewPythonUDF returns the handler; the file is read and inspected on first use.
+func NewPythonUDF(pool *Pool, opts PythonOptions) *PythonUDF {
+	if opts.MaxZoom == 0 {
+		opts.MaxZoom = 24
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = 4 * pool.cfg.Workers
+	}
+	abs, err := filepath.Abs(opts.Path)
+	if err == nil {
+		opts.Path = abs
+	}
+	return &PythonUDF{pool: pool, opts: opts}
+}
+
+// refreshEvery bounds how often the file's modification time is checked.
+const refreshEvery = 500 * time.Millisecond
+
+// refresh re-reads and re-inspects the UDF when its file changed.
+func (u *PythonUDF) refresh(ctx context.Context) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if time.Since(u.checked) < refreshEvery && (u.hash != "" || u.err != nil) {
+		return u.err
+	}
+	u.checked = time.Now()
+	file, stamp, code, err := readUDF(u.opts.Path)
+	if err != nil {
+		u.err, u.hash, u.stamp = err, "", ""
+		return err
+	}
+	if stamp == u.stamp && (u.hash != "" || u.err != nil) {
+		return u.err
+	}
+	u.file, u.stamp = file, stamp
+	sum := sha256.Sum256(code)
+	u.hash = hex.EncodeToString(sum[:8])
+	ctx, cancel := context.WithTimeout(ctx, u.pool.cfg.StartTimeout)
+	defer cancel()
+	rep, err := u.pool.call(ctx, map[string]any{"op": "inspect", "path": u.opts.Path}, nil)
+	if err != nil {
+		u.err = fmt.Errorf("cannot inspect %s: %v", u.opts.Path, err)
+		u.stamp = "" // try again next time
+		return u.err
+	}
+	if !rep.OK {
+		u.err = &Error{Kind: Failed, Msg: rep.Error, Logs: rep.Logs}
+		return u.err
+	}
+	var in pyInspect
+	if err := json.Unmarshal(rep.raw, &in); err != nil {
+		u.err = err
+		return err
+	}
+	u.err = nil
+	u.schema = u.buildSchema(in)
+	u.maxAge = nil
+	if in.CacheMaxAge != nil {
+		if d, ok := parseAge(in.CacheMaxAge); ok {
+			u.maxAge = &d
+		}
+	}
+	return nil
+}
+
+// readUDF finds the file to run (a folder holds Name/Name.py) and returns it with a
+// stamp of its state and the code of the whole UDF (utils.py and meta.json too).
+func readUDF(path string) (file, stamp string, code []byte, err error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", "", nil, fmt.Errorf("UDF file: %v", err)
+	}
+	files := []string{path}
+	if st.IsDir() {
+		main := filepath.Join(path, filepath.Base(path)+".py")
+		files = []string{main, filepath.Join(path, "utils.py"), filepath.Join(path, "meta.json")}
+	}
+	var buf bytes.Buffer
+	for i, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			if i == 0 {
+				return "", "", nil, fmt.Errorf("UDF file: %v", err)
+			}
+			continue
+		}
+		fi, _ := os.Stat(f)
+		fmt.Fprintf(&buf, "%s\x00%d\x00", f, len(b))
+		buf.Write(b)
+		stamp += fmt.Sprintf("%s:%d:%d;", f, fi.Size(), fi.ModTime().UnixNano())
+	}
+	return files[0], stamp, buf.Bytes(), nil
+}
+
+var pyTypes = map[string]ParamType{"int": Int, "float": Float, "bool": Bool, "str": Str,
+	"list": List, "dict": Dict, "geometry": Geometry}
+
+func (u *PythonUDF) buildSchema(in pyInspect) Schema {
+	s := Schema{Kwargs: in.Kwargs, Modes: []string{"tile", "file"},
+		Formats:  []string{"png", "jpg", "webp", "tif", "npy", "geojson", "json", "csv"},
+		MinZoom:  u.opts.MinZoom,
+		MaxZoom:  u.opts.MaxZoom,
+		Bounds:   tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
+		Doc:      in.Doc,
+		Natural:  true,
+		Reserved: []string{"bounds", "bbox", "x", "y", "z"},
+	}
+	for _, p := range in.Params {
+		t, ok := pyTypes[p.Type]
+		if !ok {
+			t = Str
+		}
+		s.Params = append(s.Params, Param{Name: p.Name, Type: t, Default: p.Default, Required: p.Required})
+	}
+	return s
+}
+
+// parseAge reads @fused.udf(cache_max_age=...): "90d", "1h", "30s" or seconds.
+func parseAge(v any) (time.Duration, bool) {
+	switch a := v.(type) {
+	case float64:
+		return time.Duration(a * float64(time.Second)), true
+	case string:
+		var n float64
+		var unit string
+		if _, err := fmt.Sscanf(a, "%g%s", &n, &unit); err != nil {
+			if _, err := fmt.Sscanf(a, "%g", &n); err != nil {
+				return 0, false
+			}
+			unit = "s"
+		}
+		m := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[unit]
+		if m == 0 {
+			return 0, false
+		}
+		return time.Duration(n * float64(m)), true
+	}
+	return 0, false
+}
+
+// Schema describes the UDF's parameters from its signature.
+func (u *PythonUDF) Schema() Schema {
+	_ = u.refresh(context.Background())
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	s := u.schema
+	if s.Modes == nil {
+		s = u.buildSchema(pyInspect{})
+	}
+	return s
+}
+
+// Version is the hash of the UDF's code.
+func (u *PythonUDF) Version() string {
+	_ = u.refresh(context.Background())
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.hash
+}
+
+// Status is the error loading the UDF (a syntax error, a missing file), or nil.
+func (u *PythonUDF) Status() error { return u.refresh(context.Background()) }
+
+// MaxAge is the UDF's own @fused.udf(cache_max_age=...), if it set one.
+func (u *PythonUDF) MaxAge() (time.Duration, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.maxAge == nil {
+		return 0, false
+	}
+	return *u.maxAge, true
+}
+
+// Run calls the UDF in a worker and converts what it returned.
+func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
+	if err := u.refresh(ctx); err != nil {
+		return nil, err
+	}
+	if n := u.inflight.Add(1); n > int64(u.opts.Queue) {
+		u.inflight.Add(-1)
+		return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("too many calls waiting for this UDF (%d); try again shortly", u.opts.Queue)}
+	}
+	defer u.inflight.Add(-1)
+	timeout := u.opts.Timeout
+	if timeout <= 0 {
+		timeout = u.pool.cfg.Timeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	header := map[string]any{"op": "call", "path": u.opts.Path, "params": req.Params}
+	if req.Bounds != (tiles.Bounds{}) {
+		b := req.Bounds
+		header["bounds"] = []float64{b.MinX, b.MinY, b.MaxX, b.MaxY}
+	}
+	if req.Tile != nil {
+		header["tile"] = map[string]int{"x": req.Tile.X, "y": req.Tile.Y, "z": req.Tile.Z}
+	}
+	rep, err := u.pool.call(ctx, header, nil)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, &Error{Kind: Timeout, Msg: fmt.Sprintf("the UDF did not finish within %s; its worker was restarted", timeout)}
+		}
+		if errors.Is(err, context.Canceled) {
+			return nil, &Error{Kind: Timeout, Msg: "the request was cancelled"}
+		}
+		return nil, err
+	}
+	if !rep.OK {
+		k := Failed
+		if rep.Status == 400 {
+			k = BadRequest
+		}
+		return nil, &Error{Kind: k, Msg: rep.Error, Logs: rep.Logs}
+	}
+	res, err := convert(rep, req)
+	if err != nil {
+		return nil, &Error{Kind: Failed, Msg: err.Error(), Logs: rep.Logs}
+	}
+	return res, nil
+}
+
+// convert turns a worker reply into a Result; rasters of a tile call are placed
+// on the tile's grid.
+func convert(rep *reply, req Request) (Result, error) {
+	blob := func(i int) []byte {
+		if i < len(rep.blobs) {
+			return rep.blobs[i]
+		}
+		return nil
+	}
+	switch rep.Kind {
+	case "raster":
+		r, err := decodeArray(rep.DType, rep.Shape, blob(0))
+		if err != nil {
+			return nil, err
+		}
+		if rep.Mask {
+			r.Mask = blob(1)
+		}
+		if len(rep.Bounds) == 4 {
+			r.Bounds = tiles.Bounds{MinX: rep.Bounds[0], MinY: rep.Bounds[1], MaxX: rep.Bounds[2], MaxY: rep.Bounds[3]}
+			r.EPSG = 4326
+		} else if req.Bounds != (tiles.Bounds{}) && req.Tile == nil {
+			r.Bounds, r.EPSG = req.Bounds, 4326
+		}
+		if req.Tile != nil {
+			size := 256
+			if v, ok := req.Params["tilesize"].(int); ok && (v == 256 || v == 512) {
+				size = v
+			}
+			r = PlaceOnTile(r, *req.Tile, size)
+		}
+		return r, nil
+	case "features":
+		fc, err := geojson.UnmarshalFeatureCollection(blob(0))
+		if err != nil {
+			return nil, fmt.Errorf("the UDF's GeoDataFrame could not be read as GeoJSON: %v", err)
+		}
+		return &Features{Collection: fc}, nil
+	case "table":
+		var split struct {
+			Data [][]any `json:"data"`
+		}
+		dec := json.NewDecoder(bytes.NewReader(blob(0)))
+		dec.UseNumber()
+		if err := dec.Decode(&split); err != nil {
+			return nil, fmt.Errorf("the UDF's DataFrame could not be read: %v", err)
+		}
+		return &Table{Columns: rep.Columns, Types: rep.Types, Rows: split.Data}, nil
+	case "text":
+		return &Value{ContentType: "text/html; charset=utf-8", Body: blob(0), Kind: "text"}, nil
+	case "json":
+		return &Value{ContentType: "application/json", Body: blob(0), Kind: "json"}, nil
+	case "bytes":
+		ct := rep.ContentType
+		if ct == "" {
+			ct = "application/octet-stream"
+		}
+		return &Value{ContentType: ct, Body: blob(0), Kind: "bytes"}, nil
+	}
+	return nil, fmt.Errorf("the worker returned an unknown result kind %q", rep.Kind)
+}
+
+// decodeArray reads little-endian values of shape (bands, height, width).
+func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
+	if len(shape) != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 {
+		return nil, fmt.Errorf("array shape %v: want (bands, height, width)", shape)
+	}
+	sizes := map[string]int{"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4, "float32": 4, "float64": 8}
+	sz, ok := sizes[dtype]
+	if !ok {
+		return nil, fmt.Errorf("unsupported array dtype %s", dtype)
+	}
+	nb, h, w := shape[0], shape[1], shape[2]
+	if nb > 64 || int64(nb)*int64(h)*int64(w)*int64(sz) != int64(len(b)) {
+		return nil, fmt.Errorf("array of shape %v and dtype %s does not match its %d bytes", shape, dtype, len(b))
+	}
+	r := &Raster{Width: w, Height: h, DType: dtype}
+	n := w * h
+	for band := 0; band < nb; band++ {
+		vals := make([]float64, n)
+		src := b[band*n*sz:]
+		for i := range vals {
+			p := src[i*sz:]
+			switch dtype {
+			case "uint8":
+				vals[i] = float64(p[0])
+			case "int8":
+				vals[i] = float64(int8(p[0]))
+			case "uint16":
+				vals[i] = float64(binary.LittleEndian.Uint16(p))
+			case "int16":
+				vals[i] = float64(int16(binary.LittleEndian.Uint16(p)))
+			case "uint32":
+				vals[i] = float64(binary.LittleEndian.Uint32(p))
+			case "int32":
+				vals[i] = float64(int32(binary.LittleEndian.Uint32(p)))
+			case "float32":
+				vals[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(p)))
+			case "float64":
+				vals[i] = math.Float64frombits(binary.LittleEndian.Uint64(p))
+			}
+		}
+		r.Bands = append(r.Bands, vals)
+	}
+	return r, nil
+}
+
+// PlaceOnTile resamples a raster onto the size×size grid of tile t (nearest
+// neighbour, so raw values survive): by its lon/lat bounds when it has them,
+// else by stretching it over the whole tile.
+func PlaceOnTile(r *Raster, t tiles.Tile, size int) *Raster {
+	m := t.Mercator()
+	if r.EPSG != 4326 && r.Width == size && r.Height == size {
+		r.Bounds, r.EPSG = m, 3857
+		return r
+	}
+	out := &Raster{Width: size, Height: size, DType: r.DType, NoData: r.NoData, HasNoData: r.HasNoData, Bounds: m, EPSG: 3857}
+	n := size * size
+	srcIdx := make([]int, n) // -1: outside the raster
+	res := (m.MaxX - m.MinX) / float64(size)
+	for row := 0; row < size; row++ {
+		y := m.MaxY - (float64(row)+0.5)*res
+		_, lat := tiles.MercatorToLonLat(0, y)
+		for col := 0; col < size; col++ {
+			i := row*size + col
+			var sx, sy int
+			if r.EPSG == 4326 {
+				x := m.MinX + (float64(col)+0.5)*res
+				lon, _ := tiles.MercatorToLonLat(x, 0)
+				b := r.Bounds
+				fx := (lon - b.MinX) / (b.MaxX - b.MinX) * float64(r.Width)
+				fy := (b.MaxY - lat) / (b.MaxY - b.MinY) * float64(r.Height)
+				if fx < 0 || fy < 0 || fx >= float64(r.Width) || fy >= float64(r.Height) {
+					srcIdx[i] = -1
+					continue
+				}
+				sx, sy = int(fx), int(fy)
+			} else {
+				sx, sy = col*r.Width/size, row*r.Height/size
+			}
+			srcIdx[i] = sy*r.Width + sx
+		}
+	}
+	for _, band := range r.Bands {
+		vals := make([]float64, n)
+		for i, s := range srcIdx {
+			if s >= 0 {
+				vals[i] = band[s]
+			} else {
+				vals[i] = math.NaN()
+			}
+		}
+		out.Bands = append(out.Bands, vals)
+	}
+	out.Mask = make([]uint8, n)
+	for i, s := range srcIdx {
+		if s >= 0 && (r.Mask == nil || r.Mask[s] > 0) {
+			out.Mask[i] = 255
+		}
+	}
+	return out
+}

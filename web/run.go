@@ -1,0 +1,153 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// maxBody bounds a POSTed parameter object.
+const maxBody = 10 << 20
+
+// run serves file (single) mode: GET /v1/udfs/{name}/run?bounds=...&param=... or
+// POST with a JSON object of parameters.
+func (s *server) run(w http.ResponseWriter, r *http.Request) {
+	name := mux.Vars(r)["name"]
+	l, ok := s.Registry.Get(name)
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		return
+	}
+	c, err := fileCall(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	s.serve(w, r, l, c)
+}
+
+// fileCall reads a file-mode call's parameters from the query and, for POST, a
+// JSON body; bounds= (or the legacy bbox=) is xmin,ymin,xmax,ymax in lon/lat.
+func fileCall(r *http.Request) (call, error) {
+	q := r.URL.Query()
+	if r.Method == http.MethodPost {
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		if err != nil {
+			return call{}, udfhost.Errorf(udfhost.BadRequest, "reading the body: %v", err)
+		}
+		if len(body) > maxBody {
+			return call{}, udfhost.Errorf(udfhost.TooLarge, "the body is over %d MiB", maxBody>>20)
+		}
+		if len(strings.TrimSpace(string(body))) > 0 {
+			var params map[string]any
+			if err := json.Unmarshal(body, &params); err != nil {
+				return call{}, udfhost.Errorf(udfhost.BadRequest, "the body must be a JSON object of parameters: %v", err)
+			}
+			for k, v := range params {
+				q[k] = []string{queryValue(v)}
+			}
+		}
+	}
+	c := call{query: q}
+	for _, k := range []string{"bounds", "bbox"} {
+		if v := q.Get(k); v != "" {
+			b, err := parseBounds(v)
+			if err != nil {
+				return call{}, udfhost.Errorf(udfhost.BadRequest, "parameter %s: %v", k, err)
+			}
+			c.bounds = &b
+		}
+		q.Del(k)
+	}
+	return c, nil
+}
+
+// queryValue turns a JSON parameter into the string a query would carry.
+func queryValue(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// parseBounds reads "xmin,ymin,xmax,ymax" or a JSON list of four numbers.
+func parseBounds(v string) (tiles.Bounds, error) {
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "["), "]"))
+	parts := strings.Split(v, ",")
+	if len(parts) != 4 {
+		return tiles.Bounds{}, errors.New("want xmin,ymin,xmax,ymax")
+	}
+	var f [4]float64
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return tiles.Bounds{}, errors.New("want xmin,ymin,xmax,ymax as numbers")
+		}
+		f[i] = x
+	}
+	b := tiles.Bounds{MinX: f[0], MinY: f[1], MaxX: f[2], MaxY: f[3]}
+	return b, b.Validate()
+}
+
+// shared serves the Fused-compatible shared-token routes: a token from config
+// grants anonymous use of one UDF, in tile or file mode.
+func (s *server) shared(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	name, ok := s.Tokens[v["token"]]
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "unknown shared token"))
+		return
+	}
+	l, ok := s.Registry.Get(name)
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "the UDF of this token is not served"))
+		return
+	}
+	var c call
+	if zs, ok := v["z"]; ok {
+		y, ext, _ := strings.Cut(v["y"], ".")
+		t, err := parseTile(zs, v["x"], y)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		c = call{tile: &t, ext: ext, query: r.URL.Query()}
+	} else {
+		var err error
+		if c, err = fileCall(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	// Fused's legacy output parameters name the format per kind of result.
+	c.rasterFormat = legacyFormat(c.query.Get("dtype_out_raster"))
+	c.vectorFormat = legacyFormat(c.query.Get("dtype_out_vector"))
+	c.query.Del("dtype_out_raster")
+	c.query.Del("dtype_out_vector")
+	s.serve(w, r, l, c)
+}
+
+func legacyFormat(f string) string {
+	switch f = strings.ToLower(f); f {
+	case "tiff", "geotiff":
+		return "tif"
+	case "jpeg":
+		return "jpg"
+	}
+	return f
+}
