@@ -25,6 +25,7 @@ type info struct {
 	inner         tiles.Bounds // a box in EPSG:3857 lying wholly inside the data's footprint
 	lonlat        tiles.Bounds
 	nodata        float64
+	pipeline      string // PROJ string of the transformation to EPSG:3857, for -ct; "" = let GDAL search
 	hasNoData     bool
 	minZoom       int
 	maxZoom       int

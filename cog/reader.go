@@ -120,6 +120,7 @@ func (r *Reader) load() (*info, error) {
 	if r.opts.MaxZoom != nil {
 		in.maxZoom = *r.opts.MaxZoom
 	}
+	in.pipeline = mercatorPipeline(ds.src, in)
 	r.info, r.err = in, nil
 	r.version, r.checked = r.fingerprint(), time.Now()
 	r.put(ds)
@@ -385,6 +386,9 @@ func (h *handle) warp(top tiles.Tile, rows, size int, resampling string, lvl int
 func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o TileOptions) (*udfhost.Raster, error) {
 	n := o.Size
 	var opts []string
+	if in.pipeline != "" {
+		opts = append(opts, "-ct", in.pipeline)
+	}
 	if in.hasNoData {
 		opts = append(opts, "-srcnodata", strconv.FormatFloat(in.nodata, 'g', -1, 64))
 	}
