@@ -63,8 +63,11 @@ const (
 
 // Cache is the tiered cache. The zero value is not usable; call New.
 type Cache struct {
-	mem    *ristretto.Cache[string, *Entry]
-	flight singleflight.Group
+	mem *ristretto.Cache[string, *Entry]
+	// aliases map a request's raw spelling (path and query as sent) to its key,
+	// so a repeated request finds its entry without parsing parameters again.
+	aliases *ristretto.Cache[string, string]
+	flight  singleflight.Group
 }
 
 // New returns a cache whose memory tier holds at most memoryBytes of bodies;
@@ -81,6 +84,13 @@ func New(memoryBytes int64) (*Cache, error) {
 			return nil, err
 		}
 		c.mem = m
+		a, err := ristretto.NewCache(&ristretto.Config[string, string]{
+			NumCounters: counters, MaxCost: max(memoryBytes/16, 1<<20), BufferItems: 64,
+		})
+		if err != nil {
+			return nil, err
+		}
+		c.aliases = a
 	}
 	return c, nil
 }
@@ -89,7 +99,27 @@ func New(memoryBytes int64) (*Cache, error) {
 func (c *Cache) Close() {
 	if c.mem != nil {
 		c.mem.Close()
+		c.aliases.Close()
 	}
+}
+
+// Alias remembers that a request spelled raw resolves to key.
+func (c *Cache) Alias(raw, key string) {
+	if c.aliases != nil {
+		c.aliases.Set(raw, key, int64(len(raw)+len(key)+32))
+	}
+}
+
+// GetAlias returns the fresh entry of the key that raw resolved to before.
+func (c *Cache) GetAlias(raw string) (*Entry, bool) {
+	if c.aliases == nil {
+		return nil, false
+	}
+	key, ok := c.aliases.Get(raw)
+	if !ok {
+		return nil, false
+	}
+	return c.Get(key)
 }
 
 // Get returns a fresh entry from the memory tier.

@@ -59,6 +59,15 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
 		return
 	}
+	// A request seen before, spelled the same way, is answered from memory
+	// without parsing its parameters again.
+	raw := l.Name + "\x00" + l.Handler.Version() + "\x00" + r.URL.Path + "\x00" + r.URL.RawQuery
+	if r.Method != http.MethodPost {
+		if e, ok := s.Cache.GetAlias(raw); ok {
+			writeEntry(w, r, e, cache.Memory)
+			return
+		}
+	}
 	sch := l.Handler.Schema()
 	mode := "file"
 	if c.tile != nil {
@@ -113,6 +122,9 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	maxAge := l.FreshFor()
 	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
 		Params: req.Params, Extra: style.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
+	if r.Method != http.MethodPost {
+		defer s.Cache.Alias(raw, key)
+	}
 	e, src, err := s.Cache.Fetch(r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
 		res, err := l.Handler.Run(ctx, req)
 		if err != nil {
