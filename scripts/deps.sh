@@ -5,7 +5,8 @@ set -euo pipefail
 
 pkgs=(
   libgdal-dev gdal-bin            # GDAL 3.6 through godal (cgo), gdalwarp for tests
-  python3-numpy python3-matplotlib python3-gdal  # Debian's /usr/bin/python3 stack
+  python3-numpy python3-pandas python3-geopandas python3-shapely   # Debian's /usr/bin/python3 stack,
+  python3-rasterio python3-xarray python3-matplotlib python3-gdal  # on which UDFs run
   nodejs npm                      # the map page's MapLibre bundle
   chromium                        # headless browser tests of the map page
   gcc pkg-config make curl ca-certificates
