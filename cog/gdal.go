@@ -10,7 +10,10 @@ import (
 // Register makes GDAL's drivers available; it is safe to call many times.
 func Register() { registerOnce() }
 
-var registerOnce = sync.OnceFunc(godal.RegisterAll)
+var registerOnce = sync.OnceFunc(func() {
+	tuneMalloc()
+	godal.RegisterAll()
+})
 
 // webMercatorWKT is set on every destination grid: a WKT string avoids a PROJ
 // database lookup per tile.

@@ -30,7 +30,7 @@ type Options struct {
 	Resampling string   // default resampling; "" = nearest
 	MinZoom    *int     // overrides the zoom derived from the coarsest overview
 	MaxZoom    *int     // overrides the zoom derived from the native resolution
-	Pool       int      // idle dataset handles kept; 0 = 8
+	Pool       int      // dataset handles, each used by one read at a time; 0 = 8
 }
 
 // recheckFile is how often a served file is checked for replacement.
@@ -41,9 +41,9 @@ const retryOpen = 5 * time.Second
 
 // Reader is a udfhost.Handler serving one raster file.
 type Reader struct {
-	opts    Options
-	handles chan *handle
-	gen     atomic.Int64 // bumped when the file changes: handles of older generations are closed
+	opts  Options
+	slots []*slot
+	gen   atomic.Int64 // bumped when the file changes: handles of older generations are closed
 
 	mu      sync.Mutex
 	info    *info
@@ -64,7 +64,10 @@ func New(opts Options) *Reader {
 		opts.Resampling = "nearest"
 	}
 	Register()
-	r := &Reader{opts: opts, handles: make(chan *handle, opts.Pool)}
+	r := &Reader{opts: opts, slots: make([]*slot, opts.Pool)}
+	for i := range r.slots {
+		r.slots[i] = &slot{}
+	}
 	_, _ = r.load()
 	return r
 }
@@ -86,8 +89,7 @@ func (r *Reader) load() (*info, error) {
 		// The file was replaced: what was learnt about it and the handles open on
 		// it are stale, and tiles of the new file must not share the old version.
 		r.info = nil
-		r.gen.Add(1)
-		r.Close()
+		r.gen.Add(1) // slots reopen the file when they are next used
 	}
 	if r.err != nil && time.Since(r.tried) < retryOpen {
 		return nil, r.err
@@ -123,7 +125,7 @@ func (r *Reader) load() (*info, error) {
 	in.pipeline = mercatorPipeline(ds.src, in)
 	r.info, r.err = in, nil
 	r.version, r.checked = r.fingerprint(), time.Now()
-	r.put(ds)
+	r.adopt(ds)
 	return in, nil
 }
 
@@ -138,32 +140,57 @@ func (r *Reader) open() (*handle, error) {
 	return h, nil
 }
 
-// get takes an idle handle or opens a new one: a godal dataset must never be used
-// by two goroutines at once.
-func (r *Reader) get() (*handle, error) {
-	for {
-		select {
-		case ds := <-r.handles:
-			if ds.gen == r.gen.Load() {
-				return ds, nil
-			}
-			ds.Close()
-		default:
-			return r.open()
-		}
-	}
+// slot holds one dataset handle; a read holds the slot's lock.
+type slot struct {
+	mu sync.Mutex
+	h  *handle
 }
 
-func (r *Reader) put(ds *handle) {
-	if ds.gen != r.gen.Load() {
-		ds.Close()
-		return
+// acquire locks a slot for tile t and returns its handle, opened if need be.
+// Tiles of one column go to the same slot, so the column's warped grid is built
+// once and reused; when that slot is busy another free one is taken rather than
+// waiting.
+func (r *Reader) acquire(t tiles.Tile) (*slot, *handle, error) {
+	n := len(r.slots)
+	home := int((uint64(t.Z)*0x9E3779B97F4A7C15 ^ uint64(t.X)*0xBF58476D1CE4E5B9) % uint64(n))
+	var s *slot
+	for i := 0; i < n && s == nil; i++ {
+		if c := r.slots[(home+i)%n]; c.mu.TryLock() {
+			s = c
+		}
 	}
-	select {
-	case r.handles <- ds:
-	default:
-		ds.Close()
+	if s == nil {
+		s = r.slots[home]
+		s.mu.Lock()
 	}
+	if s.h != nil && s.h.gen != r.gen.Load() {
+		s.h.Close() // the file was replaced
+		s.h = nil
+	}
+	if s.h == nil {
+		h, err := r.open()
+		if err != nil {
+			s.mu.Unlock()
+			return nil, nil, err
+		}
+		s.h = h
+	}
+	return s, s.h, nil
+}
+
+// adopt keeps a freshly opened handle in a free slot, or closes it.
+func (r *Reader) adopt(h *handle) {
+	for _, s := range r.slots {
+		if s.mu.TryLock() {
+			if s.h == nil {
+				s.h = h
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
+	}
+	h.Close()
 }
 
 // fingerprint identifies the file's content and the reader's options.
@@ -265,17 +292,18 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 	if !t.Mercator().Intersects(in.merc) {
 		return nil, udfhost.Errorf(udfhost.NotFound, "tile %s is outside this layer's bounds", t)
 	}
-	h, err := r.get()
+	s, h, err := r.acquire(t)
 	if err != nil {
 		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
 	}
+	defer s.mu.Unlock()
 	ras, err := r.warpTile(h, in, t, bands, o)
 	if err != nil {
 		// A handle that failed may be in a bad state: drop it.
 		h.Close()
+		s.h = nil
 		return nil, err
 	}
-	r.put(h)
 	return ras, nil
 }
 
@@ -306,7 +334,7 @@ type grid struct {
 }
 
 // maxGrids bounds the grids kept per handle; past it the handle starts afresh.
-const maxGrids = 128
+const maxGrids = 512
 
 // maxGridRows keeps a grid's height well inside GDAL's int32 raster sizes; deeper
 // than that, a grid covers only the requested tile.
@@ -433,14 +461,14 @@ func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o Tile
 	return ras, nil
 }
 
-// Close releases the idle dataset handles; tiles read afterwards open new ones.
+// Close releases the dataset handles; tiles read afterwards open new ones.
 func (r *Reader) Close() {
-	for {
-		select {
-		case h := <-r.handles:
-			h.Close()
-		default:
-			return
+	for _, s := range r.slots {
+		s.mu.Lock()
+		if s.h != nil {
+			s.h.Close()
+			s.h = nil
 		}
+		s.mu.Unlock()
 	}
 }
