@@ -1,6 +1,7 @@
 package render
 
 import (
+	"encoding/binary"
 	"image"
 	"math"
 
@@ -40,12 +41,17 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 			}
 		}
 		lo, hi := ranges[0][0], ranges[0][1]
-		for i, v := range r.Bands[0][:n] {
-			if math.IsNaN(v) {
+		var packed [256]uint32 // the LUT as little-endian RGBA words: one store per pixel
+		for i, c := range lut {
+			packed[i] = binary.LittleEndian.Uint32(c[:])
+		}
+		vals := r.Bands[0][:n]
+		words := pix[:4*n]
+		for i, v := range vals {
+			if v != v { // NaN stays transparent
 				continue
 			}
-			c := lut[colormap.Rescale(v, lo, hi)]
-			copy(pix[i*4:i*4+4], c[:])
+			binary.LittleEndian.PutUint32(words[4*i:], packed[colormap.Rescale(v, lo, hi)])
 		}
 	} else {
 		for b := 0; b < nb; b++ {
