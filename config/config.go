@@ -81,10 +81,15 @@ type UDF struct {
 	MaxZoom     *int      `yaml:"maxzoom"`
 	CacheMaxAge *Duration `yaml:"cache_max_age"`
 	Timeout     *Duration `yaml:"timeout"` // python: per-call limit, default python.timeout
+	// Go names a Go handler compiled into the server (handler: go); the name is
+	// checked when the server builds its layers.
+	Go string `yaml:"go"`
+	// Options are passed as they are to a go or plugin handler's factory.
+	Options map[string]any `yaml:"options"`
 }
 
 // Handlers are the handler kinds this build serves.
-var Handlers = []string{"cog", "python"}
+var Handlers = []string{"cog", "python", "go", "plugin"}
 
 // Resamplings are the accepted resampling names, as GDAL spells them.
 var Resamplings = []string{"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms", "sum"}

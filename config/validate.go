@@ -35,8 +35,17 @@ func (c *Config) Validate() error {
 		if !contains(Handlers, u.Handler) {
 			return fmt.Errorf("%s.handler: want one of %s, got %q", at, strings.Join(Handlers, ", "), u.Handler)
 		}
-		if u.Path == "" {
+		switch {
+		case u.Handler == "go" && u.Go == "":
+			return fmt.Errorf("%s.go: required with handler go: the name of a Go handler compiled into the server (e.g. tilegrid)", at)
+		case u.Handler == "go" && u.Path != "":
+			return fmt.Errorf("%s.path: not used by handler go; give the handler its settings in options", at)
+		case u.Handler != "go" && u.Go != "":
+			return fmt.Errorf("%s.go: only for handler go, got handler %q", at, u.Handler)
+		case u.Handler != "go" && u.Path == "":
 			return fmt.Errorf("%s.path: required: the file this layer serves", at)
+		case u.Options != nil && u.Handler != "go" && u.Handler != "plugin":
+			return fmt.Errorf("%s.options: only for handler go or plugin, got handler %q", at, u.Handler)
 		}
 		if u.Colormap != "" {
 			if _, err := colormap.Parse(u.Colormap); err != nil {

@@ -111,8 +111,19 @@ func extract(dir string) error {
 }
 
 func (p *Pool) initMessage() map[string]any {
-	return map[string]any{"op": "init", "cache_dir": p.cfg.CacheDir, "secrets": p.cfg.Secrets,
-		"memory_mb": p.cfg.MemoryMB, "preload": p.cfg.Preload, "udfs": p.cfg.UDFs, "server": p.cfg.Server}
+	// Empty, not nil: nil would reach the worker as null.
+	secrets, preload, udfs := p.cfg.Secrets, p.cfg.Preload, p.cfg.UDFs
+	if secrets == nil {
+		secrets = map[string]string{}
+	}
+	if preload == nil {
+		preload = []string{}
+	}
+	if udfs == nil {
+		udfs = map[string]any{}
+	}
+	return map[string]any{"op": "init", "cache_dir": p.cfg.CacheDir, "secrets": secrets,
+		"memory_mb": p.cfg.MemoryMB, "preload": preload, "udfs": udfs, "server": p.cfg.Server}
 }
 
 // spawn starts one worker in the background; on failure it retries with backoff
@@ -140,7 +151,9 @@ func (p *Pool) spawn() {
 				return
 			}
 			if err == nil {
-				p.idle <- w
+				if !p.release(w) {
+					w.kill()
+				}
 				return
 			}
 			p.cfg.Logger.Error("python worker failed to start", "error", err.Error())
@@ -171,20 +184,26 @@ func (p *Pool) Stats() Stats {
 	return s
 }
 
-// Close stops every worker and removes the extracted runtime.
+// Close stops every worker and removes the extracted runtime; a worker busy with
+// a call is stopped when the call ends.
 func (p *Pool) Close() {
 	p.mu.Lock()
 	p.closed = true
-	p.mu.Unlock()
+	var idle []*worker
+drain:
 	for {
 		select {
 		case w := <-p.idle:
-			w.kill()
+			idle = append(idle, w)
 		default:
-			os.RemoveAll(p.dir)
-			return
+			break drain
 		}
 	}
+	p.mu.Unlock()
+	for _, w := range idle {
+		w.kill()
+	}
+	os.RemoveAll(p.dir)
 }
 
 // call runs one request on an idle worker. A worker that dies or is killed for
@@ -208,17 +227,35 @@ func (p *Pool) call(ctx context.Context, header map[string]any, blobs [][]byte) 
 		p.spawn()
 		var died *errWorkerDied
 		if errors.As(err, &died) {
-			return nil, &Error{Kind: WorkerDied, Msg: "the Python worker died during the call", Logs: died.tail}
+			msg := "the Python worker died during the call"
+			if died.how != "" {
+				msg += " (" + died.how + ")"
+			}
+			return nil, &Error{Kind: WorkerDied, Msg: msg, Logs: died.tail}
 		}
 		if err == nil {
 			err = errors.New("the Python worker ended after the call")
 		}
 		return nil, err
 	}
-	select {
-	case p.idle <- w:
-	default:
-		w.kill() // cannot happen: the channel holds every worker
+	if !p.release(w) { // Close saw this worker busy: end it now
+		w.kill()
 	}
 	return rep, nil
+}
+
+// release makes w idle again, unless the pool was closed. Under p.mu, so that
+// Close, which drains the idle workers under it too, cannot miss one.
+func (p *Pool) release(w *worker) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	select {
+	case p.idle <- w:
+		return true
+	default:
+		return false // cannot happen: the channel holds every worker
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,7 +25,7 @@ import (
 type PythonOptions struct {
 	Path    string        // a .py file or a saved UDF folder (Name/Name.py, meta.json, utils.py)
 	Timeout time.Duration // per call; 0 = the pool's
-	Queue   int           // calls waiting or running at once before 503; 0 = 4 per worker
+	Queue   int           // calls waiting for a worker (beyond one per worker running) before 503; 0 = 4 per worker
 	MinZoom int
 	MaxZoom int
 }
@@ -99,7 +100,9 @@ func (u *PythonUDF) refresh(ctx context.Context) error {
 	u.file, u.stamp = file, stamp
 	sum := sha256.Sum256(code)
 	u.hash = hex.EncodeToString(sum[:8])
-	ctx, cancel := context.WithTimeout(ctx, u.pool.cfg.StartTimeout)
+	// Not cancelled with the request that happened to come first: its result is
+	// every caller's until the file changes.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), u.pool.cfg.StartTimeout)
 	defer cancel()
 	rep, err := u.pool.call(ctx, map[string]any{"op": "inspect", "path": u.opts.Path}, nil)
 	if err != nil {
@@ -240,7 +243,7 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 	if err := u.refresh(ctx); err != nil {
 		return nil, err
 	}
-	if n := u.inflight.Add(1); n > int64(u.opts.Queue) {
+	if n := u.inflight.Add(1); n > int64(u.opts.Queue+u.pool.cfg.Workers) {
 		u.inflight.Add(-1)
 		return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("too many calls waiting for this UDF (%d); try again shortly", u.opts.Queue)}
 	}
@@ -251,7 +254,7 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	header := map[string]any{"op": "call", "path": u.opts.Path, "params": req.Params}
+	header := map[string]any{"op": "call", "path": u.opts.Path, "params": u.explicit(req.Params)}
 	if req.Bounds != (tiles.Bounds{}) {
 		b := req.Bounds
 		header["bounds"] = []float64{b.MinX, b.MinY, b.MaxX, b.MaxY}
@@ -281,6 +284,27 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 		return nil, &Error{Kind: Failed, Msg: err.Error(), Logs: rep.Logs}
 	}
 	return res, nil
+}
+
+// explicit leaves out the parameters that hold their schema default: the
+// function then gets its own default, which JSON may not carry (a date, a tuple).
+func (u *PythonUDF) explicit(params map[string]any) map[string]any {
+	u.mu.Lock()
+	defaults := make(map[string]any, len(u.schema.Params))
+	for _, p := range u.schema.Params {
+		if p.Default != nil {
+			defaults[p.Name] = p.Default
+		}
+	}
+	u.mu.Unlock()
+	out := make(map[string]any, len(params))
+	for k, v := range params {
+		if d, ok := defaults[k]; ok && reflect.DeepEqual(d, v) {
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // convert turns a worker reply into a Result; rasters of a tile call are placed

@@ -124,9 +124,22 @@ func workerEnv(dir string, cfg PythonConfig) []string {
 }
 
 // errWorkerDied reports a worker process that ended in the middle of a call.
-type errWorkerDied struct{ tail string }
+type errWorkerDied struct{ tail, how string }
 
 func (e *errWorkerDied) Error() string { return "the Python worker died" }
+
+// exitStatus says how the process ended ("exit status 1", "signal: killed"), or
+// "" while it runs.
+func (w *worker) exitStatus() string {
+	select {
+	case <-w.exited:
+		if w.cmd.ProcessState != nil {
+			return w.cmd.ProcessState.String()
+		}
+	default:
+	}
+	return ""
+}
 
 // roundTrip sends one request and waits for its reply. When ctx ends first the
 // worker is killed, since a UDF cannot be interrupted safely.
@@ -154,7 +167,7 @@ func (w *worker) roundTrip(ctx context.Context, header map[string]any, blobs [][
 				case <-w.exited:
 				case <-time.After(200 * time.Millisecond):
 				}
-				return nil, &errWorkerDied{tail: w.stderr.String()}
+				return nil, &errWorkerDied{tail: w.stderr.String(), how: w.exitStatus()}
 			}
 			return nil, r.err
 		}

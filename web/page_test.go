@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/udftiles/udftiles/colormap"
 	"github.com/udftiles/udftiles/udfhost"
 )
@@ -29,8 +31,8 @@ import (
 const chromiumPath = "/usr/bin/chromium"
 
 const (
-	pageTestBudget = 60 * time.Second // the whole TestPage, browser start included
-	settleTimeout  = 30 * time.Second // one wait for the page to load or fail
+	pageTestBudget = 150 * time.Second // the whole TestPage, browser and Python start included
+	settleTimeout  = 30 * time.Second  // one wait for the page to load or fail
 )
 
 // TestPage drives the map page in headless Chromium: one browser for the
@@ -42,6 +44,9 @@ func TestPage(t *testing.T) {
 	if _, err := os.Stat(filepath.Join("static", "vendor", "maplibre-gl.js")); err != nil {
 		t.Fatalf("web/static/vendor/maplibre-gl.js is missing (%v); run `npm ci --prefix web --no-audit --no-fund && mkdir -p web/static/vendor && cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/` and rebuild", err)
 	}
+	// The Python workers start in the background while the browser starts
+	// and the COG subtests run.
+	py := startPython(t)
 	browser := startBrowser(t)
 
 	t.Run("elevation", func(t *testing.T) {
@@ -151,6 +156,243 @@ func TestPage(t *testing.T) {
 		}
 		tab.requireNoConsoleErrors(t)
 	})
+
+	t.Run("python features", func(t *testing.T) {
+		srv := newPageServer(t, py.layers(t)...)
+		tab := newTab(t, browser)
+
+		start := time.Now()
+		tab.navigate(t, srv.URL+"/map/shapes")
+		if st := tab.waitSettled(t, "shapes"); st != "loaded" {
+			t.Fatalf("body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		t.Logf("/map/shapes drew its features in %v", time.Since(start).Round(time.Millisecond))
+
+		// One tile tells the page the kind of output; the features come from file mode.
+		if n := srv.count("/v1/udfs/shapes/tiles/", http.StatusOK); n != 1 {
+			t.Errorf("%d tiles of shapes were served with 200, want 1 (the probe); requests: %v", n, srv.requests())
+		}
+		runs := srv.matching("/v1/udfs/shapes/run", http.StatusOK)
+		if len(runs) == 0 {
+			t.Fatalf("no file-mode run of shapes was served with 200; requests: %v", srv.requests())
+		}
+		if b := runs[0].query.Get("bounds"); len(strings.Split(b, ",")) != 4 {
+			t.Errorf("the run asked for bounds=%q, want the view as xmin,ymin,xmax,ymax", b)
+		}
+		if kind := tab.text(t, "#details-kind"); kind != "vector" {
+			t.Errorf("the layer's kind shows %q, want vector", kind)
+		}
+		if n := tab.eval(t, `window.udftiles.map.queryRenderedFeatures().filter((f) => f.source.startsWith('udf-')).length`); n == "0" {
+			t.Fatalf("the map rendered no feature of shapes; %s", tab.describe(t))
+		}
+		if got := tab.text(t, "#vector-summary"); got != "4 features" {
+			t.Errorf("the summary says %q, want \"4 features\" (3 points and a polygon)", got)
+		}
+		tab.screenshot(t, "shapes.png")
+
+		// A new value in the form runs the layer again with it.
+		before := len(srv.requests())
+		tab.typeOver(t, `#param-form input[name="n"]`, "5"+kb.Enter)
+		tab.waitFor(t, "the features of n=5", `document.body.dataset.state === 'loaded' && document.getElementById('vector-summary').textContent === '6 features'`)
+		var rerun []served
+		for _, r := range srv.requests()[before:] {
+			if r.path == "/v1/udfs/shapes/run" && r.status == http.StatusOK {
+				rerun = append(rerun, r)
+			}
+		}
+		if len(rerun) == 0 || rerun[len(rerun)-1].query.Get("n") != "5" {
+			t.Fatalf("after n was set to 5, the runs were %v, want one with n=5", rerun)
+		}
+		if u := tab.eval(t, `document.getElementById('tile-url').value`); !strings.HasSuffix(u, "/v1/udfs/shapes/tiles/{z}/{x}/{y}?n=5") {
+			t.Errorf("the shown tile URL is %s, want it to carry ?n=5", u)
+		}
+		if n := srv.countBad(); n > 0 {
+			t.Errorf("%d requests failed; requests: %v", n, srv.requests())
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+
+	t.Run("python dict", func(t *testing.T) {
+		srv := newPageServer(t, py.layers(t)...)
+		tab := newTab(t, browser)
+
+		tab.navigate(t, srv.URL+"/map/echo")
+		if st := tab.waitSettled(t, "echo"); st != "loaded" {
+			t.Fatalf("body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		if n := srv.count("/v1/udfs/echo/run", http.StatusOK); n == 0 {
+			t.Fatalf("no file-mode run of echo was served with 200; requests: %v", srv.requests())
+		}
+		if hidden := tab.eval(t, `String(document.getElementById('results').hidden)`); hidden != "false" {
+			t.Fatalf("the results panel is hidden")
+		}
+		body := tab.text(t, "#results-body")
+		for _, want := range []string{`"answer": 42`, `"label": "hello"`, `"bounds": [`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the results panel shows %q, want it to contain %s", body, want)
+			}
+		}
+		if kind := tab.text(t, "#details-kind"); kind != "JSON" {
+			t.Errorf("the layer's kind shows %q, want JSON", kind)
+		}
+
+		// A str parameter with a space goes through the query and comes back.
+		tab.typeOver(t, `#param-form input[name="label"]`, "hi there"+kb.Enter)
+		tab.waitFor(t, "the result of label=hi there", `document.body.dataset.state === 'loaded' && document.getElementById('results-body').textContent.includes('"label": "hi there"')`)
+		runs := srv.matching("/v1/udfs/echo/run", http.StatusOK)
+		if got := runs[len(runs)-1].query.Get("label"); got != "hi there" {
+			t.Errorf("the last run asked for label=%q, want \"hi there\"", got)
+		}
+		tab.screenshot(t, "echo.png")
+		if n := srv.countBad(); n > 0 {
+			t.Errorf("%d requests failed; requests: %v", n, srv.requests())
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+
+	t.Run("python errors", func(t *testing.T) {
+		srv := newPageServer(t, py.layers(t)...)
+		tab := newTab(t, browser)
+
+		// A UDF that prints and raises: its traceback and logs are shown.
+		tab.navigate(t, srv.URL+"/map/boom")
+		if st := tab.waitSettled(t, "boom"); st != "error" {
+			t.Fatalf("body[data-state] = %q, want \"error\"; %s", st, tab.describe(t))
+		}
+		status := tab.text(t, "#status")
+		for _, want := range []string{"HTTP 500", "ValueError: the UDF gave up", "Traceback", "printed before failing"} {
+			if !strings.Contains(status, want) {
+				t.Errorf("the status area shows %q, want it to contain %q", status, want)
+			}
+		}
+		if n := tab.eval(t, `String(document.querySelectorAll('#status details pre').length)`); n != "2" {
+			t.Errorf("the status area has %s collapsible <pre> blocks, want 2 (traceback, logs)", n)
+		}
+
+		// Unticking the parameter that makes it fail shows the result.
+		if err := chromedp.Do(tab.ctx, chromedp.Click(chromedp.CSS(`#param-form input[name="fail"]`), chromedp.NodeVisible)); err != nil {
+			t.Fatalf("click the fail checkbox: %v", err)
+		}
+		tab.waitFor(t, "the result of fail=false", `document.body.dataset.state === 'loaded' && document.getElementById('results-body').textContent.includes('"recovered": true')`)
+		if st := tab.eval(t, `String(document.getElementById('status').hidden)`); st != "true" {
+			t.Errorf("the status area still shows %q after the UDF succeeded", tab.text(t, "#status"))
+		}
+
+		// A UDF that does not even load is listed with its error and shows its traceback.
+		if list := tab.text(t, "#layer-list"); !strings.Contains(list, "SyntaxError") {
+			t.Errorf("the layer list %q does not show the syntax error", list)
+		}
+		if err := chromedp.Do(tab.ctx, chromedp.Click(chromedp.CSS(`#layer-list button[data-name="syntax"]`), chromedp.NodeVisible)); err != nil {
+			t.Fatalf("click the syntax layer: %v", err)
+		}
+		if st := tab.waitSettled(t, "syntax"); st != "error" {
+			t.Fatalf("body[data-state] = %q, want \"error\"; %s", st, tab.describe(t))
+		}
+		if e := tab.text(t, "#details-error"); !strings.Contains(e, "Traceback") || !strings.Contains(e, "SyntaxError") {
+			t.Errorf("the details show %q, want the traceback of the SyntaxError", e)
+		}
+		tab.screenshot(t, "syntax.png")
+		if n := srv.count("/v1/udfs/syntax/", 0); n != 0 {
+			t.Errorf("the page requested the broken layer %d times; requests: %v", n, srv.requests())
+		}
+		// The failed tile is logged by the browser as a network error; the
+		// page itself must not throw or log errors.
+		tab.requireNoScriptErrors(t)
+	})
+}
+
+// Small Python UDFs for the page: a GeoDataFrame, a dict, one that raises
+// and one that does not compile.
+var pythonUDFs = map[string]string{
+	"shapes": `import fused
+
+
+@fused.udf
+def udf(bounds: fused.types.Bounds = None, n: int = 3):
+    """n points on the diagonal of the bounds and a box in their middle."""
+    import geopandas as gpd
+    from shapely.geometry import Point, box
+
+    west, south, east, north = bounds if bounds is not None else (-10, -10, 10, 10)
+    dx, dy = east - west, north - south
+    rows = [{"name": "middle", "rank": 0,
+             "geometry": box(west + dx * 0.3, south + dy * 0.3, west + dx * 0.7, south + dy * 0.7)}]
+    for i in range(n):
+        f = (i + 1) / (n + 1)
+        rows.append({"name": "point %d" % i, "rank": i + 1, "geometry": Point(west + dx * f, south + dy * f)})
+    return gpd.GeoDataFrame(rows, crs="EPSG:4326")
+`,
+	"echo": `import fused
+
+
+@fused.udf
+def udf(bounds: fused.types.Bounds = None, label: str = "hello"):
+    return {"label": label, "answer": 42, "bounds": list(bounds) if bounds is not None else None}
+`,
+	"boom": `import fused
+
+
+@fused.udf
+def udf(bounds: fused.types.Bounds = None, fail: bool = True):
+    print("printed before failing")
+    if fail:
+        raise ValueError("the UDF gave up")
+    return {"recovered": True}
+`,
+	"syntax": `import fused
+
+
+@fused.udf
+def udf(bounds: fused.types.Bounds = None:
+    return 1
+`,
+}
+
+// pythonEnv is one worker pool for the whole test, and the UDF files.
+type pythonEnv struct {
+	pool   *udfhost.Pool
+	dir    string
+	failed string // why the pool did not start; later subtests fail at once
+}
+
+// startPython writes the UDFs and starts the pool; layers waits for it.
+func startPython(t *testing.T) *pythonEnv {
+	t.Helper()
+	dir := t.TempDir()
+	for name, code := range pythonUDFs {
+		writeFile(t, filepath.Join(dir, name+".py"), []byte(code))
+	}
+	// geopandas is imported while the browser starts rather than on the
+	// first call of the GeoDataFrame UDF.
+	pool, err := udfhost.NewPool(udfhost.PythonConfig{Interpreter: "/usr/bin/python3", Workers: 1,
+		CacheDir: t.TempDir(), Timeout: 60 * time.Second, Preload: []string{"geopandas"}})
+	if err != nil {
+		t.Fatalf("start the Python pool: %v", err)
+	}
+	t.Cleanup(pool.Close)
+	return &pythonEnv{pool: pool, dir: dir}
+}
+
+// layers waits (bounded) for the pool and returns a fresh layer per UDF.
+func (p *pythonEnv) layers(t *testing.T) []*udfhost.Layer {
+	t.Helper()
+	if p.failed != "" {
+		t.Fatal(p.failed)
+	}
+	start := time.Now()
+	for !p.pool.Ready() {
+		if time.Since(start) > 60*time.Second {
+			p.failed = fmt.Sprintf("the Python pool did not start in 60s: %+v", p.pool.Stats())
+			t.Fatal(p.failed)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var out []*udfhost.Layer
+	for name := range pythonUDFs {
+		udf := udfhost.NewPythonUDF(p.pool, udfhost.PythonOptions{Path: filepath.Join(p.dir, name+".py")})
+		out = append(out, &udfhost.Layer{Name: name, Kind: "python", Handler: udf, MaxAge: 3600e9})
+	}
+	return out
 }
 
 // startBrowser starts Chromium for the test and stops it at the end. Its
@@ -193,10 +435,16 @@ type pageServer struct {
 
 type served struct {
 	path   string
+	query  url.Values
 	status int
 }
 
-func (s served) String() string { return fmt.Sprintf("%s=%d", s.path, s.status) }
+func (s served) String() string {
+	if len(s.query) == 0 {
+		return fmt.Sprintf("%s=%d", s.path, s.status)
+	}
+	return fmt.Sprintf("%s?%s=%d", s.path, s.query.Encode(), s.status)
+}
 
 // newPageServer is newTestServer with extra layers (such as broken ones) in
 // its registry, served on 127.0.0.1.
@@ -214,7 +462,7 @@ func newPageServer(t *testing.T, extra ...*udfhost.Layer) *pageServer {
 			sw.status = http.StatusOK
 		}
 		s.mu.Lock()
-		s.seen = append(s.seen, served{r.URL.Path, sw.status})
+		s.seen = append(s.seen, served{r.URL.Path, r.URL.Query(), sw.status})
 		s.mu.Unlock()
 	}))
 	t.Cleanup(s.Close)
@@ -233,6 +481,20 @@ func (s *pageServer) count(prefix string, status int) int {
 		}
 	}
 	return n
+}
+
+// matching lists the requests of exactly the path answered with the status,
+// or with any status when status is 0, in order.
+func (s *pageServer) matching(path string, status int) []served {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []served
+	for _, r := range s.seen {
+		if r.path == path && (status == 0 || r.status == status) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // countBad is the number of requests answered with a status of 400 or more.
@@ -374,6 +636,23 @@ func (tb *tab) requireNoConsoleErrors(t *testing.T) {
 	}
 }
 
+// requireNoScriptErrors is requireNoConsoleErrors without the browser's own
+// log lines for failed requests, for pages that are shown a failing layer.
+func (tb *tab) requireNoScriptErrors(t *testing.T) {
+	t.Helper()
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	var bad []string
+	for _, p := range tb.problems {
+		if !strings.HasPrefix(p, "log network/") {
+			bad = append(bad, p)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("the page reported %d errors:\n  %s", len(bad), strings.Join(bad, "\n  "))
+	}
+}
+
 func (tb *tab) navigate(t *testing.T, url string) {
 	t.Helper()
 	if err := chromedp.Do(tb.ctx, chromedp.Navigate(url)); err != nil {
@@ -457,6 +736,53 @@ func (tb *tab) text(t *testing.T, selector string) string {
 	return s
 }
 
+// typeOver selects the text of a visible field and types the keys over it,
+// as a person would.
+func (tb *tab) typeOver(t *testing.T, selector, keys string) {
+	t.Helper()
+	err := chromedp.Do(tb.ctx,
+		chromedp.WaitVisible(chromedp.CSS(selector)),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(f => { f.focus(); f.select(); })(document.querySelector(%q))`, selector)),
+		chromedp.SendKeys(chromedp.CSS(selector), keys),
+	)
+	if err != nil {
+		t.Fatalf("type %q into %s: %v", keys, selector, err)
+	}
+}
+
+// eval evaluates a JavaScript expression and returns its value as a string.
+func (tb *tab) eval(t *testing.T, expr string) string {
+	t.Helper()
+	v, err := chromedp.Run(tb.ctx, chromedp.Evaluate[any](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return fmt.Sprint(v)
+}
+
+// waitFor polls, in real time, until the JavaScript condition is true.
+func (tb *tab) waitFor(t *testing.T, what, cond string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, settleTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](cond))
+		if err == nil && ok {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("waited %v for %s (%s); last error %v; %s", settleTimeout, what, cond, err, tb.describe(t))
+		case <-tick.C:
+		}
+	}
+}
+
 // screenshot captures the viewport, saves it and returns it decoded.
 func (tb *tab) screenshot(t *testing.T, name string) image.Image {
 	t.Helper()
@@ -464,7 +790,12 @@ func (tb *tab) screenshot(t *testing.T, name string) image.Image {
 	if err != nil {
 		t.Fatalf("screenshot: %v", err)
 	}
-	path := filepath.Join(t.TempDir(), name)
+	// PAGE_SCREENSHOTS=dir keeps them for a person to look at.
+	dir := os.Getenv("PAGE_SCREENSHOTS")
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name)
 	if err := os.WriteFile(path, b, 0o644); err != nil {
 		t.Fatal(err)
 	}

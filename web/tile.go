@@ -49,8 +49,18 @@ type call struct {
 	rasterFormat, vectorFormat string
 }
 
+// maxQuery bounds a query string: every parameter travels in the cache key and
+// to the handler. Larger parameters (a detailed GeoJSON) are POSTed to /run.
+// net/http refuses request heads over 1 MiB (431) before this is reached.
+const maxQuery = 256 << 10
+
 // serve runs a layer for a tile or a file-mode call through the cache and answers.
 func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, c call) {
+	if len(r.URL.RawQuery) > maxQuery {
+		writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to /v1/udfs/%s/run as a JSON body (up to %d MiB)",
+			maxQuery>>10, l.Name, maxBody>>20))
+		return
+	}
 	if err := l.Status(); err != nil {
 		if udfhost.KindOf(err) == udfhost.Failed { // the UDF's own error: a traceback to show
 			writeError(w, r, err)

@@ -77,9 +77,10 @@ def handle(header, blobs):
         reply["ok"] = True
     except _host.ParamError as e:
         reply, out = {"ok": False, "status": 400, "error": str(e)}, []
-    except MemoryError:
+    except MemoryError as e:
         reply, out = {"ok": False, "status": 500,
-                      "error": "MemoryError: the UDF ran out of memory (python.memory_mb)"}, []
+                      "error": "MemoryError: the UDF ran out of memory (python.memory_mb)\n"
+                      + _host.format_exception(e)}, []
     except BaseException as e:  # the UDF's failure, reported to the caller
         if isinstance(e, (KeyboardInterrupt, SystemExit)) and not isinstance(e, SystemExit):
             raise

@@ -33,7 +33,8 @@ class UDF:
         self.module = None
 
     def __call__(self, *args, **kwargs):
-        return self.fn(*args, **kwargs)
+        with _host.own_utils(self):
+            return self.fn(*args, **kwargs)
 
     def __getattr__(self, attr):
         # fused.load(...) of a saved UDF exposes its module's helpers: common.get_tiles(...)
@@ -179,7 +180,7 @@ def run(udf, *args, x=None, y=None, z=None, bounds=None, bbox=None, cache_max_ag
     if isinstance(target, _RemoteUDF):
         return _run_remote(target.name, tile, bounds, params)
     header = {"params": params, "bounds": list(bounds) if bounds is not None else None, "tile": tile}
-    return target.fn(*args, **_host.build_kwargs(target, header))
+    return target(*args, **_host.build_kwargs(target, header))
 
 
 def _run_remote(name, tile, bounds, params):

@@ -1,5 +1,6 @@
 """The worker side of the server: loading UDF files, describing their parameters,
 calling them and turning what they return into frames the Go server encodes."""
+import contextlib
 import hashlib
 import importlib.util
 import inspect
@@ -23,7 +24,8 @@ class ParamError(ValueError):
 
 
 def configure(header):
-    CONFIG.update({k: header[k] for k in CONFIG if k in header})
+    # Go sends null for an unset map or list: keep the defaults then.
+    CONFIG.update({k: header[k] for k in CONFIG if header.get(k) is not None})
     os.makedirs(CONFIG["cache_dir"], exist_ok=True)
     mb = header.get("memory_mb") or 0
     if mb > 0:
@@ -31,7 +33,7 @@ def configure(header):
         limit = mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     # Imports that every geo UDF pays for are paid once, at start-up.
-    for name in header.get("preload", []):
+    for name in header.get("preload") or []:
         try:
             __import__(name)
         except Exception:
@@ -42,7 +44,7 @@ def format_exception(e):
     """The traceback from the UDF's own frames down, not the worker's."""
     tb = traceback.extract_tb(e.__traceback__)
     keep = [f for f in tb if not f.filename.startswith(os.path.dirname(__file__))
-            and not f.filename.endswith("runner.py")]
+            and not f.filename.endswith("runner.py") and not f.filename.startswith("<frozen ")]
     lines = traceback.format_list(keep) if keep else []
     return "Traceback (most recent call last):\n" + "".join(lines) + \
         "".join(traceback.format_exception_only(type(e), e))
@@ -51,8 +53,48 @@ def format_exception(e):
 # ---- loading ----
 
 def _stamp(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    """The state of a UDF: its file and the utils.py and meta.json beside it."""
+    h = hashlib.sha256()
+    folder = os.path.dirname(os.path.abspath(path))
+    for f in (path, os.path.join(folder, "utils.py"), os.path.join(folder, "meta.json")):
+        try:
+            with open(f, "rb") as fh:
+                h.update(f.encode() + b"\0" + fh.read() + b"\0")
+        except FileNotFoundError:
+            if f == path:
+                raise
+    return h.hexdigest()
+
+
+def _exec_file(modname, path):
+    """Run a file as a fresh module in which `fused` is already imported, as on Fused."""
+    import fused
+    spec = importlib.util.spec_from_file_location(modname, path)
+    module = importlib.util.module_from_spec(spec)
+    module.fused = fused
+    spec.loader.exec_module(module)
+    return module
+
+
+@contextlib.contextmanager
+def _utils_as(mod):
+    """Make `import utils` give mod (None: no utils module) while the block runs."""
+    prev = sys.modules.pop("utils", None)
+    if mod is not None:
+        sys.modules["utils"] = mod
+    try:
+        yield
+    finally:
+        sys.modules.pop("utils", None)
+        if prev is not None:
+            sys.modules["utils"] = prev
+
+
+def own_utils(udf):
+    """While a UDF runs, `from utils import ...` in its body reaches its own utils.py,
+    whichever UDF the worker loaded last."""
+    mod = udf.__dict__.get("utils")
+    return _utils_as(mod) if mod is not None else contextlib.nullcontext()
 
 
 def load_path(path):
@@ -70,18 +112,20 @@ def load_path(path):
     hit = _modules.get(path)
     if hit and hit[0] == stamp:
         return hit[2]
-    from . import UDF
     folder = os.path.dirname(os.path.abspath(path))
     modname = "udf_" + hashlib.sha1(path.encode()).hexdigest()[:12]
-    spec = importlib.util.spec_from_file_location(modname, path)
-    module = importlib.util.module_from_spec(spec)
-    # A saved UDF folder may carry utils.py beside the UDF: importable as `utils`.
+    # A saved UDF folder may carry utils.py beside the UDF: importable as `utils`,
+    # at the top of the file or in the UDF's body.
     added = folder not in sys.path
     if added:
         sys.path.insert(0, folder)
-    sys.modules.pop("utils", None)
     try:
-        spec.loader.exec_module(module)
+        utils = None
+        if os.path.exists(os.path.join(folder, "utils.py")):
+            with _utils_as(None):
+                utils = _exec_file("utils", os.path.join(folder, "utils.py"))
+        with _utils_as(utils):
+            module = _exec_file(modname, path)
     finally:
         if added:
             sys.path.remove(folder)
@@ -90,6 +134,8 @@ def load_path(path):
     if os.path.exists(meta):
         _apply_meta(udf, meta)
     udf.module = module
+    if utils is not None:
+        udf.utils = utils
     _modules[path] = (stamp, module, udf)
     return udf
 
@@ -245,7 +291,11 @@ def build_kwargs(udf, header):
             continue
         if p.name in params:
             v = params[p.name]
-            kw[p.name] = _to_geometry(p.name, v) if t == "geometry" else v
+            if t == "geometry":
+                v = _to_geometry(p.name, v)
+            elif t == "float" and isinstance(v, int) and not isinstance(v, bool):
+                v = float(v)  # JSON has no float 3.0: the annotation says what it is
+            kw[p.name] = v
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         for k, v in params.items():
             if k not in names:
@@ -256,7 +306,7 @@ def build_kwargs(udf, header):
 def call_udf(header):
     udf = load_path(header["path"])
     kw = build_kwargs(udf, header)
-    result = udf.fn(**kw)
+    result = udf(**kw)
     return serialize(result)
 
 
@@ -383,6 +433,15 @@ def _features(obj):
         obj = gpd.GeoDataFrame(geometry=obj)
     if obj.crs is not None and obj.crs.to_epsg() != 4326:
         obj = obj.to_crs(4326)
+    # GeoJSON readers take numbers as doubles: integers past 2**53 (H3 cells, ids)
+    # would lose digits, so they travel as strings, as in tables served as json.
+    geom = getattr(obj, "_geometry_column_name", None)
+    big = [c for c, dt in obj.dtypes.items() if c != geom and getattr(dt, "kind", "O") in "iu"
+           and len(obj) and (obj[c].astype("float64").abs() >= 2.0**53).any()]
+    if big:
+        obj = obj.copy()
+        for c in big:
+            obj[c] = obj[c].astype(str)
     body = obj.to_json(na="drop", default=_json_default)
     return {"kind": "features", "rows": int(len(obj))}, [body.encode("utf-8")]
 
@@ -395,6 +454,23 @@ def _table(df):
     for c, dt in zip(cols, df.dtypes):
         k = getattr(dt, "kind", "O")
         types[c] = {"b": "bool", "i": "int", "u": "int", "f": "float"}.get(k, "str")
-    # Large integers (H3 cells, ids) do not survive JSON numbers: send them as strings.
-    body = df.to_json(orient="split", index=False, date_format="iso", default_handler=str)
+    # Python's json, not DataFrame.to_json: that one rounds floats to a number of
+    # decimals (1e-11 became 0). int64 values stay exact integers: the Go side
+    # reads them as json.Number.
+    import warnings
+    import numpy as np
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # shapely 1.8 warns about object arrays of geometries
+        values = df.astype(object)
+        floats = [c for c, dt in zip(df.columns, df.dtypes) if getattr(dt, "kind", "O") == "f"]
+        if floats:
+            values[floats] = values[floats].where(np.isfinite(df[floats].astype("float64")), None)
+        rows = values.where(df.notna(), None).values.tolist()
+    body = json.dumps({"data": rows}, allow_nan=False, default=_cell_default)
     return {"kind": "table", "columns": cols, "types": types}, [body.encode("utf-8")]
+
+
+def _cell_default(o):
+    if hasattr(o, "isoformat"):  # Timestamp, datetime, date
+        return o.isoformat()
+    return _json_default(o)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -23,7 +23,7 @@ import (
 	"github.com/udftiles/udftiles/web"
 )
 
-func serve(args []string) error {
+func serve(args []string, s *settings) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "config file (default: the embedded demo config)")
 	listen := fs.String("listen", "", "address to listen on, overriding server.listen")
@@ -50,7 +50,7 @@ func serve(args []string) error {
 	if pool != nil {
 		defer pool.Close()
 	}
-	reg := buildRegistry(cfg, pool)
+	reg := buildRegistry(cfg, pool, s.goHandlers)
 	// Python layers are inspected by workers that may still be starting: report
 	// every layer's state without holding the listener back.
 	go func() {
@@ -64,7 +64,7 @@ func serve(args []string) error {
 	srv := &http.Server{
 		Addr: cfg.Server.Listen,
 		Handler: web.New(web.Deps{Registry: reg, Cache: c, PublicURL: cfg.Server.PublicURL,
-			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: version,
+			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: s.version,
 			Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() }}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -73,7 +73,7 @@ func serve(args []string) error {
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("serving", "listen", cfg.Server.Listen, "udfs", len(reg.List()), "version", version)
+	log.Info("serving", "listen", cfg.Server.Listen, "udfs", len(reg.List()), "version", s.version)
 	select {
 	case err := <-errc:
 		return err
@@ -135,8 +135,9 @@ func tokens(cfg *config.Config) map[string]string {
 }
 
 // buildRegistry turns config entries into layers; a layer that cannot be built is
-// registered with its error so that /v1/udfs shows it.
-func buildRegistry(cfg *config.Config, pool *udfhost.Pool) *udfhost.Registry {
+// registered with its error so that /v1/udfs shows it. goh are the Go handlers
+// compiled in, for entries with handler: go.
+func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandlers) *udfhost.Registry {
 	reg := udfhost.NewRegistry()
 	for _, u := range cfg.UDFs {
 		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description,
@@ -166,6 +167,10 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool) *udfhost.Registry {
 				o.MaxZoom = *u.MaxZoom
 			}
 			l.Handler = udfhost.NewPythonUDF(pool, o)
+		case "go":
+			l.Handler, l.Err = goh.New(u.Go, u.Options)
+		case "plugin":
+			l.Handler, l.Err = udfhost.OpenPlugin(u.Path, u.Options)
 		default:
 			l.Err = fmt.Errorf("handler %q is not available in this build", u.Handler)
 		}

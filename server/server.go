@@ -1,0 +1,79 @@
+// Package server is the tileserver program as a function, so that a program of
+// your own can be the server with Go handlers of its own compiled in:
+//
+//	func main() {
+//		os.Exit(server.Main(os.Args[1:], server.WithGoHandler("mine", newMine)))
+//	}
+//
+// cmd/tileserver is exactly this, without extra handlers.
+package server
+
+import (
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Option changes how Main runs.
+type Option func(*settings)
+
+type settings struct {
+	version    string
+	goHandlers udfhost.GoHandlers
+	stdout     io.Writer
+	stderr     io.Writer
+}
+
+// WithVersion sets the version that `version`, /healthz and the logs report.
+func WithVersion(v string) Option { return func(s *settings) { s.version = v } }
+
+// WithGoHandler compiles a Go handler into the server under name, for config
+// entries {handler: go, go: name, options: {...}}. It replaces a built-in
+// handler of the same name.
+func WithGoHandler(name string, f udfhost.GoFactory) Option {
+	return func(s *settings) { s.goHandlers[name] = f }
+}
+
+const usage = `tileserver: UDFs, COGs and vector files as XYZ tiles
+
+Usage:
+  tileserver serve [--config FILE] [--listen ADDR]   serve tiles (default config: the demo)
+  tileserver demo-data [--out DIR]                   write the demo rasters (default data/demo)
+  tileserver version                                 print the version
+
+Run "tileserver COMMAND -h" for a command's flags.
+`
+
+// Main runs the tileserver command line with args (os.Args[1:]) and returns the
+// exit status: 0 done, 1 failed, 2 a usage error.
+func Main(args []string, opts ...Option) int {
+	s := &settings{version: "dev", goHandlers: udfhost.BuiltinGoHandlers(), stdout: os.Stdout, stderr: os.Stderr}
+	for _, o := range opts {
+		o(s)
+	}
+	if len(args) < 1 {
+		fmt.Fprint(s.stderr, usage)
+		return 2
+	}
+	var err error
+	switch cmd, args := args[0], args[1:]; cmd {
+	case "serve":
+		err = serve(args, s)
+	case "demo-data":
+		err = demoData(args)
+	case "version", "--version":
+		fmt.Fprintln(s.stdout, "tileserver", s.version)
+	case "help", "-h", "--help":
+		fmt.Fprint(s.stdout, usage)
+	default:
+		fmt.Fprintf(s.stderr, "tileserver: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(s.stderr, "tileserver:", err)
+		return 1
+	}
+	return 0
+}

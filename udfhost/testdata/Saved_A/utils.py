@@ -1,0 +1,2 @@
+def helper(v):
+    return "A:%d" % (v * 10)

@@ -1,0 +1,2 @@
+def helper(v):
+    return "B:%d" % (v * 100)

@@ -1,0 +1,6 @@
+import fused
+
+
+@fused.udf
+def udf(n: int = 1):
+    return n +* 2

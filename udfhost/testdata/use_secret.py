@@ -1,0 +1,6 @@
+import fused
+
+
+@fused.udf
+def udf(key: str = "K"):
+    return fused.secrets[key]
