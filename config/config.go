@@ -81,6 +81,9 @@ type UDF struct {
 	MaxZoom     *int      `yaml:"maxzoom"`
 	CacheMaxAge *Duration `yaml:"cache_max_age"`
 	Timeout     *Duration `yaml:"timeout"` // python: per-call limit, default python.timeout
+	// Bounds is where a Python UDF has data, [xmin, ymin, xmax, ymax] in lon/lat:
+	// tiles outside answer 404 and maps open there. Default: the whole world.
+	Bounds []float64 `yaml:"bounds"`
 	// Go names a Go handler compiled into the server (handler: go); the name is
 	// checked when the server builds its layers.
 	Go string `yaml:"go"`

@@ -60,6 +60,14 @@ func (c *Config) Validate() error {
 				return fmt.Errorf("%s.bands[%d]: band numbers start at 1, got %d", at, k, b)
 			}
 		}
+		if u.Bounds != nil {
+			if len(u.Bounds) != 4 {
+				return fmt.Errorf("%s.bounds: want [xmin, ymin, xmax, ymax] in lon/lat, got %d numbers", at, len(u.Bounds))
+			}
+			if err := (tiles.Bounds{MinX: u.Bounds[0], MinY: u.Bounds[1], MaxX: u.Bounds[2], MaxY: u.Bounds[3]}).Validate(); err != nil {
+				return fmt.Errorf("%s.bounds: %v", at, err)
+			}
+		}
 		for k, r := range u.Rescale {
 			if !(r[0] < r[1]) {
 				return fmt.Errorf("%s.rescale[%d]: want [min, max] with min < max, got [%g, %g]", at, k, r[0], r[1])

@@ -19,6 +19,7 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
@@ -56,8 +57,11 @@ func serve(args []string, s *settings) error {
 	go func() {
 		for _, l := range reg.List() {
 			if err := l.Status(); err != nil {
-				log.Warn("UDF unavailable; serving the others", "udf", l.Name, "error", err.Error(),
-					"hint", "run `tileserver demo-data` for the demo files")
+				attrs := []any{"udf", l.Name, "error", err.Error()}
+				if l.Kind == "cog" {
+					attrs = append(attrs, "hint", "a missing demo file? run `tileserver demo-data`")
+				}
+				log.Warn("UDF unavailable; serving the others", attrs...)
 			}
 		}
 	}()
@@ -165,6 +169,9 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandler
 			}
 			if u.MaxZoom != nil {
 				o.MaxZoom = *u.MaxZoom
+			}
+			if len(u.Bounds) == 4 {
+				o.Bounds = &tiles.Bounds{MinX: u.Bounds[0], MinY: u.Bounds[1], MaxX: u.Bounds[2], MaxY: u.Bounds[3]}
 			}
 			l.Handler = udfhost.NewPythonUDF(pool, o)
 		case "go":

@@ -598,7 +598,7 @@ func TestPythonFusedLoad(t *testing.T) {
 		text(t, c.u, nil, c.want)
 	}
 
-	common := udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: fixture(t, "common_helpers.py")})
+	common := udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: fixture(t, "common_helpers.py"), Timeout: 10 * time.Second})
 	got := jsonValue(t, common, nil, nil).(map[string]any)
 	bounds := tiles.Bounds{MinX: -122.5, MinY: 37.7, MaxX: -122.3, MaxY: 37.85}
 	zoom := 0
@@ -617,6 +617,11 @@ func TestPythonFusedLoad(t *testing.T) {
 	gb, _ := json.Marshal(got["tiles"])
 	if got["zoom"] != float64(zoom) || !jsonEqual(t, string(gb), string(wb)) || got["tiles_crs"] != 4326.0 || got["tiles_cover"] != true {
 		t.Errorf("common: zoom %v (want %d), tiles %s (want %s), crs %v, cover %v", got["zoom"], zoom, gb, wb, got["tiles_crs"], got["tiles_cover"])
+	}
+	// The bounds of tile 12/655/1582 are that tile's zoom, not a parent's; the
+	// world is zoom 0, found without listing the tiles of deep zooms.
+	if got["tile_zoom"] != 12.0 || got["world_zoom"] != 0.0 {
+		t.Errorf("estimate_zoom: tile %v, world %v; want 12 and 0", got["tile_zoom"], got["world_zoom"])
 	}
 	rb, _ := json.Marshal([]any{got["rgb"], got["rgba"], got["alpha_first_last"], got["colours_differ"]})
 	if !jsonEqual(t, string(rb), `[["uint8",[3,64,64]],["uint8",[4,64,64]],[0,255],true]`) {

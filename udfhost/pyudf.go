@@ -28,6 +28,7 @@ type PythonOptions struct {
 	Queue   int           // calls waiting for a worker (beyond one per worker running) before 503; 0 = 4 per worker
 	MinZoom int
 	MaxZoom int
+	Bounds  *tiles.Bounds // lon/lat extent of the UDF's data; nil = the world
 }
 
 // PythonUDF is a Handler running a Python function on a Pool. Editing the file is
@@ -167,7 +168,7 @@ func (u *PythonUDF) buildSchema(in pyInspect) Schema {
 		Formats:  []string{"png", "jpg", "webp", "tif", "npy", "geojson", "json", "csv"},
 		MinZoom:  u.opts.MinZoom,
 		MaxZoom:  u.opts.MaxZoom,
-		Bounds:   tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
+		Bounds:   u.bounds(),
 		Doc:      in.Doc,
 		Natural:  true,
 		Reserved: []string{"bounds", "bbox", "x", "y", "z"},
@@ -468,4 +469,11 @@ func PlaceOnTile(r *Raster, t tiles.Tile, size int) *Raster {
 		}
 	}
 	return out
+}
+
+func (u *PythonUDF) bounds() tiles.Bounds {
+	if u.opts.Bounds != nil {
+		return *u.opts.Bounds
+	}
+	return tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat}
 }

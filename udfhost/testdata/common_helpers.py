@@ -15,6 +15,8 @@ def udf():
     rgba = common.arr_to_plasma(arr, min_max=(0, 3000), include_opacity=True)
     return {
         "zoom": zoom,
+        "world_zoom": common.estimate_zoom([-180, -85, 180, 85]),
+        "tile_zoom": common.estimate_zoom(bounds=[-122.431640625, 37.78808138412045, -122.34375, 37.857507156252034]),
         "tiles": [[int(r.x), int(r.y), int(r.z)] for r in tiles.itertuples()],
         "tiles_crs": tiles.crs.to_epsg(),
         "tiles_cover": bool(tiles.unary_union.buffer(1e-9).contains(box(*bounds))),
