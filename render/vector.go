@@ -5,7 +5,9 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
+	"strconv"
 
 	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/udftiles/udftiles/udfhost"
@@ -83,7 +85,13 @@ func cell(v any) string {
 		return x
 	case json.Number:
 		return x.String()
-	case float64, bool, int, int64:
+	case float64:
+		// GeoJSON properties arrive as float64, integers included: 83132799, not 8.3132799e+07.
+		if x == math.Trunc(x) && math.Abs(x) < 1e21 {
+			return strconv.FormatFloat(x, 'f', -1, 64)
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool, int, int64:
 		return fmt.Sprint(x)
 	}
 	b, _ := json.Marshal(v)
@@ -93,6 +101,7 @@ func cell(v any) string {
 func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 	switch format {
 	case "json":
+		asString := bigIntColumns(t)
 		var buf bytes.Buffer
 		buf.WriteByte('[')
 		for i, row := range t.Rows {
@@ -111,8 +120,7 @@ func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 				if j < len(row) {
 					v = row[j]
 				}
-				// Integers too large for a float64 (H3 cells, ids) are written as strings.
-				if n, ok := v.(json.Number); ok && t.Types[c] == "int" && len(n.String()) > 15 {
+				if n, ok := v.(json.Number); ok && asString[j] {
 					v = n.String()
 				}
 				b, err := json.Marshal(v)
@@ -146,6 +154,36 @@ func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
 	}
 	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json or csv", format)
+}
+
+// bigIntColumns marks the integer columns holding a value past 2^53, which a
+// JSON reader's doubles would round (H3 cells, ids): the whole column is written
+// as strings, so that each column keeps one type.
+func bigIntColumns(t *udfhost.Table) []bool {
+	out := make([]bool, len(t.Columns))
+	for j, c := range t.Columns {
+		if t.Types[c] != "int" {
+			continue
+		}
+		for _, row := range t.Rows {
+			if j >= len(row) {
+				continue
+			}
+			n, ok := row[j].(json.Number)
+			if !ok {
+				continue
+			}
+			if _, err := n.Int64(); err != nil { // beyond int64 (a big uint64)
+				out[j] = true
+				break
+			}
+			if i, _ := n.Int64(); i >= 1<<53 || i <= -(1<<53) {
+				out[j] = true
+				break
+			}
+		}
+	}
+	return out
 }
 
 func encodeValue(v *udfhost.Value, format string) ([]byte, string, error) {

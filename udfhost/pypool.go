@@ -206,17 +206,26 @@ drain:
 	os.RemoveAll(p.dir)
 }
 
-// call runs one request on an idle worker. A worker that dies or is killed for
-// time is replaced; the error says which.
-func (p *Pool) call(ctx context.Context, header map[string]any, blobs [][]byte) (*reply, error) {
+// call runs one request on an idle worker, waiting at most timeout for one to
+// be free and then giving the call timeout to run: time spent waiting is not
+// taken from the UDF. A worker that dies or is killed for time is replaced; the
+// error says which. Running out of time is context.DeadlineExceeded.
+func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[string]any, blobs [][]byte) (*reply, error) {
 	var w *worker
+	wait := time.NewTimer(timeout)
 	select {
 	case w = <-p.idle:
+		wait.Stop()
+	case <-wait.C:
+		return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("all %d Python workers stayed busy for %s; try again shortly", p.cfg.Workers, timeout)}
 	case <-ctx.Done():
+		wait.Stop()
 		return nil, ctx.Err()
 	}
 	p.busy.Add(1)
 	defer p.busy.Add(-1)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	rep, err := w.roundTrip(ctx, header, blobs)
 	if err != nil || !w.alive() {
 		w.kill()

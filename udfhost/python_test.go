@@ -228,6 +228,7 @@ func TestPythonSchema(t *testing.T) {
 	}{
 		"i": {udfhost.Int, 1.0}, "f": {udfhost.Float, 0.5}, "b": {udfhost.Bool, false}, "s": {udfhost.Str, "text"},
 		"l": {udfhost.List, nil}, "d": {udfhost.Dict, nil}, "geom": {udfhost.Geometry, nil},
+		"li": {udfhost.List, nil}, "tf": {udfhost.List, nil},
 		"plain": {udfhost.Str, "p"}, "when": {udfhost.Str, "datetime.date(2020, 1, 2)"},
 	}
 	if len(s.Params) != len(want) {
@@ -285,8 +286,10 @@ func TestPythonParams(t *testing.T) {
 	}
 
 	// Comma-separated lists, WKT geometries, defaults.
-	got = jsonValue(t, u, q("l", "a, b,c", "geom", "POLYGON ((0 0, 1 0, 1 1, 0 0))"), nil).(map[string]any)
+	got = jsonValue(t, u, q("l", "a, b,c", "geom", "POLYGON ((0 0, 1 0, 1 1, 0 0))", "li", "1, 2,3", "tf", "0.5,2"), nil).(map[string]any)
 	for k, want := range map[string]string{
+		"li":     `[[1,2,3],["int","int","int"]]`,
+		"tf":     `[[0.5,2],"tuple"]`,
 		"l":      `[["a","b","c"],"list"]`,
 		"geom":   `["POLYGON ((0 0, 1 0, 1 1, 0 0))","Polygon"]`,
 		"i":      `[1,"int"]`,
@@ -314,6 +317,8 @@ func TestPythonParams(t *testing.T) {
 		{"params.py", q("d", "[1]"), []string{"parameter d", "JSON object"}},
 		{"params.py", q("l", "[1,"), []string{"parameter l", "JSON list"}},
 		{"params.py", q("geom", "POINT (1"), []string{"geom", "GeoJSON or WKT"}},
+		{"params.py", q("li", "1,x"), []string{"parameter li", "list of int", "'x'"}},
+		{"params.py", q("li", "[1, 2.5]"), []string{"parameter li", "list of int", "2.5"}},
 		{"params.py", q("geom", `{"type": "Point"`), []string{"geom", "GeoJSON or WKT"}},
 		{"required.py", nil, []string{"parameter n", "required"}},
 		{"required.py", q("n", "1", "zzz", "2"), []string{"unknown parameter zzz", "n, name"}},
@@ -493,13 +498,13 @@ func TestPythonResults(t *testing.T) {
 	if !ok {
 		t.Fatal("df: not a table")
 	}
-	if strings.Join(tab.Columns, ",") != "hex,name,value" || tab.Types["hex"] != "int" || tab.Types["value"] != "float" || tab.Types["name"] != "str" {
+	if strings.Join(tab.Columns, ",") != "hex,ids,n,name,value" || tab.Types["hex"] != "int" || tab.Types["value"] != "float" || tab.Types["name"] != "str" {
 		t.Errorf("df: columns %v types %v", tab.Columns, tab.Types)
 	}
 	if len(tab.Rows) != 2 || fmt.Sprint(tab.Rows[0][0]) != "617700169958293503" || fmt.Sprint(tab.Rows[1][0]) != "617700169958293504" {
 		t.Errorf("df rows %v: the int64 ids must keep every digit", tab.Rows)
-	} else if v, _ := tab.Rows[1][2].(json.Number).Float64(); v != 1.5e-11 {
-		t.Errorf("df: a small float %v arrived as %v", 1.5e-11, tab.Rows[1][2])
+	} else if v, _ := tab.Rows[1][4].(json.Number).Float64(); v != 1.5e-11 {
+		t.Errorf("df: a small float %v arrived as %v", 1.5e-11, tab.Rows[1][4])
 	}
 	if tab, ok := mustCall(t, u, q("kind", "empty_df"), nil).(*udfhost.Table); !ok || len(tab.Rows) != 0 {
 		t.Errorf("empty_df: %#v", tab)
@@ -842,4 +847,47 @@ func newSlowFileServer(t testing.TB, hits *sync.Map) string {
 	}))
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// The timeout is the UDF's running time: waiting for a busy worker does not
+// eat into it, and a call that finds no free worker within it is told to retry.
+func TestPythonWaitIsNotRunTime(t *testing.T) {
+	p := startPool(t, udfhost.PythonConfig{Workers: 1})
+	path := fixture(t, "pid.py")
+	slow := udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: path, Timeout: 5 * time.Second})
+	impatient := udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: path, Timeout: 500 * time.Millisecond})
+	patient := udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: path, Timeout: 1500 * time.Millisecond})
+	for _, u := range []*udfhost.PythonUDF{slow, impatient, patient} {
+		mustCall(t, u, nil, nil) // inspected and loaded
+	}
+	slowDone := make(chan error, 1)
+	go func() {
+		_, err := call(slow, q("sleep", "1.0"), nil)
+		slowDone <- err
+	}()
+	deadline := time.Now().Add(5 * time.Second)
+	for p.Stats().Busy < 1 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	patientDone := make(chan error, 1)
+	go func() {
+		// Waits about 1s for the worker, then runs 0.8s: within its 1.5s.
+		_, err := call(patient, q("sleep", "0.8"), nil)
+		patientDone <- err
+	}()
+	start := time.Now()
+	_, err := call(impatient, q("sleep", "0.01"), nil)
+	wantKind(t, err, udfhost.Unavailable, "busy")
+	if took := time.Since(start); took < 400*time.Millisecond || took > 900*time.Millisecond {
+		t.Errorf("gave up waiting after %v, want about its 500ms", took)
+	}
+	if err := <-slowDone; err != nil {
+		t.Errorf("the slow call: %v", err)
+	}
+	if err := <-patientDone; err != nil {
+		t.Errorf("the call that waited for the worker: %v", err)
+	}
+	if r := p.Stats().Restarts; r != 0 {
+		t.Errorf("%d workers restarted; none timed out", r)
+	}
 }

@@ -455,8 +455,8 @@ func TestPythonHTTPResults(t *testing.T) {
 		t.Errorf("GeoDataFrame in EPSG:3857: %+v (point %v), want lon 10 lat 0", fc, pt)
 	}
 	csv := body("/v1/udfs/r/run?kind=gdf3857&format=csv", "text/csv; charset=utf-8")
-	if lines := strings.Split(strings.TrimSpace(csv), "\n"); len(lines) != 2 || lines[0] != "n,name,geometry" ||
-		!strings.HasPrefix(lines[1], "3,a,POINT(10") {
+	if lines := strings.Split(strings.TrimSpace(csv), "\n"); len(lines) != 2 || lines[0] != "n,name,pop,geometry" ||
+		!strings.HasPrefix(lines[1], "3,a,83132799,POINT(10") {
 		t.Errorf("GeoDataFrame as csv: %q", csv)
 	}
 	// Tile mode serves the same GeoJSON.
@@ -480,10 +480,11 @@ func TestPythonHTTPResults(t *testing.T) {
 		t.Errorf("empty GeoDataFrame: %s", got)
 	}
 
-	if got := body("/v1/udfs/r/run?kind=df", "application/json"); got != `[{"hex":"617700169958293503","name":"a","value":0.5},{"hex":"617700169958293504","name":"b","value":1.5e-11}]` {
+	if got := body("/v1/udfs/r/run?kind=df", "application/json"); got != `[{"hex":"617700169958293503","ids":"5","n":1,"name":"a","value":0.5},`+
+		`{"hex":"617700169958293504","ids":"9007199254740993","n":2,"name":"b","value":1.5e-11}]` {
 		t.Errorf("DataFrame as json: %s", got)
 	}
-	if got := body("/v1/udfs/r/run?kind=df&format=csv", "text/csv; charset=utf-8"); got != "hex,name,value\n617700169958293503,a,0.5\n617700169958293504,b,1.5e-11\n" {
+	if got := body("/v1/udfs/r/run?kind=df&format=csv", "text/csv; charset=utf-8"); got != "hex,ids,n,name,value\n617700169958293503,5,1,a,0.5\n617700169958293504,9007199254740993,2,b,1.5e-11\n" {
 		t.Errorf("DataFrame as csv: %q", got)
 	}
 	if got := body("/v1/udfs/r/run?kind=empty_df", "application/json"); got != "[]" {
@@ -724,11 +725,11 @@ func TestPythonHTTPSharedTokens(t *testing.T) {
 		}
 	}
 	rec := s.get(t, base+"fsh_returns/run/file?kind=gdf3857&dtype_out_vector=csv", 200)
-	if ct := rec.Header().Get("Content-Type"); ct != "text/csv; charset=utf-8" || !strings.HasPrefix(rec.Body.String(), "n,name,geometry\n") {
+	if ct := rec.Header().Get("Content-Type"); ct != "text/csv; charset=utf-8" || !strings.HasPrefix(rec.Body.String(), "n,name,pop,geometry\n") {
 		t.Errorf("dtype_out_vector=csv: %s %q", ct, rec.Body)
 	}
 	rec = s.get(t, base+"fsh_returns/run/file?kind=df&format=csv", 200)
-	if !strings.HasPrefix(rec.Body.String(), "hex,name,value\n") {
+	if !strings.HasPrefix(rec.Body.String(), "hex,ids,n,name,value\n") {
 		t.Errorf("format=csv: %q", rec.Body)
 	}
 	rec = s.do(t, "POST", base+"fsh_returns/run/file", `{"kind": "int"}`, 200)

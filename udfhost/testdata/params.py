@@ -1,5 +1,6 @@
 """Echoes each parameter with the Python type it arrived as."""
 import datetime
+from typing import List, Tuple
 
 import fused
 from shapely.geometry.base import BaseGeometry
@@ -18,6 +19,8 @@ def udf(
     s: str = "text",
     l: list = None,
     d: dict = None,
+    li: List[int] = None,
+    tf: Tuple[float, float] = None,
     geom: BaseGeometry = None,
     plain="p",
     when=datetime.date(2020, 1, 2),
@@ -31,6 +34,8 @@ def udf(
         "s": typed(s),
         "l": typed(l),
         "d": typed(d),
+        "li": [li, [type(v).__name__ for v in li]] if li is not None else None,
+        "tf": [list(tf), type(tf).__name__] if tf is not None else None,
         "geom": [geom.wkt, geom.geom_type] if geom is not None else None,
         "plain": typed(plain),
         "when": typed(str(when)) if isinstance(when, datetime.date) else typed(when),

@@ -51,7 +51,8 @@ def udf(kind: str = "uint8"):
         import geopandas as gpd
         from shapely.geometry import Point
 
-        return gpd.GeoDataFrame({"name": ["a"], "n": [3]}, geometry=[Point(1113194.9079327357, 0.0)], crs=3857)
+        return gpd.GeoDataFrame({"name": ["a"], "n": [3], "pop": [83132799]},
+                                geometry=[Point(1113194.9079327357, 0.0)], crs=3857)
     if kind == "gdf_bigint":
         import geopandas as gpd
         from shapely.geometry import Point
@@ -69,6 +70,8 @@ def udf(kind: str = "uint8"):
     if kind == "df":
         return pd.DataFrame({
             "hex": np.array([617700169958293503, 617700169958293504], "int64"),
+            "ids": np.array([5, 2**53 + 1], "int64"),  # one big value: the whole column as strings
+            "n": np.array([1, 2], "int64"),
             "name": ["a", "b"],
             "value": [0.5, 1.5e-11],
         })

@@ -272,6 +272,27 @@ def _spatial_value(kind, name, bounds, tile):
     return None if bounds is None else ftypes.Bounds(bounds)
 
 
+def _to_list(name, ann, v):
+    """A list parameter as its annotation has it: list[int] and list[float]
+    elements converted (the query's "1,2" arrives as strings), a tuple as a tuple."""
+    if typing.get_origin(ann) is typing.Union:
+        ann = next((a for a in typing.get_args(ann) if a is not type(None)), ann)
+    origin = typing.get_origin(ann) or ann
+    args = [a for a in typing.get_args(ann) if a is not Ellipsis]
+    elem = args[0] if len(set(args)) == 1 else None
+    if elem in (int, float):
+        out = []
+        for x in v:
+            try:
+                if isinstance(x, bool) or (elem is int and isinstance(x, float) and not x.is_integer()):
+                    raise ValueError(x)
+                out.append(elem(x))
+            except (TypeError, ValueError):
+                raise ParamError("parameter %s: want a list of %s, got %r" % (name, elem.__name__, x))
+        v = out
+    return tuple(v) if origin is tuple else v
+
+
 def build_kwargs(udf, header):
     sig = inspect.signature(udf.fn)
     params = dict(udf.default_parameters)
@@ -295,6 +316,8 @@ def build_kwargs(udf, header):
                 v = _to_geometry(p.name, v)
             elif t == "float" and isinstance(v, int) and not isinstance(v, bool):
                 v = float(v)  # JSON has no float 3.0: the annotation says what it is
+            elif t == "list" and isinstance(v, list):
+                v = _to_list(p.name, p.annotation, v)
             kw[p.name] = v
     if any(p.kind is p.VAR_KEYWORD for p in sig.parameters.values()):
         for k, v in params.items():

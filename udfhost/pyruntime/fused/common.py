@@ -23,7 +23,7 @@ def estimate_zoom(bounds, target_num_tiles=1):
     (at least one zoom level, at most 20)."""
     w, s, e, n = _as_bounds(bounds)
     for z in range(20, -1, -1):
-        if len(_tiles.tiles_covering([w, s, e, n], z)) <= max(1, int(target_num_tiles)):
+        if _tiles.count_covering([w, s, e, n], z) <= max(1, int(target_num_tiles)):
             return z
     return 0
 
