@@ -23,6 +23,7 @@ type Entry struct {
 	ETag        string // quoted strong validator of Body
 	Created     time.Time
 	MaxAge      time.Duration
+	Logs        string // what the UDF printed while rendering, shown with debug=true
 }
 
 // Expires is when the entry stops being served.

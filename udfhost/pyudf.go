@@ -280,6 +280,9 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return nil, &Error{Kind: Failed, Msg: err.Error(), Logs: rep.Logs}
 	}
+	if l, ok := res.(Logged); ok {
+		l.SetLogs(rep.Logs)
+	}
 	return res, nil
 }
 

@@ -8,8 +8,26 @@ import (
 // Result is what a handler returns: *Raster, *Features, *Table or *Value.
 type Result interface{ isResult() }
 
+// Meta is what every result carries besides its data.
+type Meta struct {
+	Logs string // what the UDF printed while computing it
+}
+
+// UDFLogs returns what the UDF printed.
+func (m *Meta) UDFLogs() string { return m.Logs }
+
+// SetLogs records what the UDF printed.
+func (m *Meta) SetLogs(s string) { m.Logs = s }
+
+// Logged is implemented by every result: the prints of the call that made it.
+type Logged interface {
+	UDFLogs() string
+	SetLogs(string)
+}
+
 // Raster is a planar stack of bands in a georeferenced grid.
 type Raster struct {
+	Meta
 	Width, Height int
 	// Bands holds each band's values, row-major, len Width*Height each.
 	Bands [][]float64
@@ -28,6 +46,7 @@ type Raster struct {
 
 // Value is a non-spatial result: raw bytes with their content type.
 type Value struct {
+	Meta
 	ContentType string
 	Body        []byte
 	Kind        string // text, json or bytes
@@ -38,12 +57,14 @@ func (*Value) isResult()  {}
 
 // Features are vector results: a GeoJSON FeatureCollection in EPSG:4326.
 type Features struct {
+	Meta
 	Collection *geojson.FeatureCollection
 }
 
 // Table is a result without geometry: named columns and rows of JSON values
 // (numbers are json.Number, so large integer ids keep every digit).
 type Table struct {
+	Meta
 	Columns []string
 	Types   map[string]string // column → bool, int, float or str
 	Rows    [][]any

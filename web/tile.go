@@ -19,7 +19,7 @@ import (
 )
 
 // reserved query parameters are read by the server, never passed to a handler.
-var reserved = append([]string{"format"}, render.StyleParams...)
+var reserved = append([]string{"format", "debug"}, render.StyleParams...)
 
 // tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
 func (s *server) tile(w http.ResponseWriter, r *http.Request) {
@@ -152,7 +152,11 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		if err != nil {
 			return nil, err
 		}
-		return cache.NewEntry(body, ct, maxAge), nil
+		e := cache.NewEntry(body, ct, maxAge)
+		if l, ok := res.(udfhost.Logged); ok {
+			e.Logs = l.UDFLogs()
+		}
+		return e, nil
 	})
 	if err != nil {
 		if r.Context().Err() != nil {
@@ -174,6 +178,9 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cach
 	h := w.Header()
 	h.Set("ETag", e.ETag)
 	h.Set("X-Cache", string(src))
+	if e.Logs != "" && r.URL.Query().Get("debug") == "true" {
+		h.Set("X-UDF-Logs", headerLogs(e.Logs))
+	}
 	if left := time.Until(e.Expires()); e.MaxAge > 0 && left > 0 {
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(left.Seconds())))
 	} else {
@@ -245,4 +252,14 @@ func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
 		return "", udfhost.Errorf(udfhost.BadRequest, "format %q: this UDF serves %s", f, strings.Join(sch.Formats, ", "))
 	}
 	return f, nil
+}
+
+// headerLogs fits a UDF's prints into one header line: quoted (newlines escaped)
+// and cut to the last 8 KiB.
+func headerLogs(logs string) string {
+	const max = 8 << 10
+	if len(logs) > max {
+		logs = "…" + logs[len(logs)-max:]
+	}
+	return strconv.QuoteToASCII(logs)
 }
