@@ -25,6 +25,8 @@ RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin udftiles
 COPY --from=build /out/tileserver /usr/local/bin/tileserver
 WORKDIR /app
+# The default config serves the example Python UDFs from udfs/, relative to /app.
+COPY udfs /app/udfs
 RUN tileserver demo-data --out /app/data/demo && chown -R udftiles /app
 USER udftiles
 EXPOSE 8080

@@ -102,7 +102,17 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		req.Bounds = *c.bounds
 	}
 	q := c.query
-	format, err := pickFormat(c.ext, q.Get("format"), sch)
+	fmtParam := q.Get("format")
+	if fmtParam == "" && c.ext == "" && !sch.Natural {
+		// A handler with a fixed kind of output takes the legacy format of its kind.
+		for _, f := range []string{c.rasterFormat, c.vectorFormat} {
+			if f != "" && sch.HasFormat(render.Normalize(f)) {
+				fmtParam = f
+				break
+			}
+		}
+	}
+	format, err := pickFormat(c.ext, fmtParam, sch)
 	if err != nil {
 		writeError(w, r, err)
 		return

@@ -192,3 +192,63 @@ func TestDockerfileReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultConfigServesEveryExample runs `tileserver serve` with the embedded
+// config, as `make run` does: every demo layer, COG and Python, answers.
+func TestDefaultConfigServesEveryExample(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if out, err := exec.Command(bin, "demo-data", "--out", filepath.Join(dir, "data", "demo")).CombinedOutput(); err != nil {
+		t.Fatalf("demo-data: %v\n%s", err, out)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "udfs"), os.DirFS("../../udfs")); err != nil {
+		t.Fatal(err)
+	}
+	addr := freePort(t)
+	cmd := exec.Command(bin, "serve", "--listen", addr)
+	cmd.Dir = dir
+	var logs strings.Builder
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	base := "http://" + addr
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after 60s: %v\n%s", err, logs.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for _, c := range []struct{ path, ctype, contains string }{
+		{"/v1/udfs/elevation/tiles/11/1101/719.png", "image/png", ""},
+		{"/v1/udfs/rgb/tiles/6/34/22.png", "image/png", ""},
+		{"/v1/udfs/hillshade/tiles/11/1101/719", "image/png", ""},
+		{"/v1/udfs/countries/tiles/3/4/2?min_pop_millions=50", "application/geo+json", `"Germany"`},
+		{"/v1/udfs/cities/run?bounds=-10,35,30,60&limit=3", "application/json", `"lat"`},
+		{"/v1/udfs/bounds_echo/tiles/3/4/2", "application/json", `"z": 3`},
+		{"/server/v1/realtime-shared/fsh_demo_elevation/run/tiles/11/1101/719?dtype_out_raster=tiff", "image/tiff", ""},
+		{"/", "text/html", "maplibre"},
+	} {
+		resp, err := http.Get(base + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), c.ctype) || !strings.Contains(string(body), c.contains) {
+			t.Errorf("GET %s: %d %s, want 200 %s containing %q; body %.300s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), c.ctype, c.contains, body)
+		}
+	}
+}
