@@ -28,10 +28,16 @@ build: web-assets
 demo-data: build
 	@[ -f data/demo/elevation.tif ] && [ -f data/demo/rgb.tif ] || $(BIN) demo-data --out data/demo
 
-lint:
+STATICCHECK := tools/staticcheck
+
+$(STATICCHECK):
+	GOBIN=$(CURDIR)/tools $(GO) install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint: $(STATICCHECK)
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './web/node_modules/*')); \
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(STATICCHECK) ./...
 
 test: deps web-assets lint
 	$(GO) test -count=1 -timeout 30m ./...
