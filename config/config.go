@@ -89,10 +89,20 @@ type UDF struct {
 	Go string `yaml:"go"`
 	// Options are passed as they are to a go or plugin handler's factory.
 	Options map[string]any `yaml:"options"`
+	// Layer is the layer of the file a vector handler serves; "" = the first.
+	Layer string `yaml:"layer"`
+	// MaxFeatures bounds the features of one vector tile or run (default 20000).
+	MaxFeatures *int `yaml:"max_features"`
+	// Columns are the properties a vector layer serves and filters on (default all).
+	Columns []string `yaml:"columns"`
 }
 
 // Handlers are the handler kinds this build serves.
-var Handlers = []string{"cog", "python", "go", "plugin"}
+var Handlers = []string{"cog", "vector", "python", "go", "plugin"}
+
+// MaxFeaturesLimit is the largest max_features accepted: beyond it a tile is
+// too large to encode in reasonable time.
+const MaxFeaturesLimit = 1000000
 
 // Resamplings are the accepted resampling names, as GDAL spells them.
 var Resamplings = []string{"nearest", "bilinear", "cubic", "cubicspline", "lanczos", "average", "mode", "min", "max", "med", "q1", "q3", "rms", "sum"}

@@ -47,6 +47,9 @@ func (c *Config) Validate() error {
 		case u.Options != nil && u.Handler != "go" && u.Handler != "plugin":
 			return fmt.Errorf("%s.options: only for handler go or plugin, got handler %q", at, u.Handler)
 		}
+		if err := validateVector(at, u); err != nil {
+			return err
+		}
 		if u.Colormap != "" {
 			if _, err := colormap.Parse(u.Colormap); err != nil {
 				return fmt.Errorf("%s.colormap: %v", at, err)
@@ -91,6 +94,35 @@ func (c *Config) Validate() error {
 		if _, ok := seen[t.UDF]; !ok {
 			return fmt.Errorf("config: tokens[%d].udf: no layer named %q", i, t.UDF)
 		}
+	}
+	return nil
+}
+
+// validateVector checks the keys of handler vector, and that only it uses them.
+func validateVector(at string, u UDF) error {
+	if u.Handler != "vector" {
+		for _, k := range []struct {
+			key string
+			set bool
+		}{{"layer", u.Layer != ""}, {"max_features", u.MaxFeatures != nil}, {"columns", u.Columns != nil}} {
+			if k.set {
+				return fmt.Errorf("%s.%s: only for handler vector, got handler %q", at, k.key, u.Handler)
+			}
+		}
+		return nil
+	}
+	if m := u.MaxFeatures; m != nil && (*m < 1 || *m > MaxFeaturesLimit) {
+		return fmt.Errorf("%s.max_features: want 1 to %d features per tile, got %d", at, MaxFeaturesLimit, *m)
+	}
+	seen := map[string]int{}
+	for k, c := range u.Columns {
+		if strings.TrimSpace(c) == "" {
+			return fmt.Errorf("%s.columns[%d]: want a column name, got %q", at, k, c)
+		}
+		if j, dup := seen[c]; dup {
+			return fmt.Errorf("%s.columns[%d]: %q is already listed at columns[%d]", at, k, c, j)
+		}
+		seen[c] = k
 	}
 	return nil
 }

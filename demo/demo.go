@@ -75,7 +75,8 @@ func RGB() Grid {
 
 func clamp(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
-// Write generates every demo file into dir.
+// Write generates every demo file into dir: the rasters, then the vector layers
+// made from geopandas' Natural Earth files (see WriteVectors).
 func Write(dir string) ([]string, error) {
 	files := []struct {
 		name string
@@ -89,5 +90,6 @@ func Write(dir string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
-	return out, nil
+	vec, err := WriteVectors(dir)
+	return append(out, vec...), err
 }

@@ -1,5 +1,6 @@
-// Package demo generates the deterministic demo rasters that `tileserver demo-data`
-// writes and the tests read: synthetic terrain in a UTM zone and an RGB image.
+// Package demo generates the demo data that `tileserver demo-data` writes and the
+// tests read: deterministic rasters (synthetic terrain in a UTM zone, an RGB
+// image) and vector layers converted from geopandas' Natural Earth files.
 package demo
 
 import (

@@ -81,7 +81,7 @@ func TestEncodeFormats(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.format, func(t *testing.T) {
-			b, ct, err := Encode(r, tt.format, st)
+			b, ct, err := Encode(r, tt.format, Options{Style: st})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -93,14 +93,14 @@ func TestEncodeFormats(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Encode(r, "gif", st); udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "gif") {
+	if _, _, err := Encode(r, "gif", Options{Style: st}); udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "gif") {
 		t.Errorf("Encode gif: %v, want a BadRequest naming the format", err)
 	}
-	if _, _, err := Encode(raster("uint8", 1, 1, []float64{1}, []float64{2}), "png", Style{}); udfhost.KindOf(err) != udfhost.BadRequest {
+	if _, _, err := Encode(raster("uint8", 1, 1, []float64{1}, []float64{2}), "png", Options{}); udfhost.KindOf(err) != udfhost.BadRequest {
 		t.Errorf("Encode of 2 bands as png: %v, want BadRequest", err)
 	}
 	v := &udfhost.Value{ContentType: "text/html", Body: []byte("<p>hi</p>")}
-	if b, ct, err := Encode(v, "png", Style{}); err != nil || ct != "text/html" || string(b) != "<p>hi</p>" {
+	if b, ct, err := Encode(v, "png", Options{}); err != nil || ct != "text/html" || string(b) != "<p>hi</p>" {
 		t.Errorf("Encode of a value: %q %q %v, want it as is", b, ct, err)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"sort"
 	"strconv"
 
+	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
+	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/udfhost"
 )
 
@@ -26,11 +28,17 @@ func Natural(res udfhost.Result) string {
 	return ""
 }
 
-func encodeFeatures(f *udfhost.Features, format string) ([]byte, string, error) {
+func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, string, error) {
 	switch format {
+	case "mvt":
+		if o.Tile == nil {
+			return nil, "", udfhost.Errorf(udfhost.BadRequest, "format mvt is for tiles: ask for /tiles/{z}/{x}/{y}.mvt")
+		}
+		b, err := MVT(f, *o.Tile, o)
+		return b, ContentTypes["mvt"], err
 	case "geojson", "json":
-		b, err := json.Marshal(f.Collection)
-		return b, "application/geo+json", err
+		b, err := GeoJSON(f, o.precision())
+		return b, ContentTypes["geojson"], err
 	case "csv":
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
@@ -38,7 +46,10 @@ func encodeFeatures(f *udfhost.Features, format string) ([]byte, string, error) 
 		if err := w.Write(append(keys, "geometry")); err != nil {
 			return nil, "", err
 		}
-		for _, ft := range f.Collection.Features {
+		for _, ft := range features(f) {
+			if ft == nil {
+				continue
+			}
 			row := make([]string, 0, len(keys)+1)
 			for _, k := range keys {
 				row = append(row, cell(ft.Properties[k]))
@@ -54,14 +65,232 @@ func encodeFeatures(f *udfhost.Features, format string) ([]byte, string, error) 
 		w.Flush()
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be geojson, json or csv", format)
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be mvt (tiles), geojson, json or csv", format)
+}
+
+// features lists the features of a result, none if it has no collection.
+func features(f *udfhost.Features) []*geojson.Feature {
+	if f == nil || f.Collection == nil {
+		return nil
+	}
+	return f.Collection.Features
+}
+
+// GeoJSON writes features as an RFC 7946 FeatureCollection in EPSG:4326, not
+// clipped, coordinates rounded to precision decimals, rings closed. A property
+// that JSON cannot hold (NaN, an infinity) is null. No features is
+// {"type":"FeatureCollection","features":[]}.
+func GeoJSON(f *udfhost.Features, precision int) ([]byte, error) {
+	w := geojsonWriter{b: make([]byte, 0, 4096), prec: precision}
+	w.b = append(w.b, `{"type":"FeatureCollection","features":[`...)
+	first := true
+	for _, ft := range features(f) {
+		if ft == nil {
+			continue
+		}
+		if !first {
+			w.b = append(w.b, ',')
+		}
+		first = false
+		w.b = append(w.b, `{"type":"Feature"`...)
+		switch ft.ID.(type) {
+		case string, float64, float32, int, int64, int32, uint, uint64, uint32, json.Number:
+			w.b = append(w.b, `,"id":`...)
+			w.value(ft.ID)
+		}
+		w.b = append(w.b, `,"geometry":`...)
+		w.geometry(ft.Geometry)
+		w.b = append(w.b, `,"properties":{`...)
+		keys := make([]string, 0, len(ft.Properties))
+		for k := range ft.Properties {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.value(k)
+			w.b = append(w.b, ':')
+			w.value(ft.Properties[k])
+		}
+		w.b = append(w.b, "}}"...)
+	}
+	w.b = append(w.b, "]}"...)
+	return w.b, w.err
+}
+
+type geojsonWriter struct {
+	b    []byte
+	prec int
+	err  error
+}
+
+func (w *geojsonWriter) geometry(g orb.Geometry) {
+	if b, ok := g.(orb.Bound); ok {
+		g = b.ToPolygon()
+	}
+	if r, ok := g.(orb.Ring); ok {
+		g = orb.Polygon{r}
+	}
+	if g == nil {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	if c, ok := g.(orb.Collection); ok {
+		w.b = append(w.b, `{"type":"GeometryCollection","geometries":[`...)
+		for i, m := range c {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.geometry(m)
+		}
+		w.b = append(w.b, "]}"...)
+		return
+	}
+	w.b = append(w.b, `{"type":"`...)
+	w.b = append(w.b, g.GeoJSONType()...)
+	w.b = append(w.b, `","coordinates":`...)
+	switch g := g.(type) {
+	case orb.Point:
+		w.point(g)
+	case orb.MultiPoint:
+		w.points(g, false)
+	case orb.LineString:
+		w.points(g, false)
+	case orb.MultiLineString:
+		w.b = append(w.b, '[')
+		for i, l := range g {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.points(l, false)
+		}
+		w.b = append(w.b, ']')
+	case orb.Polygon:
+		w.polygon(g)
+	case orb.MultiPolygon:
+		w.b = append(w.b, '[')
+		for i, p := range g {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.polygon(p)
+		}
+		w.b = append(w.b, ']')
+	}
+	w.b = append(w.b, '}')
+}
+
+func (w *geojsonWriter) polygon(p orb.Polygon) {
+	w.b = append(w.b, '[')
+	for i, r := range p {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.points(r, true)
+	}
+	w.b = append(w.b, ']')
+}
+
+// points writes a list of positions; ring closes it if it is not closed.
+func (w *geojsonWriter) points(ps []orb.Point, ring bool) {
+	w.b = append(w.b, '[')
+	for i, p := range ps {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.point(p)
+	}
+	if ring && len(ps) > 0 && ps[0] != ps[len(ps)-1] {
+		w.b = append(w.b, ',')
+		w.point(ps[0])
+	}
+	w.b = append(w.b, ']')
+}
+
+func (w *geojsonWriter) point(p orb.Point) {
+	w.b = append(w.b, '[')
+	w.coord(p[0])
+	w.b = append(w.b, ',')
+	w.coord(p[1])
+	w.b = append(w.b, ']')
+}
+
+// coord writes a coordinate with at most prec decimals, no trailing zeros.
+func (w *geojsonWriter) coord(v float64) {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		if w.err == nil {
+			w.err = udfhost.Errorf(udfhost.Failed, "a coordinate is %v, which GeoJSON cannot hold", v)
+		}
+		w.b = append(w.b, '0')
+		return
+	}
+	start := len(w.b)
+	w.b = strconv.AppendFloat(w.b, v, 'f', w.prec, 64)
+	if w.prec > 0 {
+		end := len(w.b)
+		for w.b[end-1] == '0' {
+			end--
+		}
+		if w.b[end-1] == '.' {
+			end--
+		}
+		w.b = w.b[:end]
+	}
+	if string(w.b[start:]) == "-0" {
+		w.b = append(w.b[:start], '0')
+	}
+}
+
+// value writes a property value as JSON.
+func (w *geojsonWriter) value(v any) {
+	switch x := v.(type) {
+	case nil:
+		w.b = append(w.b, "null"...)
+		return
+	case bool:
+		w.b = strconv.AppendBool(w.b, x)
+		return
+	case float64:
+		w.number(x)
+		return
+	case float32:
+		w.number(float64(x))
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil { // a NaN deep in an object, a channel: nothing JSON can say
+		b = []byte("null")
+	}
+	w.b = append(w.b, b...)
+}
+
+// number writes a float as encoding/json does, and NaN and infinities as null.
+func (w *geojsonWriter) number(f float64) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		w.b = append(w.b, "null"...)
+		return
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	w.b = strconv.AppendFloat(w.b, f, format, -1, 64)
+	if n := len(w.b); format == 'e' && n >= 4 && w.b[n-4] == 'e' && w.b[n-3] == '-' && w.b[n-2] == '0' {
+		w.b[n-2] = w.b[n-1] // e-07 as e-7
+		w.b = w.b[:n-1]
+	}
 }
 
 // propertyKeys lists the properties of all features, in first-seen order.
 func propertyKeys(f *udfhost.Features) []string {
 	seen := map[string]bool{}
 	var keys []string
-	for _, ft := range f.Collection.Features {
+	for _, ft := range features(f) {
+		if ft == nil {
+			continue
+		}
 		var ks []string
 		for k := range ft.Properties {
 			if !seen[k] {
@@ -152,6 +381,9 @@ func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 		}
 		w.Flush()
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
+	}
+	if format == "mvt" || format == "geojson" {
+		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %s: a table has no geometry; it can be json or csv", format)
 	}
 	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json or csv", format)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/udftiles/udftiles/config"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -58,7 +59,7 @@ func serve(args []string, s *settings) error {
 		for _, l := range reg.List() {
 			if err := l.Status(); err != nil {
 				attrs := []any{"udf", l.Name, "error", err.Error()}
-				if l.Kind == "cog" {
+				if l.Kind == "cog" || l.Kind == "vector" {
 					attrs = append(attrs, "hint", "a missing demo file? run `tileserver demo-data`")
 				}
 				log.Warn("UDF unavailable; serving the others", attrs...)
@@ -159,6 +160,13 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandler
 		case "cog":
 			l.Handler = cog.New(cog.Options{Path: u.Path, Bands: u.Bands, NoData: u.NoData,
 				Resampling: u.Resampling, MinZoom: u.MinZoom, MaxZoom: u.MaxZoom})
+		case "vector":
+			o := vector.Options{Path: u.Path, Layer: u.Layer, Columns: u.Columns,
+				MinZoom: u.MinZoom, MaxZoom: u.MaxZoom, Logger: slog.Default()}
+			if u.MaxFeatures != nil {
+				o.MaxFeatures = *u.MaxFeatures
+			}
+			l.Handler = vector.New(o)
 		case "python":
 			o := udfhost.PythonOptions{Path: u.Path, Queue: cfg.Python.Queue}
 			if u.Timeout != nil {

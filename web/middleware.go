@@ -1,11 +1,17 @@
 package web
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/klauspost/compress/gzip"
 )
 
 // recoverPanics turns a panic in any handler into a 500 JSON answer and a log
@@ -55,4 +61,67 @@ func cors(origins []string, next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// compressible says whether gzip shrinks a body of this type: vector tiles and
+// text do; PNG, JPEG and WebP are compressed already.
+func compressible(contentType string) bool {
+	mt, _, _ := strings.Cut(contentType, ";")
+	switch strings.TrimSpace(mt) {
+	case "application/vnd.mapbox-vector-tile", "application/geo+json", "application/json", "text/csv":
+		return true
+	}
+	return false
+}
+
+// acceptsGzip reads Accept-Encoding: gzip (or x-gzip) with a q above 0, or
+// failing any mention of gzip, * with a q above 0.
+func acceptsGzip(header string) bool {
+	gzipQ, starQ := -1.0, -1.0
+	for _, part := range strings.Split(header, ",") {
+		name, params, _ := strings.Cut(part, ";")
+		q := 1.0
+		if k, v, ok := strings.Cut(strings.TrimSpace(params), "="); ok && strings.TrimSpace(k) == "q" {
+			if f, err := strconv.ParseFloat(strings.TrimSpace(v), 64); err == nil {
+				q = f
+			}
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "gzip", "x-gzip":
+			gzipQ = q
+		case "*":
+			starQ = q
+		}
+	}
+	if gzipQ >= 0 {
+		return gzipQ > 0
+	}
+	return starQ > 0
+}
+
+// gzipETag is the validator of the gzipped representation: the identity one
+// with -gzip inside its quotes. Each representation has its own strong ETag, so
+// a cache never answers a conditional request with the other one's bytes.
+func gzipETag(etag string) string {
+	if strings.HasSuffix(etag, `"`) {
+		return etag[:len(etag)-1] + `-gzip"`
+	}
+	return etag
+}
+
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.DefaultCompression)
+	return w
+}}
+
+// gzipBytes compresses a body; it cannot fail writing to memory.
+func gzipBytes(b []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(b)/2 + 64)
+	zw := gzipWriters.Get().(*gzip.Writer)
+	zw.Reset(&buf)
+	_, _ = zw.Write(b)
+	_ = zw.Close()
+	gzipWriters.Put(zw)
+	return buf.Bytes()
 }

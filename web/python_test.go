@@ -587,7 +587,8 @@ func TestPythonHTTPDocsExamples(t *testing.T) {
 	tl := tiles.Tile{Z: 12, X: 655, Y: 1582} // San Francisco
 	lb := tl.LonLat()
 	for _, name := range []string{"docs_tile", "docs_bounds"} {
-		rec := s.get(t, fmt.Sprintf("/v1/udfs/%s/tiles/12/655/1582", name), 200)
+		// precision=15: the bounds to the last digit, not GeoJSON's default 7 decimals.
+		rec := s.get(t, fmt.Sprintf("/v1/udfs/%s/tiles/12/655/1582?precision=15", name), 200)
 		var fc struct {
 			Features []struct {
 				Geometry struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -19,6 +20,8 @@ import (
 )
 
 // reserved query parameters are read by the server, never passed to a handler.
+// render.VectorParams are too, unless the handler declares a parameter of that
+// name: a UDF's own buffer= is the UDF's.
 var reserved = append([]string{"format", "debug"}, render.StyleParams...)
 
 // tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
@@ -117,14 +120,15 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		writeError(w, r, err)
 		return
 	}
-	style, err := render.ParseStyle(q, l.Defaults)
+	opts, err := render.ParseOptions(withoutDeclared(q, sch), withoutDeclared(l.Defaults, sch))
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
+	opts.Tile = c.tile
 	hq := url.Values{}
 	for k, vals := range q {
-		if !isReserved(k) {
+		if !isReserved(k, sch) {
 			hq[k] = vals
 		}
 	}
@@ -141,7 +145,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	}
 	maxAge := l.FreshFor()
 	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
-		Params: req.Params, Extra: style.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
+		Params: req.Params, Extra: opts.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
 	if r.Method != http.MethodPost {
 		defer s.Cache.Alias(raw, key)
 	}
@@ -158,7 +162,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 				f = c.vectorFormat
 			}
 		}
-		body, ct, err := render.Encode(res, f, style)
+		body, ct, err := render.Encode(res, f, opts)
 		if err != nil {
 			return nil, err
 		}
@@ -184,9 +188,18 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 }
 
 // writeEntry answers with a cached body, its validators and freshness, or 304.
+// A compressible body (vector tiles, GeoJSON, CSV, JSON) is gzipped on the way
+// out for a client that accepts it; the cache keeps it as encoded.
 func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source) {
 	h := w.Header()
-	h.Set("ETag", e.ETag)
+	body, etag, gz := e.Body, e.ETag, false
+	if compressible(e.ContentType) {
+		h.Add("Vary", "Accept-Encoding")
+		if gz = len(body) > 0 && acceptsGzip(r.Header.Get("Accept-Encoding")); gz {
+			etag = gzipETag(etag)
+		}
+	}
+	h.Set("ETag", etag)
 	h.Set("X-Cache", string(src))
 	if e.Logs != "" && r.URL.Query().Get("debug") == "true" {
 		h.Set("X-UDF-Logs", headerLogs(e.Logs))
@@ -196,15 +209,19 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cach
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, e.ETag) {
+	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	if gz {
+		body = gzipBytes(body)
+		h.Set("Content-Encoding", "gzip")
+	}
 	h.Set("Content-Type", e.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(e.Body)))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(e.Body)
+		_, _ = w.Write(body)
 	}
 }
 
@@ -218,13 +235,29 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func isReserved(k string) bool {
-	for _, r := range reserved {
-		if r == k {
-			return true
+func isReserved(k string, sch udfhost.Schema) bool {
+	return slices.Contains(reserved, k) || (slices.Contains(render.VectorParams, k) && !declares(sch, k))
+}
+
+func declares(sch udfhost.Schema, name string) bool {
+	return slices.ContainsFunc(sch.Params, func(p udfhost.Param) bool { return p.Name == name })
+}
+
+// withoutDeclared drops from q the vector options the handler takes as its own parameters.
+func withoutDeclared(q url.Values, sch udfhost.Schema) url.Values {
+	var out url.Values
+	for _, k := range render.VectorParams {
+		if _, ok := q[k]; ok && declares(sch, k) {
+			if out == nil {
+				out = maps.Clone(q)
+			}
+			delete(out, k)
 		}
 	}
-	return false
+	if out == nil {
+		return q
+	}
+	return out
 }
 
 // parseTile reads z/x/y path segments: non-integers and coordinates off the grid are 400.

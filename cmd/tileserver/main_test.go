@@ -194,7 +194,7 @@ func TestDockerfileReferences(t *testing.T) {
 }
 
 // TestDefaultConfigServesEveryExample runs `tileserver serve` with the embedded
-// config, as `make run` does: every demo layer, COG and Python, answers.
+// config, as `make run` does: every demo layer, COG, vector and Python, answers.
 func TestDefaultConfigServesEveryExample(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
@@ -235,8 +235,12 @@ func TestDefaultConfigServesEveryExample(t *testing.T) {
 		{"/v1/udfs/elevation/tiles/11/1101/719.png", "image/png", ""},
 		{"/v1/udfs/rgb/tiles/6/34/22.png", "image/png", ""},
 		{"/v1/udfs/hillshade/tiles/11/1101/719", "image/png", ""},
-		{"/v1/udfs/countries/tiles/3/4/2?min_pop_millions=50", "application/geo+json", `"Germany"`},
-		{"/v1/udfs/cities/run?bounds=-10,35,30,60&limit=3", "application/json", `"lat"`},
+		{"/v1/udfs/countries/tiles/2/2/1?format=geojson", "application/geo+json", `"pop_est"`},
+		{"/v1/udfs/countries/tiles/3/4/2.geojson?filter=pop_est>50000000&columns=name", "application/geo+json", `"Germany"`},
+		{"/v1/udfs/cities/run?bounds=-10,35,30,60&format=csv", "text/csv", "Paris"},
+		{"/v1/udfs/countries_udf/tiles/3/4/2?min_pop_millions=50", "application/geo+json", `"Germany"`},
+		{"/v1/udfs/cities_table/run?bounds=-10,35,30,60&limit=3", "application/json", `"lat"`},
+		{"/server/v1/realtime-shared/fsh_demo_countries/run/tiles/3/4/2?min_pop_millions=50", "application/geo+json", `"Germany"`},
 		{"/v1/udfs/bounds_echo/tiles/3/4/2", "application/json", `"z": 3`},
 		{"/server/v1/realtime-shared/fsh_demo_elevation/run/tiles/11/1101/719?dtype_out_raster=tiff", "image/tiff", ""},
 		{"/", "text/html", "maplibre"},

@@ -1,0 +1,871 @@
+// Package vector serves vector files (GeoPackage, FlatGeobuf, Shapefile,
+// GeoJSON: anything GDAL/OGR reads) as tiles and file-mode results with no UDF
+// written. A tile reads only what its spatial index returns for the buffered
+// tile; low zooms of large layers are thinned from an in-memory overview built
+// by one scan of the file when it is opened (see thin.go).
+package vector
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/airbusgeo/godal"
+	"github.com/paulmach/orb/encoding/wkb"
+	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// DefaultMaxFeatures is the per-tile (and per-run) feature limit when the config sets none.
+const DefaultMaxFeatures = 20000
+
+// Buffer is the margin read around a tile, in pixels of a 256 px tile: what the
+// MVT encoder keeps beyond the edge so that strokes and labels join up.
+const Buffer = 64
+
+// directBudget is the most features a tile may meet for it to be read straight
+// from the file through the spatial index; zooms whose densest tile meets more
+// are thinned from the overview, which reads only the features kept.
+const directBudget = 65536
+
+// maxOverview bounds the features an overview holds (about 28 bytes each). A
+// larger layer reads every tile from the file, which is slow at low zooms.
+const maxOverview = 16 << 20
+
+// recheckFile is how often a served file is checked for replacement.
+const recheckFile = time.Second
+
+// retryOpen bounds how often a missing or broken file is tried again.
+const retryOpen = 5 * time.Second
+
+// Formats are the formats a vector layer serves; mvt is the default.
+var Formats = []string{"mvt", "pbf", "geojson", "json", "csv"}
+
+// Options configure a Layer.
+type Options struct {
+	Path  string // local path or /vsi... GDAL path
+	Layer string // OGR layer name; "" = the first
+	// Columns are the columns served as properties and usable in filter=; empty = all.
+	Columns     []string
+	MaxFeatures int  // per tile or run; 0 = DefaultMaxFeatures
+	MinZoom     *int // overrides 0
+	MaxZoom     *int // overrides the zoom derived from the extent
+	Pool        int  // dataset handles, each used by one read at a time; 0 = 8
+	// Logger hears of invalid geometries, once per tile; nil = discard.
+	Logger *slog.Logger
+}
+
+// Layer is a udfhost.Handler serving one layer of a vector file.
+type Layer struct {
+	opts   Options
+	budget int // directBudget; tests lower it to exercise the overview
+	slots  []*slot
+	turn   atomic.Uint64
+	gen    atomic.Int64 // bumped when the file changes: handles of older generations are closed
+
+	mu      sync.Mutex
+	st      *state
+	err     error
+	tried   time.Time
+	checked time.Time
+}
+
+// New returns a layer and starts opening the file. A file that cannot be opened
+// does not fail construction: Status reports why, and tiles answer 503 until a
+// later attempt succeeds.
+func New(opts Options) *Layer {
+	return newLayer(opts, directBudget)
+}
+
+func newLayer(opts Options, budget int) *Layer {
+	if opts.Pool <= 0 {
+		opts.Pool = 8
+	}
+	if opts.MaxFeatures <= 0 {
+		opts.MaxFeatures = DefaultMaxFeatures
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	registerOnce()
+	l := &Layer{opts: opts, budget: budget, slots: make([]*slot, opts.Pool)}
+	for i := range l.slots {
+		l.slots[i] = &slot{}
+	}
+	_, _ = l.load()
+	return l
+}
+
+var registerOnce = sync.OnceFunc(godal.RegisterAll)
+
+// state is what is known about one version of the file.
+type state struct {
+	version   string
+	gen       int64
+	name      string   // the OGR layer's name
+	all       []column // every field
+	cols      []column // the served ones
+	lonlat    bool     // the layer is in lon/lat WGS 84
+	count     int64
+	extent    [4]float64 // in the layer's CRS
+	hasExtent bool
+	bounds    tiles.Bounds // lon/lat
+	schema    udfhost.Schema
+
+	ready  chan struct{} // closed when the overview is built or has failed
+	ov     *overview     // nil past maxOverview
+	ovErr  error
+	ovZoom int // tiles of zooms up to this one are thinned from the overview
+
+	filters filterCache
+}
+
+// load returns the file's state, opening it on first use, after a failure or
+// when the file was replaced.
+func (l *Layer) load() (*state, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.st != nil {
+		if time.Since(l.checked) < recheckFile {
+			return l.st, nil
+		}
+		l.checked = time.Now()
+		if l.fingerprint() == l.st.version {
+			return l.st, nil
+		}
+		l.st = nil
+		l.gen.Add(1) // slots reopen the file when they are next used
+	}
+	if l.err != nil && time.Since(l.tried) < retryOpen {
+		return nil, l.err
+	}
+	l.tried = time.Now()
+	st, src, err := l.open()
+	if err != nil {
+		l.err = err
+		return nil, err
+	}
+	l.st, l.err, l.checked = st, nil, time.Now()
+	l.adopt(&handle{src: src, gen: st.gen})
+	go l.index(st)
+	return st, nil
+}
+
+func (l *Layer) open() (*state, *source, error) {
+	p := l.opts.Path
+	if ext := strings.ToLower(filepath.Ext(p)); (ext == ".parquet" || ext == ".geoparquet") && !hasDriver("Parquet") {
+		v := godal.Version()
+		return nil, nil, fmt.Errorf("%s: GeoParquet is not served yet: GDAL %d.%d here has no Parquet driver; "+
+			"convert the file to FlatGeobuf or GeoPackage (ogr2ogr -f FlatGeobuf out.fgb %s, with a GDAL that reads Parquet)",
+			p, v.Major(), v.Minor(), filepath.Base(p))
+	}
+	src, err := openSource(p, l.opts.Layer)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot open %s: %v", p, err)
+	}
+	st := &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(),
+		lonlat: src.lonlat(), ready: make(chan struct{})}
+	st.count, st.extent, st.hasExtent = src.info()
+	if err := src.err(); err != nil {
+		src.Close()
+		return nil, nil, fmt.Errorf("%s: %v", p, err)
+	}
+	if len(l.opts.Columns) == 0 {
+		for _, c := range st.all {
+			if c.served() {
+				st.cols = append(st.cols, c)
+			}
+		}
+	}
+	for _, name := range l.opts.Columns {
+		c, ok := findColumn(st.all, name)
+		if !ok {
+			src.Close()
+			return nil, nil, fmt.Errorf("%s: columns: no column %q in layer %s; it has: %s", p, name, st.name, columnNames(st.all))
+		}
+		if !slices.ContainsFunc(st.cols, func(o column) bool { return o.Name == c.Name }) {
+			st.cols = append(st.cols, c)
+		}
+	}
+	st.bounds = lonLatBounds(src, st)
+	st.schema = l.schema(st)
+	return st, src, nil
+}
+
+// lonLatBounds is the layer's extent in lon/lat: the extent's outline
+// transformed, or the world when it cannot be.
+func lonLatBounds(src *source, st *state) tiles.Bounds {
+	world := tiles.Bounds{MinX: -180, MinY: -90, MaxX: 180, MaxY: 90}
+	if !st.hasExtent {
+		return world
+	}
+	e := st.extent
+	xs, ys := outline(e, 32)
+	ok := make([]bool, len(xs))
+	if !st.lonlat {
+		// Transform point by point: a corner off the projection's area must not
+		// lose the others.
+		for i := range xs {
+			x, y := xs[i:i+1], ys[i:i+1]
+			ok[i] = src.transform(true, x, y)
+		}
+	} else {
+		for i := range ok {
+			ok[i] = true
+		}
+	}
+	b := tiles.Bounds{MinX: math.Inf(1), MinY: math.Inf(1), MaxX: math.Inf(-1), MaxY: math.Inf(-1)}
+	for i := range xs {
+		if ok[i] {
+			b.MinX, b.MaxX = math.Min(b.MinX, xs[i]), math.Max(b.MaxX, xs[i])
+			b.MinY, b.MaxY = math.Min(b.MinY, ys[i]), math.Max(b.MaxY, ys[i])
+		}
+	}
+	if b.MinX > b.MaxX {
+		return world
+	}
+	b = tiles.Bounds{MinX: math.Max(-180, b.MinX), MinY: math.Max(-90, b.MinY), MaxX: math.Min(180, b.MaxX), MaxY: math.Min(90, b.MaxY)}
+	// A single point still meets the tiles around it.
+	const eps = 1e-7
+	if b.MaxX-b.MinX < eps {
+		b.MinX, b.MaxX = b.MinX-eps, b.MaxX+eps
+	}
+	if b.MaxY-b.MinY < eps {
+		b.MinY, b.MaxY = b.MinY-eps, b.MaxY+eps
+	}
+	return b
+}
+
+// outline returns n points along each edge of a box, counter-clockwise.
+func outline(e [4]float64, n int) (xs, ys []float64) {
+	for i := 0; i < n; i++ {
+		f := float64(i) / float64(n)
+		xs = append(xs, e[0]+f*(e[2]-e[0]), e[2], e[2]-f*(e[2]-e[0]), e[0])
+		ys = append(ys, e[1], e[1]+f*(e[3]-e[1]), e[3], e[3]-f*(e[3]-e[1]))
+	}
+	return xs, ys
+}
+
+// index scans the file once: every feature's FID, size and envelope go into the
+// overview, and a file that cannot be read through is reported by Status.
+func (l *Layer) index(st *state) {
+	defer close(st.ready)
+	defer func() {
+		if st.ovErr != nil {
+			l.opts.Logger.Warn("vector layer unavailable", "path", l.opts.Path, "error", st.ovErr.Error())
+		}
+	}()
+	start := time.Now()
+	if st.count > maxOverview {
+		st.ovZoom = -1
+		l.opts.Logger.Warn("vector layer too large for an overview: low zooms read the file", "path", l.opts.Path, "features", st.count)
+		return
+	}
+	src, err := openSource(l.opts.Path, l.opts.Layer)
+	if err != nil {
+		st.ovErr = fmt.Errorf("cannot open %s: %v", l.opts.Path, err)
+		return
+	}
+	defer src.Close()
+	ignored := []string{}
+	for _, c := range st.all {
+		ignored = append(ignored, c.Name)
+	}
+	if err := src.query(nil, "", ignored); err != nil {
+		st.ovErr = fmt.Errorf("%s: %v", l.opts.Path, err)
+		return
+	}
+	var b overviewBuilder
+	batch := newScanBatch(1 << 14)
+	for {
+		n := src.scan(batch)
+		b.add(batch, n)
+		if n < len(batch.fid) {
+			break
+		}
+	}
+	if err := src.err(); err != nil {
+		st.ovErr = fmt.Errorf("%s: reading feature %d: %v", l.opts.Path, len(b.keys)+1, err)
+		return
+	}
+	st.ov = b.build()
+	st.ovZoom = st.ov.deepest(l.budget)
+	l.opts.Logger.Debug("vector overview built", "path", l.opts.Path, "features", len(st.ov.fid),
+		"thinned_to_zoom", st.ovZoom, "seconds", time.Since(start).Seconds())
+}
+
+// fingerprint identifies the file's content and the layer's options.
+func (l *Layer) fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "vector/1|%s|%s|%q|%d", l.opts.Path, l.opts.Layer, l.opts.Columns, l.opts.MaxFeatures)
+	if st, err := os.Stat(l.opts.Path); err == nil {
+		fmt.Fprintf(h, "|%d|%d", st.Size(), st.ModTime().UnixNano())
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// Status reports why the layer cannot be served, or nil.
+func (l *Layer) Status() error {
+	st, err := l.load()
+	if err != nil {
+		return err
+	}
+	select {
+	case <-st.ready:
+		return st.ovErr
+	default:
+		return nil
+	}
+}
+
+// Version changes when the file or the layer's options change.
+func (l *Layer) Version() string {
+	if st, err := l.load(); err == nil {
+		return st.version
+	}
+	return l.fingerprint()
+}
+
+// Schema lists the query parameters, modes and formats of a vector layer.
+func (l *Layer) Schema() udfhost.Schema {
+	if st, err := l.load(); err == nil {
+		return st.schema
+	}
+	return l.schema(nil)
+}
+
+func (l *Layer) schema(st *state) udfhost.Schema {
+	s := udfhost.Schema{
+		Params: []udfhost.Param{
+			{Name: "columns", Type: udfhost.List, Description: "properties to return, comma-separated (default: all)"},
+			{Name: "filter", Type: udfhost.Str, Description: "an attribute filter, e.g. pop_est > 1000000 AND continent = 'Africa' " +
+				"(=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, IS NULL, AND, OR, NOT)"},
+		},
+		Modes:         []string{"tile", "file"},
+		Formats:       Formats,
+		DefaultFormat: "mvt",
+		MaxZoom:       22,
+		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
+		Doc: fmt.Sprintf("Features of %s; tiles keep at most %d features, largest first, "+
+			"and drop lines and polygons under half a pixel.", filepath.Base(l.opts.Path), l.opts.MaxFeatures),
+	}
+	if st != nil {
+		s.Params[0].Description += ": " + columnNames(st.cols)
+		s.Bounds = st.bounds
+		s.MaxZoom = extentZoom(st.bounds)
+	}
+	if l.opts.MinZoom != nil {
+		s.MinZoom = *l.opts.MinZoom
+	}
+	if l.opts.MaxZoom != nil {
+		s.MaxZoom = *l.opts.MaxZoom
+	}
+	return s
+}
+
+// extentZoom is the default maxzoom: 12 zooms below the one where the layer
+// fits one tile, between 14 (a world layer; clients overzoom vector tiles) and 22.
+func extentZoom(b tiles.Bounds) int {
+	m := b.ToMercator()
+	span := math.Max(m.MaxX-m.MinX, m.MaxY-m.MinY)
+	z := 22
+	if span > 0 {
+		z = int(math.Floor(math.Log2(2*tiles.OriginShift/span))) + 12
+	}
+	return max(14, min(22, z))
+}
+
+// slot holds one dataset handle; a read holds the slot's lock.
+type slot struct {
+	mu sync.Mutex
+	h  *handle
+}
+
+type handle struct {
+	src *source
+	gen int64
+}
+
+// acquire locks a free slot (or waits for one) and returns its handle, opened
+// if need be. A free slot with an open handle is preferred: opening a file
+// costs milliseconds.
+func (l *Layer) acquire() (*slot, *handle, error) {
+	n := len(l.slots)
+	home := int(l.turn.Add(1) % uint64(n))
+	var s *slot
+	for pass := 0; pass < 2 && s == nil; pass++ {
+		for i := 0; i < n && s == nil; i++ {
+			c := l.slots[(home+i)%n]
+			if c.mu.TryLock() {
+				if pass == 0 && c.h == nil {
+					c.mu.Unlock()
+					continue
+				}
+				s = c
+			}
+		}
+	}
+	if s == nil {
+		s = l.slots[home]
+		s.mu.Lock()
+	}
+	if s.h != nil && s.h.gen != l.gen.Load() {
+		s.h.src.Close() // the file was replaced
+		s.h = nil
+	}
+	if s.h == nil {
+		src, err := openSource(l.opts.Path, l.opts.Layer)
+		if err != nil {
+			s.mu.Unlock()
+			return nil, nil, fmt.Errorf("cannot open %s: %v", l.opts.Path, err)
+		}
+		s.h = &handle{src: src, gen: l.gen.Load()}
+	}
+	return s, s.h, nil
+}
+
+// adopt keeps a freshly opened handle in a free slot, or closes it.
+func (l *Layer) adopt(h *handle) {
+	for _, s := range l.slots {
+		if s.mu.TryLock() {
+			if s.h == nil {
+				s.h = h
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
+	}
+	h.src.Close()
+}
+
+// Close releases the dataset handles; reads afterwards open new ones.
+func (l *Layer) Close() {
+	for _, s := range l.slots {
+		s.mu.Lock()
+		if s.h != nil {
+			s.h.src.Close()
+			s.h = nil
+		}
+		s.mu.Unlock()
+	}
+}
+
+// query is one read: where, what and how much.
+type query struct {
+	area   *tiles.Bounds // lon/lat; nil = the whole layer
+	thr    float32       // smallest visible line or polygon, EPSG:3857 metres; 0 = all
+	zoom   int           // -1 in file mode
+	cols   []column
+	filter *filter
+	limit  int
+}
+
+// Run reads a tile (Request.Tile) or, in file mode, the features meeting
+// Request.Bounds (all of them when unset), as lon/lat features.
+func (l *Layer) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, error) {
+	st, err := l.load()
+	if err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+	}
+	select {
+	case <-st.ready:
+	case <-ctx.Done():
+		return nil, udfhost.Errorf(udfhost.Timeout, "the layer is still being indexed: %v", ctx.Err())
+	}
+	if st.ovErr != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: st.ovErr.Error()}
+	}
+	q := query{zoom: -1, limit: l.opts.MaxFeatures, cols: st.cols}
+	if err := q.params(st, req.Params); err != nil {
+		return nil, err
+	}
+	if t := req.Tile; t != nil {
+		m := t.Mercator()
+		pad := (m.MaxX - m.MinX) * Buffer / 256
+		m = tiles.Bounds{MinX: m.MinX - pad, MinY: m.MinY - pad, MaxX: m.MaxX + pad, MaxY: m.MaxY + pad}
+		area := m.ToLonLat()
+		q.area, q.zoom, q.thr = &area, t.Z, threshold(t.Z)
+	} else if req.Bounds != (tiles.Bounds{}) {
+		area := req.Bounds
+		q.area = &area
+	}
+	s, h, err := l.acquire()
+	if err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+	}
+	defer s.mu.Unlock()
+	res, err := l.read(ctx, st, h, q)
+	if err != nil && udfhost.KindOf(err) == udfhost.Unavailable {
+		// A handle that failed may be in a bad state: drop it.
+		h.src.Close()
+		s.h = nil
+	}
+	return res, err
+}
+
+// params reads columns= and filter=.
+func (q *query) params(st *state, p map[string]any) error {
+	if v, ok := p["columns"].([]any); ok && len(v) > 0 {
+		q.cols = nil
+		for _, x := range v {
+			name, ok := x.(string)
+			if !ok {
+				return udfhost.Errorf(udfhost.BadRequest, "parameter columns: want column names, got %v", x)
+			}
+			name = strings.TrimSpace(name)
+			if name == "" {
+				continue
+			}
+			c, ok := findColumn(st.cols, name)
+			if !ok {
+				return udfhost.Errorf(udfhost.BadRequest, "parameter columns: no column %q; columns: %s", name, columnNames(st.cols))
+			}
+			if !slices.ContainsFunc(q.cols, func(o column) bool { return o.Name == c.Name }) {
+				q.cols = append(q.cols, c)
+			}
+		}
+	}
+	if s, ok := p["filter"].(string); ok && strings.TrimSpace(s) != "" {
+		f, err := parseFilter(s, st.cols)
+		if err != nil {
+			return udfhost.Errorf(udfhost.BadRequest, "parameter filter: %v", err)
+		}
+		q.filter = f
+	}
+	return nil
+}
+
+// outcome counts what happened to the features of one read.
+type outcome struct {
+	repaired, invalid, unprojectable int
+	skippedFIDs                      []int64
+	truncated                        bool
+	more                             string // how many more features there were, when known
+}
+
+func (o *outcome) note(status int, fid int64) {
+	switch status {
+	case geomRepaired:
+		o.repaired++
+		return
+	case geomInvalid:
+		o.invalid++
+	case geomUnprojectable:
+		o.unprojectable++
+	default:
+		return
+	}
+	if len(o.skippedFIDs) < 10 {
+		o.skippedFIDs = append(o.skippedFIDs, fid)
+	}
+}
+
+// kept is a feature chosen for the result.
+type kept struct {
+	key rankKey
+	f   *geojson.Feature
+}
+
+func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhost.Result, error) {
+	fc := geojson.NewFeatureCollection()
+	res := &udfhost.Features{Collection: fc}
+	rect, empty := sourceRect(st, h.src, q.area)
+	if empty {
+		return res, nil
+	}
+	if q.filter != nil {
+		if err := st.filters.validate(h.src, q.filter, st); err != nil {
+			return nil, err
+		}
+	}
+	var (
+		out []kept
+		oc  outcome
+		err error
+	)
+	if st.ov != nil && (q.zoom < 0 || q.zoom <= st.ovZoom) {
+		out, err = l.thinned(ctx, st, h, q, rect, &oc)
+	} else {
+		out, err = l.direct(ctx, st, h, q, rect, &oc)
+	}
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b kept) int { return cmpInt64(a.key.fid, b.key.fid) })
+	for _, k := range out {
+		fc.Append(k.f)
+	}
+	res.Logs = l.report(q, len(out), &oc)
+	return res, nil
+}
+
+func cmpInt64(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// report logs geometry trouble once per read and returns the result's log lines.
+func (l *Layer) report(q query, n int, oc *outcome) string {
+	var lines []string
+	if oc.truncated {
+		lines = append(lines, fmt.Sprintf("max_features: kept %d features, largest first%s", n, oc.more))
+	}
+	if oc.repaired+oc.invalid+oc.unprojectable > 0 {
+		where := "file"
+		if q.zoom >= 0 && q.area != nil {
+			where = fmt.Sprintf("z%d %.5f,%.5f,%.5f,%.5f", q.zoom, q.area.MinX, q.area.MinY, q.area.MaxX, q.area.MaxY)
+		}
+		l.opts.Logger.Warn("vector layer: invalid geometries", "path", l.opts.Path, "where", where,
+			"repaired", oc.repaired, "skipped_invalid", oc.invalid, "skipped_unprojectable", oc.unprojectable, "fids", oc.skippedFIDs)
+		lines = append(lines, fmt.Sprintf("geometries: %d repaired, %d invalid and %d unprojectable skipped (FIDs %v)",
+			oc.repaired, oc.invalid, oc.unprojectable, oc.skippedFIDs))
+	}
+	return strings.Join(lines, "\n")
+}
+
+// sourceRect is the spatial filter for a lon/lat area in the layer's CRS: the
+// envelope of the area's outline, transformed. empty reports an area that
+// cannot hold features.
+func sourceRect(st *state, src *source, area *tiles.Bounds) (rect *[4]float64, empty bool) {
+	if area == nil {
+		return nil, false
+	}
+	if st.lonlat {
+		return &[4]float64{area.MinX, area.MinY, area.MaxX, area.MaxY}, false
+	}
+	try := func(b tiles.Bounds) *[4]float64 {
+		xs, ys := outline([4]float64{b.MinX, b.MinY, b.MaxX, b.MaxY}, 16)
+		if !src.transform(false, xs, ys) {
+			return nil
+		}
+		return &[4]float64{slices.Min(xs), slices.Min(ys), slices.Max(xs), slices.Max(ys)}
+	}
+	if r := try(*area); r != nil {
+		return r, false
+	}
+	// Part of the area is off the projection: keep to the layer's surroundings.
+	b := st.bounds
+	padX, padY := (b.MaxX-b.MinX)*0.05+1e-6, (b.MaxY-b.MinY)*0.05+1e-6
+	clip := tiles.Bounds{MinX: math.Max(area.MinX, math.Max(-180, b.MinX-padX)), MinY: math.Max(area.MinY, math.Max(-90, b.MinY-padY)),
+		MaxX: math.Min(area.MaxX, math.Min(180, b.MaxX+padX)), MaxY: math.Min(area.MaxY, math.Min(90, b.MaxY+padY))}
+	if clip.MinX >= clip.MaxX || clip.MinY >= clip.MaxY {
+		return nil, true
+	}
+	if r := try(clip); r != nil {
+		return r, false
+	}
+	if st.hasExtent {
+		e := st.extent
+		return &e, false
+	}
+	return nil, false
+}
+
+// ignoredFields lists the fields a read need not fetch.
+func ignoredFields(st *state, q query, geometry bool) []string {
+	need := map[string]bool{}
+	for _, c := range q.cols {
+		need[c.Name] = true
+	}
+	if q.filter != nil {
+		for _, c := range q.filter.Columns {
+			need[c] = true
+		}
+	}
+	var out []string
+	for _, c := range st.all {
+		if !need[c.Name] {
+			out = append(out, c.Name)
+		}
+	}
+	if !geometry {
+		out = append(out, "OGR_GEOMETRY")
+	}
+	return out
+}
+
+// direct reads the tile from the file: OGR's spatial filter (the file's spatial
+// index) and attribute filter, then thinning of what comes back.
+func (l *Layer) direct(ctx context.Context, st *state, h *handle, q query, rect *[4]float64, oc *outcome) ([]kept, error) {
+	where := ""
+	if q.filter != nil {
+		where = q.filter.SQL
+	}
+	if err := h.src.query(rect, where, ignoredFields(st, q, true)); err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("%s: %v", l.opts.Path, err)}
+	}
+	var out []kept
+	for i := 0; ; i++ {
+		if i%1024 == 0 && ctx.Err() != nil {
+			return nil, udfhost.Errorf(udfhost.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
+		}
+		f, ok := h.src.next(q.thr)
+		if !ok {
+			break
+		}
+		if gf := extract(h.src, f, q, oc); gf != nil {
+			out = append(out, kept{key: newRankKey(f.cls, f.size, f.fid), f: gf})
+		}
+	}
+	if err := h.src.err(); err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+	}
+	if len(out) > q.limit {
+		slices.SortFunc(out, func(a, b kept) int { return a.key.compare(b.key) })
+		oc.truncated, oc.more = true, fmt.Sprintf(" of %d", len(out))
+		out = out[:q.limit]
+	}
+	return out, nil
+}
+
+// thinned picks the tile's features from the overview in rank order and reads
+// only those, by FID.
+func (l *Layer) thinned(ctx context.Context, st *state, h *handle, q query, rect *[4]float64, oc *outcome) ([]kept, error) {
+	var allow func(int64) bool
+	if q.filter != nil {
+		set, err := st.filters.fids(h.src, q.filter, st)
+		if err != nil {
+			return nil, err
+		}
+		allow = set.has
+	}
+	ignored := ignoredFields(st, q, true)
+	fidCol := h.src.fidColumn()
+	ov := st.ov
+	var out []kept
+	var idx []int
+	pos := 0
+	for len(out) < q.limit && pos >= 0 {
+		if ctx.Err() != nil {
+			return nil, udfhost.Errorf(udfhost.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
+		}
+		idx = idx[:0]
+		pos = ov.walk(rect, q.thr, allow, pos, q.limit-len(out), &idx)
+		ids := make([]int64, len(idx))
+		for k, i := range idx {
+			ids[k] = ov.fid[i]
+		}
+		// Reading in FID order follows the file's order: far fewer seeks.
+		slices.Sort(ids)
+		var err error
+		if fidCol != "" {
+			out, err = fetchSQL(h.src, fidCol, ids, rect, ignored, q, oc, out)
+		} else {
+			out, err = fetchEach(h.src, ids, rect, ignored, q, oc, out)
+		}
+		if err != nil {
+			return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+		}
+	}
+	if pos >= 0 {
+		oc.truncated = true
+	}
+	return out, nil
+}
+
+// fetchEach reads features one by one by FID (FlatGeobuf and shapefiles seek
+// to them through their index), keeping those that meet rect.
+func fetchEach(src *source, ids []int64, rect *[4]float64, ignored []string, q query, oc *outcome, out []kept) ([]kept, error) {
+	if err := src.exact(rect, ignored); err != nil {
+		return out, err
+	}
+	for _, id := range ids {
+		f := src.get(id)
+		if f.h == nil {
+			if err := src.err(); err != nil {
+				return out, err
+			}
+			continue // gone since the scan; the next check of the file reloads it
+		}
+		if !src.intersects(f) {
+			f.release()
+			continue
+		}
+		if gf := extract(src, f, q, oc); gf != nil {
+			out = append(out, kept{key: rankKey{fid: f.fid}, f: gf}) // chosen already: only the FID orders them now
+		}
+	}
+	return out, nil
+}
+
+// fidChunk bounds the FIDs of one SQL IN list.
+const fidChunk = 8192
+
+// fetchSQL reads features by FID with `fid IN (...)` filters, which an SQL
+// driver answers from its primary key in one pass: a GeoPackage does so four
+// times faster than one lookup per FID.
+func fetchSQL(src *source, fidCol string, ids []int64, rect *[4]float64, ignored []string, q query, oc *outcome, out []kept) ([]kept, error) {
+	var sb strings.Builder
+	for len(ids) > 0 {
+		n := min(len(ids), fidChunk)
+		sb.Reset()
+		sb.WriteString(quoteIdent(fidCol) + " IN (")
+		for k, id := range ids[:n] {
+			if k > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteString(strconv.FormatInt(id, 10))
+		}
+		sb.WriteByte(')')
+		ids = ids[n:]
+		if err := src.setQuery(rect, false, sb.String(), ignored); err != nil {
+			return out, err
+		}
+		for {
+			f, ok := src.next(0)
+			if !ok {
+				break
+			}
+			if !src.intersects(f) {
+				f.release()
+				continue
+			}
+			if gf := extract(src, f, q, oc); gf != nil {
+				out = append(out, kept{key: rankKey{fid: f.fid}, f: gf})
+			}
+		}
+		if err := src.err(); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// extract converts an OGR feature to a GeoJSON feature in lon/lat and releases
+// it; nil when its geometry is skipped.
+func extract(src *source, f feature, q query, oc *outcome) *geojson.Feature {
+	defer f.release()
+	b, status, free := src.geometry(f)
+	defer free()
+	oc.note(status, f.fid)
+	if b == nil {
+		return nil
+	}
+	g, err := wkb.Unmarshal(b)
+	if err != nil || g == nil {
+		oc.note(geomInvalid, f.fid)
+		return nil
+	}
+	gf := geojson.NewFeature(g)
+	gf.ID = f.fid
+	gf.Properties = properties(f, q.cols)
+	return gf
+}
