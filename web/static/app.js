@@ -451,7 +451,9 @@
 
   function runUrl(layer, bounds) {
     const base = absolute(`/v1/udfs/${encodeURIComponent(layer.name)}/run`);
-    return withQuery(base, [['bounds', bounds.join(',')], ...formPairs()]);
+    const pairs = [['bounds', bounds.join(',')], ...formPairs()];
+    if (/^(mvt|pbf)$/i.test(layer.default_format || '')) pairs.push(['format', 'geojson']);
+    return withQuery(base, pairs);
   }
 
   function qgisUri(layer) {
@@ -642,7 +644,9 @@
   function kindFromFormat(layer) {
     const f = String(layer.default_format || '').toLowerCase();
     if (!f) return null;
-    if (f === 'geojson') return 'vector';
+    // Vector tiles are drawn from file mode's GeoJSON of the view, so that styling
+    // by a property and clicking a feature work the same for every vector layer.
+    if (f === 'geojson' || f === 'mvt' || f === 'pbf') return 'vector';
     if (f === 'json') return 'json';
     if (f === 'html') return 'html';
     return 'raster';
