@@ -84,6 +84,8 @@ type UDF struct {
 	// Bounds is where a Python UDF has data, [xmin, ymin, xmax, ymax] in lon/lat:
 	// tiles outside answer 404 and maps open there. Default: the whole world.
 	Bounds []float64 `yaml:"bounds"`
+	// MVTLayer names the layer inside the layer's vector tiles (default "udf").
+	MVTLayer string `yaml:"mvt_layer"`
 	// Go names a Go handler compiled into the server (handler: go); the name is
 	// checked when the server builds its layers.
 	Go string `yaml:"go"`

@@ -145,7 +145,7 @@ func tokens(cfg *config.Config) map[string]string {
 func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandlers) *udfhost.Registry {
 	reg := udfhost.NewRegistry()
 	for _, u := range cfg.UDFs {
-		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description,
+		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description, MVTLayer: u.MVTLayer,
 			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}}
 		if u.CacheMaxAge != nil {
 			l.MaxAge, l.MaxAgeSet = u.CacheMaxAge.Std(), true

@@ -17,6 +17,7 @@ type Layer struct {
 	// what the handler asks for (@fused.udf(cache_max_age=...)).
 	MaxAgeSet   bool
 	Description string
+	MVTLayer    string // layer name inside vector tiles; "" = udf, as Fused names it
 	// Defaults are the config's parameter defaults (rescale, colormap, ...),
 	// applied under the request's query values.
 	Defaults url.Values

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
@@ -248,4 +249,30 @@ func orbPoints(g orb.Geometry) []orb.Point {
 		}
 	}
 	return out
+}
+
+// TestMVTLayerName: a layer's mvt_layer names the layer inside its vector tiles.
+func TestMVTLayerName(t *testing.T) {
+	s := newPyServer(t, pyServerOptions{})
+	u := udfhost.NewPythonUDF(s.pool, udfhost.PythonOptions{Path: pyFixture(t, "vector_tile.py")})
+	s.reg.Add(&udfhost.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
+	rec := s.request(t, "GET", tileURL("named", tiles.Tile{Z: 2, X: 2, Y: 1}, ".mvt"), 200)
+	ls, err := mvt.Unmarshal(rec.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 1 || ls[0].Name != "countries" || len(ls[0].Features) == 0 {
+		t.Fatalf("layers %d, first %q with %d features; want one layer named countries", len(ls), ls[0].Name, len(ls[0].Features))
+	}
+}
+
+// TestTileJSONVectorLayers: a vector tileset's TileJSON names its layer.
+func TestTileJSONVectorLayers(t *testing.T) {
+	s := newPyServer(t, pyServerOptions{})
+	u := udfhost.NewPythonUDF(s.pool, udfhost.PythonOptions{Path: pyFixture(t, "vector_tile.py")})
+	s.reg.Add(&udfhost.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
+	body := s.request(t, "GET", "/v1/udfs/named/tilejson.json?format=mvt", 200).Body.String()
+	if !strings.Contains(body, `"vector_layers":[{"id":"countries"`) || !strings.Contains(body, `{y}.mvt`) {
+		t.Fatalf("TileJSON %s: want vector_layers with id countries and .mvt tiles", body)
+	}
 }

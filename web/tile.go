@@ -126,6 +126,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		return
 	}
 	opts.Tile = c.tile
+	opts.Layer = l.MVTLayer
 	hq := url.Values{}
 	for k, vals := range q {
 		if !isReserved(k, sch) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
 )
@@ -43,6 +44,13 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 		Tiles: []string{u}, MinZoom: sch.MinZoom, MaxZoom: sch.MaxZoom,
 		Bounds: [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY},
 		Center: center(sch),
+	}
+	if format == "mvt" || format == "pbf" {
+		id := l.MVTLayer
+		if id == "" {
+			id = render.DefaultLayer
+		}
+		tj.VectorLayers = []tiles.VectorLayer{{ID: id, Fields: map[string]string{}, MinZoom: sch.MinZoom, MaxZoom: sch.MaxZoom}}
 	}
 	writeJSON(w, tj)
 }
