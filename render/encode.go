@@ -24,10 +24,11 @@ var ContentTypes = map[string]string{
 	"npy":     "application/x-npy",
 	"mvt":     "application/vnd.mapbox-vector-tile",
 	"pbf":     "application/vnd.mapbox-vector-tile",
+	"parquet": "application/vnd.apache.parquet",
 }
 
 // Aliases are other spellings accepted for a format.
-var Aliases = map[string]string{"jpeg": "jpg", "tiff": "tif", "geotiff": "tif", "pbf": "mvt"}
+var Aliases = map[string]string{"jpeg": "jpg", "tiff": "tif", "geotiff": "tif", "pbf": "mvt", "geoparquet": "parquet"}
 
 // Normalize returns the canonical spelling of a format name.
 func Normalize(f string) string {

@@ -64,8 +64,11 @@ func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, stri
 		}
 		w.Flush()
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
+	case "parquet":
+		b, err := GeoParquet(f)
+		return b, ContentTypes["parquet"], err
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be mvt (tiles), geojson, json or csv", format)
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
 }
 
 // features lists the features of a result, none if it has no collection.
@@ -381,11 +384,14 @@ func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 		}
 		w.Flush()
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
+	case "parquet":
+		b, err := ParquetTable(t)
+		return b, ContentTypes["parquet"], err
 	}
 	if format == "mvt" || format == "geojson" {
-		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %s: a table has no geometry; it can be json or csv", format)
+		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %s: a table has no geometry; it can be json, csv or parquet", format)
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json or csv", format)
+	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json, csv or parquet", format)
 }
 
 // bigIntColumns marks the integer columns holding a value past 2^53, which a

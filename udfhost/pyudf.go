@@ -163,7 +163,7 @@ var pyTypes = map[string]ParamType{"int": Int, "float": Float, "bool": Bool, "st
 
 func (u *PythonUDF) buildSchema(in pyInspect) Schema {
 	s := Schema{Kwargs: in.Kwargs, Modes: []string{"tile", "file"},
-		Formats:  []string{"png", "jpg", "webp", "tif", "npy", "geojson", "json", "csv", "mvt", "pbf"},
+		Formats:  []string{"png", "jpg", "webp", "tif", "npy", "geojson", "json", "csv", "mvt", "pbf", "parquet"},
 		MinZoom:  u.opts.MinZoom,
 		MaxZoom:  u.opts.MaxZoom,
 		Bounds:   u.bounds(),
