@@ -3,6 +3,7 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -24,6 +25,23 @@ import (
 // `geo` metadata omits crs, which means OGC:CRS84 (lon/lat, as GeoJSON). No
 // features is a file with the schema and no rows.
 func GeoParquet(f *udfhost.Features) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := WriteGeoParquet(&buf, f, GeoParquetOptions{}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// GeoParquetOptions tune WriteGeoParquet.
+type GeoParquetOptions struct {
+	RowGroupSize int            // rows per row group; 0 = 65536
+	Progress     func(rows int) // if set, called with the rows written so far
+}
+
+// WriteGeoParquet writes features to w as GeoParquet does, in row groups of
+// o.RowGroupSize rows (each with min/max statistics of the bbox columns, which
+// readers use to skip groups), in the order given.
+func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) error {
 	var fts []featureRow
 	keys := propertyKeys(f)
 	for _, ft := range features(f) {
@@ -68,14 +86,14 @@ func GeoParquet(f *udfhost.Features) ([]byte, error) {
 		}
 		b, err := wkb.Marshal(ft.geom)
 		if err != nil {
-			return nil, udfhost.Errorf(udfhost.Failed, "feature %d: geometry to WKB: %v", i, err)
+			return udfhost.Errorf(udfhost.Failed, "feature %d: geometry to WKB: %v", i, err)
 		}
 		ft.wkb = b
 		types[ft.geom.GeoJSONType()] = true
 		bd := ft.geom.Bound()
 		for _, v := range []float64{bd.Min[0], bd.Min[1], bd.Max[0], bd.Max[1]} {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, udfhost.Errorf(udfhost.Failed, "feature %d: a coordinate is %v, which GeoParquet's bbox cannot hold", i, v)
+				return udfhost.Errorf(udfhost.Failed, "feature %d: a coordinate is %v, which GeoParquet's bbox cannot hold", i, v)
 			}
 		}
 		if isEmpty(ft.geom) {
@@ -107,7 +125,7 @@ func GeoParquet(f *udfhost.Features) ([]byte, error) {
 		"columns":        map[string]any{"geometry": geoCol},
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 
 	group := parquet.Group{
@@ -163,7 +181,7 @@ func GeoParquet(f *udfhost.Features) ([]byte, error) {
 			writers[li] = func(i, idx int) parquet.Value { return c.value(i, idx) }
 		}
 	}
-	return writeParquet(schema, len(fts), writers, parquet.KeyValueMetadata("geo", string(meta)))
+	return writeParquet(w, schema, len(fts), writers, o.RowGroupSize, o.Progress, parquet.KeyValueMetadata("geo", string(meta)))
 }
 
 // ParquetTable writes a table as a Parquet file, zstd compressed, one nullable
@@ -210,7 +228,11 @@ func ParquetTable(t *udfhost.Table) ([]byte, error) {
 		c := byName[path[0]]
 		writers[li] = func(i, idx int) parquet.Value { return c.value(i, idx) }
 	}
-	return writeParquet(schema, len(t.Rows), writers)
+	var buf bytes.Buffer
+	if err := writeParquet(&buf, schema, len(t.Rows), writers, 0, nil); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 type featureRow struct {
@@ -221,11 +243,16 @@ type featureRow struct {
 	hasBBox bool
 }
 
-// writeParquet writes n rows, each leaf column's value from its writer.
-func writeParquet(schema *parquet.Schema, n int, writers []func(i, idx int) parquet.Value, opts ...parquet.WriterOption) ([]byte, error) {
-	var buf bytes.Buffer
-	opts = append([]parquet.WriterOption{schema, parquet.Compression(pqZstd), parquet.MaxRowsPerRowGroup(pqRowGroup)}, opts...)
-	w := parquet.NewWriter(&buf, opts...)
+// writeParquet writes n rows to w, each leaf column's value from its writer,
+// in row groups of rowGroup rows (0 = pqRowGroup); progress, if set, hears of
+// the rows written.
+func writeParquet(w io.Writer, schema *parquet.Schema, n int, writers []func(i, idx int) parquet.Value, rowGroup int,
+	progress func(int), opts ...parquet.WriterOption) error {
+	if rowGroup <= 0 {
+		rowGroup = pqRowGroup
+	}
+	opts = append([]parquet.WriterOption{schema, parquet.Compression(pqZstd), parquet.MaxRowsPerRowGroup(int64(rowGroup))}, opts...)
+	pw := parquet.NewWriter(w, opts...)
 	const batch = 1024
 	rows := make([]parquet.Row, 0, batch)
 	for i := 0; i < n; i++ {
@@ -235,16 +262,19 @@ func writeParquet(schema *parquet.Schema, n int, writers []func(i, idx int) parq
 		}
 		rows = append(rows, row)
 		if len(rows) == batch || i == n-1 {
-			if _, err := w.WriteRows(rows); err != nil {
-				return nil, udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
+			if _, err := pw.WriteRows(rows); err != nil {
+				return udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
 			}
 			rows = rows[:0]
+			if progress != nil {
+				progress(i + 1)
+			}
 		}
 	}
-	if err := w.Close(); err != nil {
-		return nil, udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
+	if err := pw.Close(); err != nil {
+		return udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
 	}
-	return buf.Bytes(), nil
+	return nil
 }
 
 // pqZstd is shared so that its pooled encoders are reused across files.

@@ -9,6 +9,7 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -40,7 +41,8 @@ const usage = `tileserver: UDFs, COGs and vector files as XYZ tiles
 
 Usage:
   tileserver serve [--config FILE] [--listen ADDR]   serve tiles (default config: the demo)
-  tileserver demo-data [--out DIR]                   write the demo rasters (default data/demo)
+  tileserver demo-data [--out DIR]                   write the demo data (default data/demo)
+  tileserver ingest SRC DST.parquet                  a vector file to GeoParquet for fast tiles
   tileserver version                                 print the version
 
 Run "tileserver COMMAND -h" for a command's flags.
@@ -63,12 +65,17 @@ func Main(args []string, opts ...Option) int {
 		err = serve(args, s)
 	case "demo-data":
 		err = demoData(args)
+	case "ingest":
+		err = ingest(args, s)
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)
 	case "help", "-h", "--help":
 		fmt.Fprint(s.stdout, usage)
 	default:
 		fmt.Fprintf(s.stderr, "tileserver: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+	if errors.Is(err, errUsage) {
 		return 2
 	}
 	if err != nil {

@@ -1,14 +1,17 @@
 package vector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/paulmach/orb"
 	"github.com/udftiles/udftiles/demo"
 	"github.com/udftiles/udftiles/tiles"
@@ -31,6 +34,18 @@ func TestBrokenFiles(t *testing.T) {
 		}
 		return p
 	}
+	pq, err := os.ReadFile(ingestTest(t, files["countries.gpkg"], 16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Zeros over the middle of the file: the footer is intact, the pages are not.
+	corrupt := slices.Clone(pq)
+	clear(corrupt[len(pq)/3 : len(pq)/3+4096])
+	var plain bytes.Buffer
+	type row struct{ A int64 }
+	if err := parquet.Write(&plain, []row{{1}, {2}}); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		opts Options
@@ -40,8 +55,12 @@ func TestBrokenFiles(t *testing.T) {
 		{"garbage gpkg", Options{Path: write("garbage.gpkg", []byte("SQLite format 3\x00 but not really"))}, "cannot open"},
 		{"text as geojson", Options{Path: write("broken.geojson", []byte(`{"type": "FeatureCollection", "features": [{"type": "Feat`))}, "cannot open"},
 		{"truncated flatgeobuf", Options{Path: write("truncated.fgb", good[:len(good)*6/10])}, "reading feature"},
-		{"geoparquet", Options{Path: write("countries.parquet", []byte("PAR1"))}, "GeoParquet is not served yet"},
+		{"garbage geoparquet", Options{Path: write("countries.parquet", []byte("PAR1"))}, "not a Parquet file"},
+		{"truncated geoparquet", Options{Path: write("truncated.parquet", pq[:len(pq)*6/10])}, "not a Parquet file"},
+		{"corrupt geoparquet", Options{Path: write("corrupt.parquet", corrupt)}, "row group"},
+		{"parquet without geo", Options{Path: write("plain.parquet", plain.Bytes())}, "without GeoParquet's `geo` metadata"},
 		{"unknown layer", Options{Path: files["countries.gpkg"], Layer: "states"}, `no layer named "states"; the file has: [countries]`},
+		{"unknown geoparquet layer", Options{Path: write("c.parquet", pq), Layer: "states"}, `no layer named "states": a GeoParquet file has one layer, c`},
 	}
 	for _, tt := range tests {
 		l := newLayer(tt.opts, directBudget)

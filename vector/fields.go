@@ -24,6 +24,7 @@ type column struct {
 	Index int // OGR field index
 	Type  fieldType
 	Sub   int // OGR subtype: boolean, int16, float32, JSON
+	unit  int // a GeoParquet TIME or TIMESTAMP column's unit (pqMicros, ...)
 }
 
 // valueKind is what a filter can do with a column.

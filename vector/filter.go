@@ -1,8 +1,10 @@
 package vector
 
 import (
+	"cmp"
 	"fmt"
 	"math"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -21,6 +23,12 @@ type filter struct {
 	// Columns are the columns the expression reads: OGR evaluates the filter on
 	// features, so these must not be in the layer's ignored fields.
 	Columns []string
+	// Eval evaluates the expression on a row holding the values of Columns, in
+	// their order, as SQL does: it returns true only when the expression is true,
+	// not when it is false or unknown (a NULL compared). Values are nil (NULL),
+	// int64 or float64 (numbers; booleans as 0 and 1) and string (text, and
+	// dates and times as ISO 8601 text). Readers that are not OGR use it.
+	Eval func(row []any) bool
 }
 
 // parseFilter checks a simple attribute expression against the layer's columns:
@@ -42,17 +50,18 @@ func parseFilter(s string, cols []column) (*filter, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &filterParser{toks: toks, cols: cols, used: map[string]bool{}}
-	sql, err := p.expr(0)
+	p := &filterParser{toks: toks, cols: cols, used: map[string]*int{}}
+	n, err := p.expr(0)
 	if err != nil {
 		return nil, err
 	}
 	if t := p.peek(); t.kind != tEOF {
 		return nil, fmt.Errorf("unexpected %s at character %d", t, t.pos+1)
 	}
-	f := &filter{SQL: sql}
+	f := &filter{SQL: n.sql, Eval: func(row []any) bool { return n.eval(row) == sqlTrue }}
 	for _, c := range cols { // in the layer's order, so the result is stable
-		if p.used[c.Name] {
+		if slot := p.used[c.Name]; slot != nil {
+			*slot = len(f.Columns)
 			f.Columns = append(f.Columns, c.Name)
 		}
 	}
@@ -171,7 +180,7 @@ type filterParser struct {
 	toks []token
 	i    int
 	cols []column
-	used map[string]bool
+	used map[string]*int // column → its place in the row Eval reads
 }
 
 func (p *filterParser) peek() token { return p.toks[p.i] }
@@ -189,35 +198,35 @@ func (p *filterParser) keyword(k string) bool {
 var reserved = map[string]bool{"AND": true, "OR": true, "NOT": true, "IN": true, "IS": true, "NULL": true,
 	"BETWEEN": true, "LIKE": true, "TRUE": true, "FALSE": true}
 
-func (p *filterParser) expr(depth int) (string, error) {
+func (p *filterParser) expr(depth int) (node, error) {
 	if depth > maxFilterDepth {
-		return "", fmt.Errorf("the expression nests deeper than %d", maxFilterDepth)
+		return node{}, fmt.Errorf("the expression nests deeper than %d", maxFilterDepth)
 	}
 	left, err := p.term(depth)
 	if err != nil {
-		return "", err
+		return node{}, err
 	}
 	for p.keyword("OR") {
 		right, err := p.term(depth)
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
-		left = "(" + left + " OR " + right + ")"
+		left = orNode(left, right)
 	}
 	return left, nil
 }
 
-func (p *filterParser) term(depth int) (string, error) {
+func (p *filterParser) term(depth int) (node, error) {
 	left, err := p.factor(depth)
 	if err != nil {
-		return "", err
+		return node{}, err
 	}
 	for p.keyword("AND") {
 		right, err := p.factor(depth)
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
-		left = "(" + left + " AND " + right + ")"
+		left = andNode(left, right)
 	}
 	return left, nil
 }
@@ -226,140 +235,175 @@ func (p *filterParser) term(depth int) (string, error) {
 type operand struct {
 	sql  string
 	kind valueKind
-	col  string // column name, "" for literals
+	col  string          // column name, "" for literals
+	get  func([]any) any // its value in a row
 }
 
-func (p *filterParser) factor(depth int) (string, error) {
+func (p *filterParser) factor(depth int) (node, error) {
 	if depth > maxFilterDepth {
-		return "", fmt.Errorf("the expression nests deeper than %d", maxFilterDepth)
+		return node{}, fmt.Errorf("the expression nests deeper than %d", maxFilterDepth)
 	}
 	if p.keyword("NOT") {
 		f, err := p.factor(depth + 1)
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
-		return "(NOT " + f + ")", nil
+		return notNode("(NOT "+f.sql+")", f), nil
 	}
 	if p.peek().kind == tLParen {
 		p.next()
 		e, err := p.expr(depth + 1)
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
 		if t := p.next(); t.kind != tRParen {
-			return "", fmt.Errorf("want ) at character %d, got %s", t.pos+1, t)
+			return node{}, fmt.Errorf("want ) at character %d, got %s", t.pos+1, t)
 		}
 		return e, nil
 	}
 	left, err := p.operand()
 	if err != nil {
-		return "", err
+		return node{}, err
 	}
 	if p.keyword("IS") {
 		not := p.keyword("NOT")
 		if !p.keyword("NULL") {
 			t := p.peek()
-			return "", fmt.Errorf("want NULL after IS at character %d, got %s", t.pos+1, t)
+			return node{}, fmt.Errorf("want NULL after IS at character %d, got %s", t.pos+1, t)
 		}
 		if not {
-			return "(" + left.sql + " IS NOT NULL)", nil
+			return node{"(" + left.sql + " IS NOT NULL)", func(r []any) tri { return triOf(left.get(r) != nil) }}, nil
 		}
-		return "(" + left.sql + " IS NULL)", nil
+		return node{"(" + left.sql + " IS NULL)", func(r []any) tri { return triOf(left.get(r) == nil) }}, nil
 	}
 	not := ""
 	if p.keyword("NOT") {
 		not = "NOT "
 	}
+	var n node
 	switch {
 	case p.keyword("IN"):
 		if t := p.next(); t.kind != tLParen {
-			return "", fmt.Errorf("want ( after IN at character %d, got %s", t.pos+1, t)
+			return node{}, fmt.Errorf("want ( after IN at character %d, got %s", t.pos+1, t)
 		}
 		var items []string
+		var values []any
 		for {
 			lit, err := p.operand()
 			if err != nil {
-				return "", err
+				return node{}, err
 			}
 			if lit.col != "" {
-				return "", fmt.Errorf("IN takes a list of numbers or 'text', got the column %s", lit.sql)
+				return node{}, fmt.Errorf("IN takes a list of numbers or 'text', got the column %s", lit.sql)
 			}
 			if err := comparable(left, lit); err != nil {
-				return "", err
+				return node{}, err
 			}
 			items = append(items, lit.sql)
+			values = append(values, lit.get(nil))
 			t := p.next()
 			if t.kind == tRParen {
 				break
 			}
 			if t.kind != tComma {
-				return "", fmt.Errorf("want , or ) in the IN list at character %d, got %s", t.pos+1, t)
+				return node{}, fmt.Errorf("want , or ) in the IN list at character %d, got %s", t.pos+1, t)
 			}
 		}
-		return "(" + left.sql + " " + not + "IN (" + strings.Join(items, ", ") + "))", nil
+		n = node{"(" + left.sql + " " + not + "IN (" + strings.Join(items, ", ") + "))", func(r []any) tri {
+			v := left.get(r)
+			if v == nil {
+				return sqlNull
+			}
+			for _, x := range values {
+				if c, ok := compareValues(v, x); ok && c == 0 {
+					return sqlTrue
+				}
+			}
+			return sqlFalse
+		}}
 	case p.keyword("BETWEEN"):
 		lo, err := p.operand()
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
 		if !p.keyword("AND") {
 			t := p.peek()
-			return "", fmt.Errorf("want AND in BETWEEN at character %d, got %s", t.pos+1, t)
+			return node{}, fmt.Errorf("want AND in BETWEEN at character %d, got %s", t.pos+1, t)
 		}
 		hi, err := p.operand()
 		if err != nil {
-			return "", err
+			return node{}, err
 		}
 		for _, o := range []operand{lo, hi} {
 			if err := comparable(left, o); err != nil {
-				return "", err
+				return node{}, err
 			}
 		}
-		return "(" + left.sql + " " + not + "BETWEEN " + lo.sql + " AND " + hi.sql + ")", nil
+		n = node{"(" + left.sql + " " + not + "BETWEEN " + lo.sql + " AND " + hi.sql + ")",
+			andNode(compareNode(left, ">=", lo), compareNode(left, "<=", hi)).eval}
 	case p.keyword("LIKE"):
 		pat := p.next()
 		if pat.kind != tString {
-			return "", fmt.Errorf("want a 'pattern' after LIKE at character %d, got %s", pat.pos+1, pat)
+			return node{}, fmt.Errorf("want a 'pattern' after LIKE at character %d, got %s", pat.pos+1, pat)
 		}
 		if left.kind != kindText {
-			return "", fmt.Errorf("LIKE needs a text column, got %s (%s)", left.sql, left.kind)
+			return node{}, fmt.Errorf("LIKE needs a text column, got %s (%s)", left.sql, left.kind)
 		}
-		return "(" + left.sql + " " + not + "LIKE " + quoteString(pat.text) + ")", nil
+		re := likePattern(pat.text)
+		n = node{"(" + left.sql + " " + not + "LIKE " + quoteString(pat.text) + ")", func(r []any) tri {
+			s, ok := left.get(r).(string)
+			if !ok {
+				return sqlNull
+			}
+			return triOf(re.MatchString(s))
+		}}
 	case not != "":
 		t := p.peek()
-		return "", fmt.Errorf("want IN, BETWEEN or LIKE after NOT at character %d, got %s", t.pos+1, t)
+		return node{}, fmt.Errorf("want IN, BETWEEN or LIKE after NOT at character %d, got %s", t.pos+1, t)
+	default:
+		op := p.next()
+		if op.kind != tOp {
+			return node{}, fmt.Errorf("want a comparison (=, !=, <, <=, >, >=, IN, LIKE, BETWEEN, IS NULL) at character %d, got %s", op.pos+1, op)
+		}
+		right, err := p.operand()
+		if err != nil {
+			return node{}, err
+		}
+		if left.col == "" && right.col == "" {
+			return node{}, fmt.Errorf("a comparison needs a column, got %s %s %s", left.sql, op.text, right.sql)
+		}
+		if err := comparable(left, right); err != nil {
+			return node{}, err
+		}
+		sym := op.text
+		switch sym {
+		case "==":
+			sym = "="
+		case "!=":
+			sym = "<>"
+		}
+		return compareNode(left, sym, right), nil
 	}
-	op := p.next()
-	if op.kind != tOp {
-		return "", fmt.Errorf("want a comparison (=, !=, <, <=, >, >=, IN, LIKE, BETWEEN, IS NULL) at character %d, got %s", op.pos+1, op)
+	if not != "" {
+		return notNode(n.sql, n), nil
 	}
-	right, err := p.operand()
-	if err != nil {
-		return "", err
-	}
-	if left.col == "" && right.col == "" {
-		return "", fmt.Errorf("a comparison needs a column, got %s %s %s", left.sql, op.text, right.sql)
-	}
-	if err := comparable(left, right); err != nil {
-		return "", err
-	}
-	sym := op.text
-	switch sym {
-	case "==":
-		sym = "="
-	case "!=":
-		sym = "<>"
-	}
-	return "(" + left.sql + " " + sym + " " + right.sql + ")", nil
+	return n, nil
 }
 
 func (p *filterParser) operand() (operand, error) {
 	t := p.next()
 	switch t.kind {
 	case tNumber:
-		return operand{sql: number(t.text), kind: kindNumber}, nil
+		var v any
+		if n, err := strconv.ParseInt(t.text, 10, 64); err == nil {
+			v = n
+		} else {
+			v, _ = strconv.ParseFloat(t.text, 64)
+		}
+		return operand{sql: number(t.text), kind: kindNumber, get: func([]any) any { return v }}, nil
 	case tString:
-		return operand{sql: quoteString(t.text), kind: kindText}, nil
+		v := t.text
+		return operand{sql: quoteString(t.text), kind: kindText, get: func([]any) any { return v }}, nil
 	case tIdent, tQuotedIdent:
 		if t.kind == tIdent && reserved[strings.ToUpper(t.text)] {
 			return operand{}, fmt.Errorf("want a column, 'text' or a number at character %d, got %s", t.pos+1, strings.ToUpper(t.text))
@@ -372,8 +416,12 @@ func (p *filterParser) operand() (operand, error) {
 		if k == kindOther {
 			return operand{}, fmt.Errorf("column %s is a %s: filters take number, text and date columns", c.Name, c.typeName())
 		}
-		p.used[c.Name] = true
-		return operand{sql: quoteIdent(c.Name), kind: k, col: c.Name}, nil
+		slot := p.used[c.Name]
+		if slot == nil {
+			slot = new(int)
+			p.used[c.Name] = slot
+		}
+		return operand{sql: quoteIdent(c.Name), kind: k, col: c.Name, get: func(r []any) any { return r[*slot] }}, nil
 	}
 	return operand{}, fmt.Errorf("want a column, 'text' or a number at character %d, got %s", t.pos+1, t)
 }
@@ -412,4 +460,141 @@ func number(text string) string {
 		s += ".0" // a float literal stays a float (1e20 is beyond int64)
 	}
 	return s
+}
+
+// tri is SQL's three-valued logic: a comparison with NULL is unknown.
+type tri int8
+
+const (
+	sqlFalse tri = iota
+	sqlTrue
+	sqlNull
+)
+
+func triOf(b bool) tri {
+	if b {
+		return sqlTrue
+	}
+	return sqlFalse
+}
+
+// node is a parsed sub-expression: its SQL text and its evaluation.
+type node struct {
+	sql  string
+	eval func(row []any) tri
+}
+
+func notNode(sql string, n node) node {
+	return node{sql, func(r []any) tri {
+		switch n.eval(r) {
+		case sqlTrue:
+			return sqlFalse
+		case sqlFalse:
+			return sqlTrue
+		}
+		return sqlNull
+	}}
+}
+
+func andNode(a, b node) node {
+	return node{"(" + a.sql + " AND " + b.sql + ")", func(r []any) tri {
+		x := a.eval(r)
+		if x == sqlFalse {
+			return sqlFalse
+		}
+		y := b.eval(r)
+		if y == sqlFalse {
+			return sqlFalse
+		}
+		if x == sqlNull || y == sqlNull {
+			return sqlNull
+		}
+		return sqlTrue
+	}}
+}
+
+func orNode(a, b node) node {
+	return node{"(" + a.sql + " OR " + b.sql + ")", func(r []any) tri {
+		x := a.eval(r)
+		if x == sqlTrue {
+			return sqlTrue
+		}
+		y := b.eval(r)
+		if y == sqlTrue {
+			return sqlTrue
+		}
+		if x == sqlNull || y == sqlNull {
+			return sqlNull
+		}
+		return sqlFalse
+	}}
+}
+
+func compareNode(a operand, op string, b operand) node {
+	test := map[string]func(int) bool{
+		"=": func(c int) bool { return c == 0 }, "<>": func(c int) bool { return c != 0 },
+		"<": func(c int) bool { return c < 0 }, "<=": func(c int) bool { return c <= 0 },
+		">": func(c int) bool { return c > 0 }, ">=": func(c int) bool { return c >= 0 },
+	}[op]
+	return node{"(" + a.sql + " " + op + " " + b.sql + ")", func(r []any) tri {
+		c, ok := compareValues(a.get(r), b.get(r))
+		if !ok {
+			return sqlNull
+		}
+		return triOf(test(c))
+	}}
+}
+
+// compareValues orders two row values: integers exactly, other numbers as
+// float64, text byte by byte (as SQLite's default collation). ok is false when
+// either is NULL (or NaN) or they are of different kinds.
+func compareValues(a, b any) (int, bool) {
+	switch x := a.(type) {
+	case int64:
+		switch y := b.(type) {
+		case int64:
+			return cmp.Compare(x, y), true
+		case float64:
+			return compareFloats(float64(x), y)
+		}
+	case float64:
+		switch y := b.(type) {
+		case int64:
+			return compareFloats(x, float64(y))
+		case float64:
+			return compareFloats(x, y)
+		}
+	case string:
+		if y, ok := b.(string); ok {
+			return strings.Compare(x, y), true
+		}
+	}
+	return 0, false
+}
+
+func compareFloats(x, y float64) (int, bool) {
+	if math.IsNaN(x) || math.IsNaN(y) {
+		return 0, false
+	}
+	return cmp.Compare(x, y), true
+}
+
+// likePattern compiles a LIKE pattern: % is any run of characters, _ one
+// character, case counts (as in OGR SQL since GDAL 3.1; SQLite, and so a
+// GeoPackage, ignores the case of ASCII letters).
+func likePattern(pat string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("(?s)^")
+	for _, r := range pat {
+		switch r {
+		case '%':
+			b.WriteString(".*")
+		case '_':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
 }

@@ -99,21 +99,14 @@ func (c *filterCache) validate(src *source, f *filter, st *state) error {
 func (c *filterCache) fids(src *source, f *filter, st *state) (*fidSet, error) {
 	e := c.entry(f.SQL)
 	e.setOnce.Do(func() {
-		if err := src.query(nil, f.SQL, ignoredFields(st, query{filter: f}, false)); err != nil {
-			e.setErr = udfhost.Errorf(udfhost.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
-			return
-		}
 		var all []int64
-		buf := make([]int64, 1<<14)
-		for {
-			n := src.fids(buf)
-			all = append(all, buf[:n]...)
-			if n < len(buf) {
-				break
+		if st.pq != nil {
+			var err error
+			if all, err = parquetFIDs(st, f); err != nil {
+				e.setErr = &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
+				return
 			}
-		}
-		if err := src.err(); err != nil {
-			e.setErr = &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
+		} else if all, e.setErr = ogrFIDs(src, f, st); e.setErr != nil {
 			return
 		}
 		set := newFIDSet(all)
@@ -130,4 +123,24 @@ func (c *filterCache) fids(src *source, f *filter, st *state) (*fidSet, error) {
 		c.mu.Unlock()
 	}
 	return e.set, e.setErr
+}
+
+// ogrFIDs reads the FIDs passing the filter through OGR, with no geometry.
+func ogrFIDs(src *source, f *filter, st *state) ([]int64, error) {
+	if err := src.query(nil, f.SQL, ignoredFields(st, query{filter: f}, false)); err != nil {
+		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
+	}
+	var all []int64
+	buf := make([]int64, 1<<14)
+	for {
+		n := src.fids(buf)
+		all = append(all, buf[:n]...)
+		if n < len(buf) {
+			break
+		}
+	}
+	if err := src.err(); err != nil {
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
+	}
+	return all, nil
 }

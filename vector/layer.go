@@ -130,6 +130,7 @@ type state struct {
 	ovZoom int // tiles of zooms up to this one are thinned from the overview
 
 	filters filterCache
+	pq      *pqFile // a GeoParquet file, read without OGR; nil for the others
 }
 
 // load returns the file's state, opening it on first use, after a failure or
@@ -144,6 +145,9 @@ func (l *Layer) load() (*state, error) {
 		l.checked = time.Now()
 		if l.fingerprint() == l.st.version {
 			return l.st, nil
+		}
+		if pq := l.st.pq; pq != nil {
+			time.AfterFunc(time.Minute, pq.Close) // after the reads still using it
 		}
 		l.st = nil
 		l.gen.Add(1) // slots reopen the file when they are next used
@@ -165,22 +169,31 @@ func (l *Layer) load() (*state, error) {
 
 func (l *Layer) open() (*state, *source, error) {
 	p := l.opts.Path
-	if ext := strings.ToLower(filepath.Ext(p)); (ext == ".parquet" || ext == ".geoparquet") && !hasDriver("Parquet") {
-		v := godal.Version()
-		return nil, nil, fmt.Errorf("%s: GeoParquet is not served yet: GDAL %d.%d here has no Parquet driver; "+
-			"convert the file to FlatGeobuf or GeoPackage (ogr2ogr -f FlatGeobuf out.fgb %s, with a GDAL that reads Parquet)",
-			p, v.Major(), v.Minor(), filepath.Base(p))
+	var st *state
+	var src *source
+	if isGeoParquet(p) {
+		var err error
+		if st, src, err = l.openParquet(); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		var err error
+		if src, err = openSource(p, l.opts.Layer); err != nil {
+			return nil, nil, fmt.Errorf("cannot open %s: %v", p, err)
+		}
+		st = &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(),
+			lonlat: src.lonlat(), ready: make(chan struct{})}
+		st.count, st.extent, st.hasExtent = src.info()
+		if err := src.err(); err != nil {
+			src.Close()
+			return nil, nil, fmt.Errorf("%s: %v", p, err)
+		}
 	}
-	src, err := openSource(p, l.opts.Layer)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cannot open %s: %v", p, err)
-	}
-	st := &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(),
-		lonlat: src.lonlat(), ready: make(chan struct{})}
-	st.count, st.extent, st.hasExtent = src.info()
-	if err := src.err(); err != nil {
+	closeAll := func() {
 		src.Close()
-		return nil, nil, fmt.Errorf("%s: %v", p, err)
+		if st.pq != nil {
+			st.pq.Close()
+		}
 	}
 	if len(l.opts.Columns) == 0 {
 		for _, c := range st.all {
@@ -192,7 +205,7 @@ func (l *Layer) open() (*state, *source, error) {
 	for _, name := range l.opts.Columns {
 		c, ok := findColumn(st.all, name)
 		if !ok {
-			src.Close()
+			closeAll()
 			return nil, nil, fmt.Errorf("%s: columns: no column %q in layer %s; it has: %s", p, name, st.name, columnNames(st.all))
 		}
 		if !slices.ContainsFunc(st.cols, func(o column) bool { return o.Name == c.Name }) {
@@ -268,6 +281,10 @@ func (l *Layer) index(st *state) {
 		}
 	}()
 	start := time.Now()
+	if st.pq != nil {
+		l.indexParquet(st, start)
+		return
+	}
 	if st.count > maxOverview {
 		st.ovZoom = -1
 		l.opts.Logger.Warn("vector layer too large for an overview: low zooms read the file", "path", l.opts.Path, "features", st.count)
@@ -401,7 +418,7 @@ type handle struct {
 // acquire locks a free slot (or waits for one) and returns its handle, opened
 // if need be. A free slot with an open handle is preferred: opening a file
 // costs milliseconds.
-func (l *Layer) acquire() (*slot, *handle, error) {
+func (l *Layer) acquire(st *state) (*slot, *handle, error) {
 	n := len(l.slots)
 	home := int(l.turn.Add(1) % uint64(n))
 	var s *slot
@@ -426,7 +443,13 @@ func (l *Layer) acquire() (*slot, *handle, error) {
 		s.h = nil
 	}
 	if s.h == nil {
-		src, err := openSource(l.opts.Path, l.opts.Layer)
+		var src *source
+		var err error
+		if st.pq != nil {
+			src, err = crsSource(st.pq.crs)
+		} else {
+			src, err = openSource(l.opts.Path, l.opts.Layer)
+		}
 		if err != nil {
 			s.mu.Unlock()
 			return nil, nil, fmt.Errorf("cannot open %s: %v", l.opts.Path, err)
@@ -502,7 +525,7 @@ func (l *Layer) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, e
 		area := req.Bounds
 		q.area = &area
 	}
-	s, h, err := l.acquire()
+	s, h, err := l.acquire(st)
 	if err != nil {
 		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
 	}
@@ -586,7 +609,7 @@ func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhos
 	if empty {
 		return res, nil
 	}
-	if q.filter != nil {
+	if q.filter != nil && st.pq == nil {
 		if err := st.filters.validate(h.src, q.filter, st); err != nil {
 			return nil, err
 		}
@@ -596,9 +619,12 @@ func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhos
 		oc  outcome
 		err error
 	)
-	if st.ov != nil && (q.zoom < 0 || q.zoom <= st.ovZoom) {
+	switch {
+	case st.ov != nil && (q.zoom < 0 || q.zoom <= st.ovZoom):
 		out, err = l.thinned(ctx, st, h, q, rect, &oc)
-	} else {
+	case st.pq != nil:
+		out, err = l.directParquet(ctx, st, h, q, rect, &oc)
+	default:
 		out, err = l.direct(ctx, st, h, q, rect, &oc)
 	}
 	if err != nil {
@@ -728,12 +754,7 @@ func (l *Layer) direct(ctx context.Context, st *state, h *handle, q query, rect 
 	if err := h.src.err(); err != nil {
 		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
 	}
-	if len(out) > q.limit {
-		slices.SortFunc(out, func(a, b kept) int { return a.key.compare(b.key) })
-		oc.truncated, oc.more = true, fmt.Sprintf(" of %d", len(out))
-		out = out[:q.limit]
-	}
-	return out, nil
+	return truncate(out, q.limit, oc), nil
 }
 
 // thinned picks the tile's features from the overview in rank order and reads
@@ -748,7 +769,10 @@ func (l *Layer) thinned(ctx context.Context, st *state, h *handle, q query, rect
 		allow = set.has
 	}
 	ignored := ignoredFields(st, q, true)
-	fidCol := h.src.fidColumn()
+	fidCol := ""
+	if st.pq == nil {
+		fidCol = h.src.fidColumn()
+	}
 	ov := st.ov
 	var out []kept
 	var idx []int
@@ -766,9 +790,12 @@ func (l *Layer) thinned(ctx context.Context, st *state, h *handle, q query, rect
 		// Reading in FID order follows the file's order: far fewer seeks.
 		slices.Sort(ids)
 		var err error
-		if fidCol != "" {
+		switch {
+		case st.pq != nil:
+			out, err = fetchParquet(ctx, st, h.src, ids, rect, q, oc, out)
+		case fidCol != "":
 			out, err = fetchSQL(h.src, fidCol, ids, rect, ignored, q, oc, out)
-		} else {
+		default:
 			out, err = fetchEach(h.src, ids, rect, ignored, q, oc, out)
 		}
 		if err != nil {

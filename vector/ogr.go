@@ -57,6 +57,23 @@ static int same_axes(OGRSpatialReferenceH a, OGRSpatialReferenceH b) {
 	return 1;
 }
 
+// set_transforms prepares the transforms between src and lon/lat; none when
+// src is lon/lat already, or NULL (a layer without a CRS is taken to be lon/lat).
+static void set_transforms(udft_src *s, OGRSpatialReferenceH src) {
+	OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
+	OSRImportFromEPSG(wgs, 4326);
+	OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
+	if (src != NULL && !(OSRIsSame(src, wgs) && same_axes(src, wgs))) {
+		s->to_wgs = OCTNewCoordinateTransformation(src, wgs);
+		s->from_wgs = OCTNewCoordinateTransformation(wgs, src);
+		if (s->to_wgs == NULL || s->from_wgs == NULL) {
+			snprintf(s->err, sizeof s->err, "cannot transform the layer's CRS to EPSG:4326");
+			s->failed = 1;
+		}
+	}
+	OSRDestroySpatialReference(wgs);
+}
+
 // udft_open opens path read-only and picks the named layer (NULL: the first).
 // On failure it returns the handle with failed set, for its message.
 static udft_src *udft_open(const char *path, const char *name) {
@@ -75,20 +92,26 @@ static udft_src *udft_open(const char *path, const char *name) {
 		LEAVE();
 		return s;
 	}
-	OGRSpatialReferenceH src = OGR_L_GetSpatialRef(s->layer);
-	OGRSpatialReferenceH wgs = OSRNewSpatialReference(NULL);
-	OSRImportFromEPSG(wgs, 4326);
-	OSRSetAxisMappingStrategy(wgs, OAMS_TRADITIONAL_GIS_ORDER);
-	// A layer without a CRS is taken to be lon/lat.
-	if (src != NULL && !(OSRIsSame(src, wgs) && same_axes(src, wgs))) {
-		s->to_wgs = OCTNewCoordinateTransformation(src, wgs);
-		s->from_wgs = OCTNewCoordinateTransformation(wgs, src);
-		if (s->to_wgs == NULL || s->from_wgs == NULL) {
-			snprintf(s->err, sizeof s->err, "cannot transform the layer's CRS to EPSG:4326");
-			s->failed = 1;
-		}
+	set_transforms(s, OGR_L_GetSpatialRef(s->layer));
+	LEAVE();
+	return s;
+}
+
+// udft_crs returns a handle with no dataset, only the transforms between the
+// CRS def (PROJJSON, WKT or EPSG:n, coordinates in x, y order; NULL or "" =
+// lon/lat) and lon/lat: for files OGR does not read.
+static udft_src *udft_crs(const char *def) {
+	udft_src *s = calloc(1, sizeof *s);
+	if (def == NULL || def[0] == 0) return s;
+	ENTER(s);
+	OGRSpatialReferenceH src = OSRNewSpatialReference(NULL);
+	if (OSRSetFromUserInput(src, def) != OGRERR_NONE) {
+		if (!s->failed) { snprintf(s->err, sizeof s->err, "cannot read the CRS"); s->failed = 1; }
+	} else {
+		OSRSetAxisMappingStrategy(src, OAMS_TRADITIONAL_GIS_ORDER);
+		set_transforms(s, src);
 	}
-	OSRDestroySpatialReference(wgs);
+	OSRDestroySpatialReference(src);
 	LEAVE();
 	return s;
 }
@@ -124,6 +147,21 @@ static void udft_from_wgs(udft_src *s, int n, double *x, double *y, int *ok) {
 	LEAVE();
 }
 
+// udft_set_rect sets (has_rect) or clears the rect of exact intersection tests.
+static void udft_set_rect(udft_src *s, int has_rect, double minx, double miny, double maxx, double maxy) {
+	if (s->rect) { OGR_G_DestroyGeometry(s->rect); s->rect = NULL; }
+	if (!has_rect) return;
+	s->rect = OGR_G_CreateGeometry(wkbPolygon);
+	OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
+	OGR_G_AddPoint_2D(ring, minx, miny);
+	OGR_G_AddPoint_2D(ring, maxx, miny);
+	OGR_G_AddPoint_2D(ring, maxx, maxy);
+	OGR_G_AddPoint_2D(ring, minx, maxy);
+	OGR_G_AddPoint_2D(ring, minx, miny);
+	OGR_G_AddGeometryDirectly(s->rect, ring);
+	s->rminx = minx; s->rminy = miny; s->rmaxx = maxx; s->rmaxy = maxy;
+}
+
 // udft_query sets the spatial filter (has_rect: for exact tests, and for the
 // layer's reads when scan is set), the attribute filter (where, NULL = none) and
 // the fields to skip, and rewinds. It returns 0 or -1 with err set.
@@ -131,23 +169,12 @@ static int udft_query(udft_src *s, int has_rect, double minx, double miny, doubl
 		int scan, const char *where, char **ignored) {
 	udft_clear(s);
 	ENTER(s);
-	if (s->rect) { OGR_G_DestroyGeometry(s->rect); s->rect = NULL; }
 	if (has_rect && scan) {
 		OGR_L_SetSpatialFilterRect(s->layer, minx, miny, maxx, maxy);
 	} else {
 		OGR_L_SetSpatialFilter(s->layer, NULL);
 	}
-	if (has_rect) {
-		s->rect = OGR_G_CreateGeometry(wkbPolygon);
-		OGRGeometryH ring = OGR_G_CreateGeometry(wkbLinearRing);
-		OGR_G_AddPoint_2D(ring, minx, miny);
-		OGR_G_AddPoint_2D(ring, maxx, miny);
-		OGR_G_AddPoint_2D(ring, maxx, maxy);
-		OGR_G_AddPoint_2D(ring, minx, maxy);
-		OGR_G_AddPoint_2D(ring, minx, miny);
-		OGR_G_AddGeometryDirectly(s->rect, ring);
-		s->rminx = minx; s->rminy = miny; s->rmaxx = maxx; s->rmaxy = maxy;
-	}
+	udft_set_rect(s, has_rect, minx, miny, maxx, maxy);
 	int rc = 0;
 	if (OGR_L_SetAttributeFilter(s->layer, where) != OGRERR_NONE) {
 		if (!s->failed) { snprintf(s->err, sizeof s->err, "the driver refused the filter"); s->failed = 1; }
@@ -272,10 +299,13 @@ static OGRFeatureH udft_get(udft_src *s, long long fid) {
 	return f;
 }
 
+static int geom_intersects(udft_src *s, OGRGeometryH g);
+
 // udft_intersects tells whether a feature meets the spatial filter as OGR's own
 // filter decides it: envelope first, then any vertex inside, then GEOS.
-static int udft_intersects(udft_src *s, OGRFeatureH f) {
-	OGRGeometryH g = OGR_F_GetGeometryRef(f);
+static int udft_intersects(udft_src *s, OGRFeatureH f) { return geom_intersects(s, OGR_F_GetGeometryRef(f)); }
+
+static int geom_intersects(udft_src *s, OGRGeometryH g) {
 	if (g == NULL || OGR_G_IsEmpty(g)) return 0;
 	if (s->rect == NULL) return 1;
 	OGREnvelope e;
@@ -301,7 +331,7 @@ static int udft_intersects(udft_src *s, OGRFeatureH f) {
 }
 
 // Outcomes of udft_geometry.
-enum { GEOM_OK, GEOM_REPAIRED, GEOM_INVALID, GEOM_UNPROJECTABLE, GEOM_EMPTY };
+enum { GEOM_OK, GEOM_REPAIRED, GEOM_INVALID, GEOM_UNPROJECTABLE, GEOM_EMPTY, GEOM_HIDDEN, GEOM_OUTSIDE };
 
 static int polygonal(OGRGeometryH g) {
 	OGRwkbGeometryType t = wkbFlatten(OGR_G_GetGeometryType(g));
@@ -313,8 +343,15 @@ static int polygonal(OGRGeometryH g) {
 // Z and M dropped, invalid polygons repaired with GEOS's
 // MakeValid (structure method, which keeps polygons polygons) or buffer(0).
 // *status tells what happened; NULL when the feature is skipped.
+static unsigned char *geom_export(udft_src *s, OGRGeometryH g, int *status, int *len);
+
 static unsigned char *udft_geometry(udft_src *s, OGRFeatureH f, int *status, int *len) {
-	OGRGeometryH g = OGR_F_GetGeometryRef(f), own = NULL;
+	return geom_export(s, OGR_F_GetGeometryRef(f), status, len);
+}
+
+// geom_export is udft_geometry for a geometry; it may change g.
+static unsigned char *geom_export(udft_src *s, OGRGeometryH g, int *status, int *len) {
+	OGRGeometryH own = NULL;
 	*status = GEOM_OK;
 	if (g == NULL || OGR_G_IsEmpty(g)) { *status = GEOM_EMPTY; return NULL; }
 	// Geometry trouble is counted by the caller, not reported as a read failure.
@@ -363,6 +400,55 @@ done:
 	if (own) OGR_G_DestroyGeometry(own);
 	CPLPopErrorHandler();
 	return out;
+}
+// udft_wkb reads one WKB geometry of a file OGR does not read (GeoParquet): it
+// is dropped when smaller than thr (GEOM_HIDDEN, see measure) or when it misses
+// the rect (GEOM_OUTSIDE), and otherwise converted as udft_geometry does.
+static unsigned char *udft_wkb(udft_src *s, const unsigned char *wkb, int n, float thr, int *status, int *len,
+		float *size, int *cls) {
+	OGRGeometryH g = NULL;
+	unsigned char *out = NULL;
+	*status = GEOM_INVALID;
+	*size = 0;
+	*cls = 0;
+	CPLPushErrorHandler(CPLQuietErrorHandler);
+	if (OGR_G_CreateFromWkbEx(wkb, NULL, &g, (size_t)n) != OGRERR_NONE || g == NULL) goto done;
+	if (OGR_G_IsEmpty(g)) { *status = GEOM_EMPTY; goto done; }
+	OGREnvelope e;
+	double cx, cy;
+	*size = measure(s, g, cls, &e, &cx, &cy);
+	if (!visible(*size, *cls, thr)) { *status = GEOM_HIDDEN; goto done; }
+	if (!geom_intersects(s, g)) { *status = GEOM_OUTSIDE; goto done; }
+	out = geom_export(s, g, status, len);
+done:
+	if (g) OGR_G_DestroyGeometry(g);
+	CPLPopErrorHandler();
+	return out;
+}
+
+// udft_wkb_scan measures n WKB geometries, the i-th at buf[off[i]:off[i+1]],
+// for the overview as udft_scan does; ok[i] is 0 for one that is empty or
+// cannot be read.
+static void udft_wkb_scan(udft_src *s, int n, const unsigned char *buf, const long long *off,
+		unsigned char *cls, float *size, float *env, double *cx, double *cy, unsigned char *ok) {
+	CPLPushErrorHandler(CPLQuietErrorHandler);
+	for (int i = 0; i < n; i++) {
+		OGRGeometryH g = NULL;
+		ok[i] = 0;
+		size_t len = (size_t)(off[i+1] - off[i]);
+		if (len == 0 || OGR_G_CreateFromWkbEx(buf + off[i], NULL, &g, len) != OGRERR_NONE || g == NULL) continue;
+		if (!OGR_G_IsEmpty(g)) {
+			OGREnvelope e;
+			int c;
+			size[i] = measure(s, g, &c, &e, &cx[i], &cy[i]);
+			cls[i] = (unsigned char)c;
+			env[4*i] = down(e.MinX); env[4*i+1] = down(e.MinY);
+			env[4*i+2] = up(e.MaxX); env[4*i+3] = up(e.MaxY);
+			ok[i] = 1;
+		}
+		OGR_G_DestroyGeometry(g);
+	}
+	CPLPopErrorHandler();
 }
 */
 import "C"
@@ -625,4 +711,72 @@ func (s *source) geometry(f feature) (wkb []byte, status int, free func()) {
 		return nil, int(st), func() {}
 	}
 	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)), int(st), func() { C.free(unsafe.Pointer(p)) }
+}
+
+// crsSource returns a source without a file: the transforms between the CRS def
+// (PROJJSON, WKT or EPSG:n; "" = lon/lat) and lon/lat, the rect of intersection
+// tests, and the geometry conversions, for files OGR does not read.
+func crsSource(def string) (*source, error) {
+	var cdef *C.char
+	if def != "" {
+		cdef = C.CString(def)
+		defer C.free(unsafe.Pointer(cdef))
+	}
+	s := &source{c: C.udft_crs(cdef)}
+	if s.c.failed != 0 {
+		err := errors.New(C.GoString(&s.c.err[0]))
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// setRect sets the rect, in the source's CRS, that wkbGeometry tests geometries
+// against (nil = none).
+func (s *source) setRect(rect *[4]float64) {
+	if rect == nil {
+		C.udft_set_rect(s.c, 0, 0, 0, 0, 0)
+		return
+	}
+	C.udft_set_rect(s.c, 1, C.double(rect[0]), C.double(rect[1]), C.double(rect[2]), C.double(rect[3]))
+}
+
+// Further outcomes of wkbGeometry: the geometry is under the size threshold,
+// or misses the rect.
+const (
+	geomHidden = geomEmpty + 1 + iota
+	geomOutside
+)
+
+// wkbGeometry converts one WKB geometry as geometry does a feature's, after
+// dropping it when it is not visible at thr or misses the rect; f gets its
+// size and class for ranking.
+func (s *source) wkbGeometry(b []byte, thr float32, f *feature) (wkb []byte, status int, free func()) {
+	if len(b) == 0 {
+		return nil, geomEmpty, func() {}
+	}
+	var st, n, cls C.int
+	var size C.float
+	p := C.udft_wkb(s.c, (*C.uchar)(unsafe.Pointer(&b[0])), C.int(len(b)), C.float(thr), &st, &n, &size, &cls)
+	f.size, f.cls = float32(size), int(cls)
+	if p == nil {
+		return nil, int(st), func() {}
+	}
+	return unsafe.Slice((*byte)(unsafe.Pointer(p)), int(n)), int(st), func() { C.free(unsafe.Pointer(p)) }
+}
+
+// wkbScan measures the WKB geometries buf[off[i]:off[i+1]] into b (all but
+// its FIDs) as scan does; ok[i] is 0 for a geometry that is empty or unreadable.
+func (s *source) wkbScan(buf []byte, off []int64, b *scanBatch, ok []uint8) {
+	n := len(off) - 1
+	if n <= 0 {
+		return
+	}
+	if len(buf) == 0 {
+		buf = []byte{0}
+	}
+	C.udft_wkb_scan(s.c, C.int(n), (*C.uchar)(unsafe.Pointer(&buf[0])), (*C.longlong)(unsafe.Pointer(&off[0])),
+		(*C.uchar)(unsafe.Pointer(&b.cls[0])), (*C.float)(unsafe.Pointer(&b.size[0])),
+		(*C.float)(unsafe.Pointer(&b.env[0])), (*C.double)(unsafe.Pointer(&b.cx[0])), (*C.double)(unsafe.Pointer(&b.cy[0])),
+		(*C.uchar)(unsafe.Pointer(&ok[0])))
 }
