@@ -31,7 +31,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	for _, u := range c.UDFs {
 		names = append(names, u.Name+":"+u.Handler)
 	}
-	want := []string{"elevation:cog", "rgb:cog", "countries:vector", "cities:vector", "hillshade:python",
+	want := []string{"elevation:cog", "rgb:cog", "countries:vector", "cities:vector", "countries_gpkg:vector", "cities_fgb:vector", "hillshade:python",
 		"countries_udf:python", "cities_table:python", "bounds_echo:python"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("udfs %v, want %v", names, want)
@@ -47,7 +47,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	if r.Name != "rgb" || r.CacheMaxAge == nil || r.CacheMaxAge.Std() != time.Hour || e.CacheMaxAge != nil {
 		t.Errorf("rgb %+v (elevation max age %v)", r, e.CacheMaxAge)
 	}
-	if v := c.UDFs[2]; v.Path != "data/demo/countries.gpkg" || v.MaxFeatures == nil || *v.MaxFeatures != 20000 {
+	if v := c.UDFs[2]; v.Path != "data/demo/countries.parquet" || v.MaxFeatures == nil || *v.MaxFeatures != 20000 {
 		t.Errorf("countries %+v", v)
 	}
 	if err := c.Validate(); err != nil {

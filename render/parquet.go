@@ -35,6 +35,7 @@ func GeoParquet(f *udfhost.Features) ([]byte, error) {
 // GeoParquetOptions tune WriteGeoParquet.
 type GeoParquetOptions struct {
 	RowGroupSize int            // rows per row group; 0 = 65536
+	PageSize     int            // bytes of a column's page before compression; 0 = parquet-go's 256 KiB
 	Progress     func(rows int) // if set, called with the rows written so far
 }
 
@@ -181,7 +182,11 @@ func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) erro
 			writers[li] = func(i, idx int) parquet.Value { return c.value(i, idx) }
 		}
 	}
-	return writeParquet(w, schema, len(fts), writers, o.RowGroupSize, o.Progress, parquet.KeyValueMetadata("geo", string(meta)))
+	opts := []parquet.WriterOption{parquet.KeyValueMetadata("geo", string(meta))}
+	if o.PageSize > 0 {
+		opts = append(opts, parquet.PageBufferSize(o.PageSize))
+	}
+	return writeParquet(w, schema, len(fts), writers, o.RowGroupSize, o.Progress, opts...)
 }
 
 // ParquetTable writes a table as a Parquet file, zstd compressed, one nullable

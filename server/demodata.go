@@ -1,11 +1,15 @@
 package server
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/vector"
 )
 
 func demoData(args []string) error {
@@ -21,6 +25,15 @@ func demoData(args []string) error {
 	}
 	if err != nil {
 		return err
+	}
+	// The Natural Earth layers again as GeoParquet, as `tileserver ingest` writes it.
+	for _, name := range []string{"countries.gpkg", "cities.fgb"} {
+		src := filepath.Join(*out, name)
+		dst := strings.TrimSuffix(src, filepath.Ext(src)) + ".parquet"
+		if _, err := vector.Ingest(context.Background(), src, dst, vector.IngestOptions{}); err != nil {
+			return err
+		}
+		fmt.Println("wrote", dst)
 	}
 	fmt.Printf("demo data ready in %s (%.1fs)\n", *out, time.Since(start).Seconds())
 	return nil

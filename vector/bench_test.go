@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -27,7 +28,7 @@ var (
 )
 
 // bigLayers generates the million-feature layers once per test binary, as
-// GeoPackage and FlatGeobuf, in a temp dir that TestMain removes.
+// GeoPackage, FlatGeobuf and GeoParquet (ingested), in a temp dir that TestMain removes.
 func bigLayers(b testing.TB) map[string]map[string]string {
 	bigOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "udftiles-vector-bench")
@@ -39,6 +40,11 @@ func bigLayers(b testing.TB) map[string]map[string]string {
 		files := map[string]map[string]string{}
 		for kind, s := range millions {
 			files[kind] = s.make(b, dir, kind, []string{"fgb", "gpkg"})
+			pq := filepath.Join(dir, kind+".parquet")
+			if _, err := Ingest(context.Background(), files[kind]["fgb"], pq, IngestOptions{}); err != nil {
+				b.Fatal(err)
+			}
+			files[kind]["parquet"] = pq
 		}
 		bigFiles = files
 		b.Logf("generated 2×1M features as GeoPackage and FlatGeobuf in %.1fs", time.Since(start).Seconds())
@@ -73,7 +79,7 @@ func benchFormat() string {
 // overview built) before the timer starts.
 func BenchmarkTile(b *testing.B) {
 	for _, kind := range []string{"polygons", "points"} {
-		for _, ext := range []string{"gpkg", "fgb"} {
+		for _, ext := range []string{"parquet", "gpkg", "fgb"} {
 			benchLayer(b, kind, ext, bigLayers(b)[kind][ext])
 		}
 	}
@@ -127,7 +133,7 @@ func benchLayer(b *testing.B, kind, ext, path string) {
 // BenchmarkOpen is the startup scan that builds the overview of a million features.
 func BenchmarkOpen(b *testing.B) {
 	files := bigLayers(b)["polygons"]
-	for _, ext := range []string{"gpkg", "fgb"} {
+	for _, ext := range []string{"parquet", "gpkg", "fgb"} {
 		b.Run(ext, func(b *testing.B) {
 			for b.Loop() {
 				l := New(Options{Path: files[ext]})

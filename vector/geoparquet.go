@@ -35,15 +35,19 @@ import (
 
 // pqFile is one opened GeoParquet file; safe for concurrent reads.
 type pqFile struct {
-	f         *os.File
-	pf        *parquet.File
-	geom      int    // leaf column of the primary geometry
-	cover     [4]int // leaf columns of the bbox covering (xmin, ymin, xmax, ymax); -1: none
-	crs       string // PROJJSON or another CRS definition; "" = OGC:CRS84
-	groups    []pqGroup
-	cols      []column // the property columns served; Index is the leaf column
-	unserved  []string // columns not served, with why
-	count     int64
+	f        *os.File
+	pf       *parquet.File
+	geom     int    // leaf column of the primary geometry
+	cover    [4]int // leaf columns of the bbox covering (xmin, ymin, xmax, ymax); -1: none
+	crs      string // PROJJSON or another CRS definition; "" = OGC:CRS84
+	groups   []pqGroup
+	cols     []column // the property columns served; Index is the leaf column
+	unserved []string // columns not served, with why
+	count    int64
+	// env holds every row's envelope (minx, miny, maxx, maxy, as float32
+	// rounded outwards; an empty box for rows without a geometry), by FID, once
+	// the file is indexed: tiles find their rows without reading the covering.
+	env       []float32
 	extent    [4]float64 // from the geo metadata or the groups
 	hasExtent bool
 }
@@ -86,7 +90,8 @@ func openParquet(path string) (*pqFile, error) {
 		f.Close()
 		return nil, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true), parquet.SkipPageIndex(true))
+	// The page index (read here) lets a read seek to the pages holding its rows.
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("not a Parquet file: %v", err)
@@ -317,6 +322,38 @@ func (p *pqFile) column(g, leaf int) ([]parquet.Value, error) {
 	}
 	if int64(len(out)) != p.groups[g].n {
 		return nil, fmt.Errorf("row group %d, column %d: %d values for %d rows (a repeated column?)", g, leaf, len(out), p.groups[g].n)
+	}
+	return out, nil
+}
+
+// pick reads the values of one leaf column of a row group at rows (ascending),
+// decoding only the pages that hold them.
+func (p *pqFile) pick(g, leaf int, rows []int) ([]parquet.Value, error) {
+	out := make([]parquet.Value, len(rows))
+	pages := p.pf.RowGroups()[g].ColumnChunks()[leaf].Pages()
+	defer pages.Close()
+	var vals []parquet.Value
+	for i := 0; i < len(rows); {
+		if err := pages.SeekToRow(int64(rows[i])); err != nil {
+			return nil, fmt.Errorf("row group %d, column %d, row %d: %v", g, leaf, rows[i], err)
+		}
+		pg, err := pages.ReadPage()
+		if err != nil {
+			return nil, fmt.Errorf("row group %d, column %d, row %d: %v", g, leaf, rows[i], err)
+		}
+		// The page starts at rows[i]; one value a row (the column is flat).
+		n := int(pg.NumValues())
+		if n == 0 {
+			return nil, fmt.Errorf("row group %d, column %d, row %d: an empty page", g, leaf, rows[i])
+		}
+		vals = slices.Grow(vals[:0], n)[:n]
+		if _, err := pg.Values().ReadValues(vals); err != nil && err != io.EOF {
+			return nil, fmt.Errorf("row group %d, column %d: %v", g, leaf, err)
+		}
+		base := rows[i]
+		for ; i < len(rows) && rows[i]-base < n; i++ {
+			out[i] = vals[rows[i]-base].Clone()
+		}
 	}
 	return out, nil
 }

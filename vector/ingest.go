@@ -20,6 +20,10 @@ import (
 // tile at z10 and beyond reads one or a few groups of a Hilbert-sorted file.
 const DefaultRowGroup = 4096
 
+// ingestPage is the page size Ingest writes: a tile's few rows of a row group
+// decode a page or two of each column, not the whole group.
+const ingestPage = 32 << 10
+
 // IngestOptions configure Ingest.
 type IngestOptions struct {
 	Layer        string    // the source's layer; "" = the first
@@ -106,6 +110,7 @@ func Ingest(ctx context.Context, src, dst string, o IngestOptions) (IngestStats,
 	fc.Features = fts
 	err = render.WriteGeoParquet(tmp, &udfhost.Features{Collection: fc}, render.GeoParquetOptions{
 		RowGroupSize: o.RowGroupSize,
+		PageSize:     ingestPage,
 		Progress:     func(n int) { wbar.Set(int64(n), 0) },
 	})
 	if err == nil {

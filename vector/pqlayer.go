@@ -78,6 +78,10 @@ func (l *Layer) indexParquet(st *state, start time.Time) {
 	}
 	defer src.Close()
 	keep := st.count <= maxOverview
+	var rowEnv []float32
+	if keep {
+		rowEnv = make([]float32, 4*st.count)
+	}
 	var b overviewBuilder
 	for g := range pq.groups {
 		vals, err := pq.column(g, pq.geom)
@@ -100,7 +104,15 @@ func (l *Layer) indexParquet(st *state, start time.Time) {
 		n := 0
 		for i := range vals {
 			if ok[i] == 0 {
+				if rowEnv != nil {
+					at := 4 * (pq.groups[g].start + int64(i))
+					copy(rowEnv[at:at+4], []float32{1, 1, -1, -1}) // meets nothing
+				}
 				continue
+			}
+			if rowEnv != nil {
+				at := 4 * (pq.groups[g].start + int64(i))
+				copy(rowEnv[at:at+4], batch.env[4*i:4*i+4])
 			}
 			e := [4]float64{float64(batch.env[4*i]), float64(batch.env[4*i+1]), float64(batch.env[4*i+2]), float64(batch.env[4*i+3])}
 			if !has {
@@ -128,6 +140,7 @@ func (l *Layer) indexParquet(st *state, start time.Time) {
 		l.opts.Logger.Warn("vector layer too large for an overview: low zooms read the file", "path", l.opts.Path, "features", st.count)
 		return
 	}
+	pq.env = rowEnv
 	st.ov = b.build()
 	st.ovZoom = st.ov.deepest(l.budget)
 	l.opts.Logger.Debug("vector overview built", "path", l.opts.Path, "features", len(st.ov.fid),
@@ -168,33 +181,48 @@ func truncate(out []kept, limit int, oc *outcome) []kept {
 	return out
 }
 
-// candidates returns the rows of group g whose covering bbox meets rect: all
-// of them without a covering or a rect.
+// candidates returns the rows of group g whose bbox meets rect: from the
+// envelopes in memory once indexed, else from the covering columns, else all.
 func (p *pqFile) candidates(g int, rect *[4]float64) ([]int, error) {
 	n := int(p.groups[g].n)
-	if p.cover[0] < 0 || rect == nil {
-		rows := make([]int, n)
+	var rows []int
+	switch {
+	case rect == nil:
+		rows = make([]int, n)
 		for i := range rows {
 			rows[i] = i
 		}
-		return rows, nil
-	}
-	var box [4][]parquet.Value
-	for i, leaf := range p.cover {
-		v, err := p.column(g, leaf)
-		if err != nil {
-			return nil, err
+	case p.env != nil:
+		r := [4]float32{down32(rect[0]), down32(rect[1]), up32(rect[2]), up32(rect[3])}
+		env := p.env[4*p.groups[g].start : 4*(p.groups[g].start+int64(n))]
+		for i := 0; i < n; i++ {
+			e := env[4*i : 4*i+4 : 4*i+4]
+			if !(e[2] < r[0] || e[3] < r[1] || r[2] < e[0] || r[3] < e[1]) {
+				rows = append(rows, i)
+			}
 		}
-		box[i] = v
-	}
-	var rows []int
-	for i := 0; i < n; i++ {
-		if box[0][i].IsNull() || box[1][i].IsNull() || box[2][i].IsNull() || box[3][i].IsNull() {
-			continue // no geometry, or an empty one
+	case p.cover[0] >= 0:
+		var box [4][]parquet.Value
+		for i, leaf := range p.cover {
+			v, err := p.column(g, leaf)
+			if err != nil {
+				return nil, err
+			}
+			box[i] = v
 		}
-		e := [4]float64{number64(box[0][i]), number64(box[1][i]), number64(box[2][i]), number64(box[3][i])}
-		if meets(e, rect) {
-			rows = append(rows, i)
+		for i := 0; i < n; i++ {
+			if box[0][i].IsNull() || box[1][i].IsNull() || box[2][i].IsNull() || box[3][i].IsNull() {
+				continue // no geometry, or an empty one
+			}
+			e := [4]float64{number64(box[0][i]), number64(box[1][i]), number64(box[2][i]), number64(box[3][i])}
+			if meets(e, rect) {
+				rows = append(rows, i)
+			}
+		}
+	default:
+		rows = make([]int, n)
+		for i := range rows {
+			rows[i] = i
 		}
 	}
 	return rows, nil
@@ -208,12 +236,14 @@ func readRows(st *state, src *source, g int, rows []int, q query, thr float32, r
 		return out, nil
 	}
 	pq := st.pq
+	// Values are read for rows (and indexed like them): the filter's columns
+	// for every row, the others for the rows that pass.
 	cache := map[int][]parquet.Value{}
 	col := func(leaf int) ([]parquet.Value, error) {
 		if v, ok := cache[leaf]; ok {
 			return v, nil
 		}
-		v, err := pq.column(g, leaf)
+		v, err := pq.pick(g, leaf, rows)
 		cache[leaf] = v
 		return v, err
 	}
@@ -231,16 +261,20 @@ func readRows(st *state, src *source, g int, rows []int, q query, thr float32, r
 		}
 		row := make([]any, len(vals))
 		kept := rows[:0:0]
-		for _, r := range rows {
+		for k, r := range rows {
 			for i := range vals {
-				row[i] = filterValue(vals[i][r], fcols[i])
+				row[i] = filterValue(vals[i][k], fcols[i])
 			}
 			if q.filter.Eval(row) {
 				kept = append(kept, r)
 			}
 		}
-		if rows = kept; len(rows) == 0 {
+		if len(kept) == 0 {
 			return out, nil
+		}
+		if len(kept) < len(rows) {
+			rows = kept
+			clear(cache) // read the other columns for the rows kept only
 		}
 	}
 	geoms, err := col(pq.geom)
@@ -254,9 +288,9 @@ func readRows(st *state, src *source, g int, rows []int, q query, thr float32, r
 		}
 	}
 	start := pq.groups[g].start
-	for _, r := range rows {
+	for k, r := range rows {
 		fid := start + int64(r)
-		v := geoms[r]
+		v := geoms[k]
 		if v.IsNull() {
 			continue
 		}
@@ -277,7 +311,7 @@ func readRows(st *state, src *source, g int, rows []int, q query, thr float32, r
 		gf.ID = fid
 		gf.Properties = make(map[string]any, len(q.cols))
 		for i, c := range q.cols {
-			gf.Properties[c.Name] = propertyValue(props[i][r], c)
+			gf.Properties[c.Name] = propertyValue(props[i][k], c)
 		}
 		k := rankKey{fid: fid}
 		if ranked {

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -22,7 +23,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/udftiles/udftiles/colormap"
+	"github.com/udftiles/udftiles/demo"
 	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/vector"
 )
 
 // chromiumPath is Debian's Chromium, which CI installs. The browser tests fail
@@ -153,6 +156,79 @@ func TestPage(t *testing.T) {
 		}
 		if n := srv.count("/v1/udfs/broken/", 0); n != 0 {
 			t.Errorf("the page requested the broken layer %d times; requests: %v", n, srv.requests())
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+
+	t.Run("vector countries", func(t *testing.T) {
+		srv := newPageServer(t, vectorLayers(t)...)
+		tab := newTab(t, browser)
+
+		// The GeoParquet copy of the countries, named in the hash of the front page.
+		start := time.Now()
+		tab.navigate(t, srv.URL+"/#layer=countries_parquet")
+		if st := tab.waitSettled(t, "countries_parquet"); st != "loaded" {
+			t.Fatalf("body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		t.Logf("/#layer=countries_parquet drew its features in %v", time.Since(start).Round(time.Millisecond))
+
+		// An MVT layer is drawn from file mode's GeoJSON of the view: no tile is asked for.
+		runs := srv.matching("/v1/udfs/countries_parquet/run", http.StatusOK)
+		if len(runs) == 0 {
+			t.Fatalf("no file-mode run of countries_parquet was served with 200; requests: %v", srv.requests())
+		}
+		if q := runs[0].query; q.Get("format") != "geojson" || len(strings.Split(q.Get("bounds"), ",")) != 4 {
+			t.Errorf("the run asked for %v, want format=geojson and bounds=xmin,ymin,xmax,ymax", q)
+		}
+		if n := srv.count("/v1/udfs/countries_parquet/tiles/", 0); n != 0 {
+			t.Errorf("%d tiles of countries_parquet were requested, want none; requests: %v", n, srv.requests())
+		}
+		if n := srv.count("/v1/udfs/countries/", 0); n != 0 {
+			t.Errorf("the GeoPackage layer was requested %d times before it was selected; requests: %v", n, srv.requests())
+		}
+		if kind := tab.text(t, "#details-kind"); kind != "vector" {
+			t.Errorf("the layer's kind shows %q, want vector", kind)
+		}
+		// naturalearth_lowres has 177 countries; the world view shows nearly all.
+		var nFeatures int
+		if got := tab.text(t, "#vector-summary"); !scanFeatures(got, &nFeatures) || nFeatures < 150 {
+			t.Errorf("the summary says %q, want at least 150 features", got)
+		}
+		shot := tab.screenshot(t, "countries-world.png")
+		checkFillDrawn(t, tab, shot, 0.05)
+
+		// Jump to a view over France and Germany; the moved view is run again.
+		before := len(srv.matching("/v1/udfs/countries_parquet/run", http.StatusOK))
+		tab.eval(t, `(window.udftiles.map.jumpTo({center: [8, 49.5], zoom: 4}), true)`)
+		runs = tab.waitRun(t, srv, "/v1/udfs/countries_parquet/run", before)
+		if b := parseBounds(runs[len(runs)-1].query.Get("bounds")); b == nil || b[0] > 0 || b[2] < 14 || b[1] > 44 || b[3] < 54 {
+			t.Errorf("the run after the jump asked for bounds=%q, want a view over France and Germany", runs[len(runs)-1].query.Get("bounds"))
+		}
+		shot = tab.screenshot(t, "countries-europe.png")
+		checkFillDrawn(t, tab, shot, 0.25)
+
+		// A click on the map's centre (in Germany) and on Paris shows each country's properties.
+		tab.clickFeature(t, `window.udftiles.map.getCenter()`, "Germany")
+		tab.clickFeature(t, `[2.35, 48.86]`, "France")
+		tab.screenshot(t, "countries-popup.png")
+
+		// The GeoPackage layer keeps the view, draws it and answers a click too.
+		if err := chromedp.Do(tab.ctx, chromedp.Click(chromedp.CSS(`#layer-list button[data-name="countries"]`), chromedp.NodeVisible)); err != nil {
+			t.Fatalf("click the countries button: %v", err)
+		}
+		if st := tab.waitSettled(t, "countries"); st != "loaded" {
+			t.Fatalf("after selecting countries, body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		if n := srv.count("/v1/udfs/countries/run", http.StatusOK); n == 0 {
+			t.Fatalf("no file-mode run of countries was served with 200; requests: %v", srv.requests())
+		}
+		if hash := tab.eval(t, `location.hash`); hash != "#layer=countries" {
+			t.Errorf("location.hash = %q, want #layer=countries", hash)
+		}
+		tab.clickFeature(t, `window.udftiles.map.getCenter()`, "Germany")
+
+		if n := srv.countBad(); n > 0 {
+			t.Errorf("%d requests failed; requests: %v", n, srv.requests())
 		}
 		tab.requireNoConsoleErrors(t)
 	})
@@ -862,4 +938,164 @@ func checkPlasmaDrawn(t *testing.T, img image.Image) {
 func dist2(a, b [3]int) int {
 	dr, dg, db := a[0]-b[0], a[1]-b[1], a[2]-b[2]
 	return dr*dr + dg*dg + db*db
+}
+
+// vectorLayers serves geopandas' Natural Earth countries with the built-in
+// vector handler: as the demo's GeoPackage ("countries") and as GeoParquet
+// ingested from it ("countries_parquet").
+func vectorLayers(t *testing.T) []*udfhost.Layer {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := demo.WriteVectors(dir); err != nil {
+		t.Fatalf("write the vector demo data: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	gpkg, parquet := filepath.Join(dir, "countries.gpkg"), filepath.Join(dir, "countries.parquet")
+	if _, err := vector.Ingest(ctx, gpkg, parquet, vector.IngestOptions{}); err != nil {
+		t.Fatalf("ingest %s: %v", gpkg, err)
+	}
+	var out []*udfhost.Layer
+	for _, f := range []struct{ name, path string }{{"countries", gpkg}, {"countries_parquet", parquet}} {
+		l := vector.New(vector.Options{Path: f.path})
+		t.Cleanup(l.Close)
+		if err := l.Status(); err != nil {
+			t.Fatalf("open %s: %v", f.path, err)
+		}
+		out = append(out, &udfhost.Layer{Name: f.name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
+	}
+	return out
+}
+
+// waitRun waits, in real time, until more than `before` file-mode runs of the
+// path were served with 200 and the page has drawn the last one, and returns
+// the runs. The page is "loading" from before its request, so "loaded" once
+// the server has answered means the answer was drawn.
+func (tb *tab) waitRun(t *testing.T, srv *pageServer, path string, before int) []served {
+	t.Helper()
+	deadline := time.Now().Add(settleTimeout)
+	for len(srv.matching(path, http.StatusOK)) <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no new run of %s was served with 200 in %v; requests: %v; %s", path, settleTimeout, srv.requests(), tb.describe(t))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.waitFor(t, "the new run to be drawn", `document.body.dataset.state === 'loaded'`)
+	return srv.matching(path, http.StatusOK)
+}
+
+// clickFeature clicks the map where the JavaScript expression lngLat (a
+// MapLibre LngLatLike) is, as a person would, and requires the feature popup
+// to show name = want.
+func (tb *tab) clickFeature(t *testing.T, lngLat, want string) {
+	t.Helper()
+	type point struct {
+		X, Y float64
+		Hit  bool
+	}
+	p, err := chromedp.Run(tb.ctx, chromedp.Evaluate[point](fmt.Sprintf(`(() => {
+		const m = window.udftiles.map;
+		const p = m.project(%s);
+		const r = m.getCanvas().getBoundingClientRect();
+		const x = r.left + p.x, y = r.top + p.y;
+		return {X: x, Y: y, Hit: document.elementFromPoint(x, y) === m.getCanvas()};
+	})()`, lngLat)))
+	if err != nil {
+		t.Fatalf("locate %s on the map: %v", lngLat, err)
+	}
+	if !p.Hit {
+		t.Fatalf("%s is at (%.0f, %.0f), where the map is covered", lngLat, p.X, p.Y)
+	}
+	if err := chromedp.Do(tb.ctx, chromedp.MouseClickXY(p.X, p.Y)); err != nil {
+		t.Fatalf("click (%.0f, %.0f): %v", p.X, p.Y, err)
+	}
+	// The popup replaces the previous one; wait for the one naming a country.
+	const props = `(() => {
+		const out = {};
+		const dl = document.querySelector('.maplibregl-popup .feature-popup dl');
+		if (!dl) return out;
+		for (const dt of dl.querySelectorAll('dt')) out[dt.textContent] = dt.nextElementSibling ? dt.nextElementSibling.textContent : '';
+		return out;
+	})()`
+	tb.waitFor(t, fmt.Sprintf("the popup of %s", want), fmt.Sprintf(`%s.name === %q`, props, want))
+	got, err := chromedp.Run(tb.ctx, chromedp.Evaluate[map[string]string](props))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"iso_a3", "continent", "pop_est"} {
+		if got[k] == "" {
+			t.Errorf("the popup of %s shows %v, want a value for %s", want, got, k)
+		}
+	}
+	t.Logf("clicked (%.0f, %.0f): popup %v", p.X, p.Y, got)
+}
+
+// checkFillDrawn requires that at least frac of the map pixels beside the
+// panel have the polygon fill colour: SINGLE (#2f6fde) in app.js at 50%
+// opacity over --map-bg (#e9edf1) in app.css.
+func checkFillDrawn(t *testing.T, tb *tab, img image.Image, frac float64) {
+	t.Helper()
+	type layout struct {
+		PanelRight, Width float64
+	}
+	l, err := chromedp.Run(tb.ctx, chromedp.Evaluate[layout](
+		`({PanelRight: document.querySelector('.panel').getBoundingClientRect().right, Width: window.innerWidth})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := img.Bounds()
+	scale := float64(b.Dx()) / l.Width
+	x0 := b.Min.X + int(l.PanelRight*scale) + 1
+	fill := [3]int{(0x2f + 0xe9) / 2, (0x6f + 0xed) / 2, (0xde + 0xf1) / 2}
+	mapBG := [3]int{0xe9, 0xed, 0xf1}
+	total, filled, bg := 0, 0, 0
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := x0; x < b.Max.X; x++ {
+			r16, g16, b16, _ := img.At(x, y).RGBA()
+			c := [3]int{int(r16 >> 8), int(g16 >> 8), int(b16 >> 8)}
+			total++
+			switch {
+			case dist2(c, fill) <= 16*16:
+				filled++
+			case dist2(c, mapBG) <= 8*8:
+				bg++
+			}
+		}
+	}
+	if total == 0 {
+		t.Fatalf("the panel covers the whole screenshot")
+	}
+	got := float64(filled) / float64(total)
+	t.Logf("map beside the panel: %.1f%% fill-coloured pixels, %.1f%% background", 100*got, 100*float64(bg)/float64(total))
+	if got < frac {
+		t.Errorf("only %.1f%% of the map's pixels have the polygon fill colour, want at least %.0f%%", 100*got, 100*frac)
+	}
+}
+
+// parseBounds reads xmin,ymin,xmax,ymax, or returns nil.
+func parseBounds(s string) []float64 {
+	parts := strings.Split(s, ",")
+	if len(parts) != 4 {
+		return nil
+	}
+	out := make([]float64, 4)
+	for i, p := range parts {
+		v, err := strconv.ParseFloat(p, 64)
+		if err != nil {
+			return nil
+		}
+		out[i] = v
+	}
+	return out
+}
+
+// scanFeatures reads "N features" (N may have thousands separators).
+func scanFeatures(s string, n *int) bool {
+	num, ok := strings.CutSuffix(s, " features")
+	if !ok {
+		return false
+	}
+	v, err := strconv.Atoi(strings.ReplaceAll(num, ",", ""))
+	*n = v
+	return err == nil
 }
