@@ -24,6 +24,7 @@ type Entry struct {
 	Created     time.Time
 	MaxAge      time.Duration
 	Logs        string // what the UDF printed while rendering, shown with debug=true
+	Truncated   string // what a feature limit kept, when it cut the result
 }
 
 // Expires is when the entry stops being served.

@@ -11,7 +11,13 @@ type Result interface{ isResult() }
 // Meta is what every result carries besides its data.
 type Meta struct {
 	Logs string // what the UDF printed while computing it
+	// Truncated, when set, says that a feature limit cut the result and what
+	// was kept (e.g. "20000 of 51234"); served as X-Features-Truncated.
+	Truncated string
 }
+
+// Truncation returns Truncated.
+func (m *Meta) Truncation() string { return m.Truncated }
 
 // UDFLogs returns what the UDF printed.
 func (m *Meta) UDFLogs() string { return m.Logs }
@@ -23,6 +29,7 @@ func (m *Meta) SetLogs(s string) { m.Logs = s }
 type Logged interface {
 	UDFLogs() string
 	SetLogs(string)
+	Truncation() string
 }
 
 // Raster is a planar stack of bands in a georeferenced grid.

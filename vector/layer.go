@@ -6,6 +6,7 @@
 package vector
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -635,6 +636,9 @@ func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhos
 		fc.Append(k.f)
 	}
 	res.Logs = l.report(q, len(out), &oc)
+	if oc.truncated {
+		res.Truncated = strconv.Itoa(len(out)) + cmp.Or(oc.more, " of more")
+	}
 	return res, nil
 }
 

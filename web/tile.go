@@ -169,7 +169,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		}
 		e := cache.NewEntry(body, ct, maxAge)
 		if l, ok := res.(udfhost.Logged); ok {
-			e.Logs = l.UDFLogs()
+			e.Logs, e.Truncated = l.UDFLogs(), l.Truncation()
 		}
 		return e, nil
 	})
@@ -204,6 +204,9 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cach
 	h.Set("X-Cache", string(src))
 	if e.Logs != "" && r.URL.Query().Get("debug") == "true" {
 		h.Set("X-UDF-Logs", headerLogs(e.Logs))
+	}
+	if e.Truncated != "" {
+		h.Set("X-Features-Truncated", e.Truncated)
 	}
 	if left := time.Until(e.Expires()); e.MaxAge > 0 && left > 0 {
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(left.Seconds())))
