@@ -13,7 +13,9 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
 )
@@ -125,8 +127,24 @@ func TestInvalidGeometries(t *testing.T) {
 	if err := os.WriteFile(p, []byte(fc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	for _, budget := range []int{directBudget, 0} {
-		l := newTestLayer(t, Options{Path: p}, budget)
+	// The same features as GeoParquet, written as they are (ingest would repair them).
+	parsed, err := geojson.UnmarshalFeatureCollection([]byte(fc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := render.GeoParquet(&udfhost.Features{Collection: parsed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pq := filepath.Join(t.TempDir(), "bad.parquet")
+	if err := os.WriteFile(pq, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range []struct {
+		path   string
+		budget int
+	}{{p, directBudget}, {p, 0}, {pq, directBudget}, {pq, 0}} {
+		l := newTestLayer(t, Options{Path: run.path}, run.budget)
 		res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
 		if err != nil {
 			t.Fatal(err)
