@@ -1,6 +1,7 @@
 package vector
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -10,6 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/parquet-go/parquet-go"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
@@ -175,6 +179,49 @@ func TestIngestedFile(t *testing.T) {
 	if area > total*3 {
 		t.Errorf("row groups cover %.1f square degrees together, the data %.1f: not sorted", area, total)
 	}
+	// Apache Arrow's reader reads it too: every row, the columns typed, and
+	// bbox statistics in every row group.
+	data, err := os.ReadFile(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := file.NewParquetReader(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("arrow: %v", err)
+	}
+	defer rdr.Close()
+	for i := 0; i < rdr.NumRowGroups(); i++ {
+		rg := rdr.MetaData().RowGroup(i)
+		for j := 0; j < rg.NumColumns(); j++ {
+			cc, err := rg.ColumnChunk(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if path := cc.PathInSchema().String(); strings.HasPrefix(path, "bbox.") {
+				if ok, err := cc.StatsSet(); !ok || err != nil {
+					t.Errorf("arrow: row group %d column %s has no statistics (%v)", i, path, err)
+				}
+			}
+		}
+	}
+	fr, err := pqarrow.NewFileReader(rdr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := fr.ReadTable(context.Background())
+	if err != nil {
+		t.Fatalf("arrow: read table: %v", err)
+	}
+	defer tbl.Release()
+	types := map[string]string{}
+	for _, f := range tbl.Schema().Fields() {
+		types[f.Name] = f.Type.String()
+	}
+	if tbl.NumRows() != int64(europe.n) || types["geometry"] != "binary" || types["id"] != "int64" || types["size"] != "float64" ||
+		types["name"] != "utf8" || !strings.HasPrefix(types["bbox"], "struct<") {
+		t.Errorf("arrow: %d rows, columns %v", tbl.NumRows(), types)
+	}
+
 	// Properties keep their types; the geometry is WKB.
 	l := newTestLayer(t, Options{Path: dst}, directBudget)
 	if got := columnNames(l.st.all); got != "cls, id, name, size" {
