@@ -7,6 +7,7 @@ package vector
 import "C"
 
 import (
+	"container/list"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"math"
 	"os"
 	"slices"
+	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -49,6 +52,7 @@ type pqFile struct {
 	// the file is indexed: tiles find their rows without reading the covering.
 	env       []float32
 	extent    [4]float64 // from the geo metadata or the groups
+	pages     pageCache
 	hasExtent bool
 }
 
@@ -311,8 +315,10 @@ func (p *pqFile) column(g, leaf int) ([]parquet.Value, error) {
 		if err != nil {
 			return nil, fmt.Errorf("row group %d, column %d: %v", g, leaf, err)
 		}
-		// Values keep pointing into the page's buffers: the page is never
-		// released to parquet-go's pools, the collector frees it.
+		// Values keep pointing into the page's buffers: retained, the page is
+		// not recycled by parquet-go when the next one is read; the collector
+		// frees it.
+		parquet.Retain(pg)
 		n := int(pg.NumValues())
 		start := len(out)
 		out = slices.Grow(out, n)[:start+n]
@@ -327,35 +333,131 @@ func (p *pqFile) column(g, leaf int) ([]parquet.Value, error) {
 }
 
 // pick reads the values of one leaf column of a row group at rows (ascending),
-// decoding only the pages that hold them.
+// decoding only the pages that hold them, through the file's page cache.
 func (p *pqFile) pick(g, leaf int, rows []int) ([]parquet.Value, error) {
 	out := make([]parquet.Value, len(rows))
-	pages := p.pf.RowGroups()[g].ColumnChunks()[leaf].Pages()
-	defer pages.Close()
-	var vals []parquet.Value
-	for i := 0; i < len(rows); {
-		if err := pages.SeekToRow(int64(rows[i])); err != nil {
-			return nil, fmt.Errorf("row group %d, column %d, row %d: %v", g, leaf, rows[i], err)
-		}
-		pg, err := pages.ReadPage()
+	cc := p.pf.RowGroups()[g].ColumnChunks()[leaf]
+	oi, err := cc.OffsetIndex()
+	if err != nil || oi.NumPages() == 0 {
+		// No page index: the whole chunk.
+		all, err := p.column(g, leaf)
 		if err != nil {
-			return nil, fmt.Errorf("row group %d, column %d, row %d: %v", g, leaf, rows[i], err)
+			return nil, err
 		}
-		// The page starts at rows[i]; one value a row (the column is flat).
-		n := int(pg.NumValues())
-		if n == 0 {
-			return nil, fmt.Errorf("row group %d, column %d, row %d: an empty page", g, leaf, rows[i])
+		for i, r := range rows {
+			out[i] = all[r]
 		}
-		vals = slices.Grow(vals[:0], n)[:n]
-		if _, err := pg.Values().ReadValues(vals); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("row group %d, column %d: %v", g, leaf, err)
+		return out, nil
+	}
+	var pages parquet.Pages
+	defer func() {
+		if pages != nil {
+			pages.Close()
 		}
-		base := rows[i]
-		for ; i < len(rows) && rows[i]-base < n; i++ {
-			out[i] = vals[rows[i]-base].Clone()
+	}()
+	for i := 0; i < len(rows); {
+		// The page holding rows[i]: the last whose first row is not after it.
+		page := sort.Search(oi.NumPages(), func(k int) bool { return oi.FirstRowIndex(k) > int64(rows[i]) }) - 1
+		if page < 0 {
+			return nil, fmt.Errorf("row group %d, column %d: no page holds row %d", g, leaf, rows[i])
+		}
+		key := pageKey{g, leaf, page}
+		vals, ok := p.pages.get(key)
+		if !ok {
+			first := oi.FirstRowIndex(page)
+			if pages == nil {
+				pages = cc.Pages()
+			}
+			if vals, err = readPage(pages, first); err != nil {
+				return nil, fmt.Errorf("row group %d, column %d, page %d: %v", g, leaf, page, err)
+			}
+			p.pages.put(key, vals)
+		}
+		base, from := int(oi.FirstRowIndex(page)), i
+		for ; i < len(rows) && rows[i] >= base && rows[i]-base < len(vals); i++ {
+			out[i] = vals[rows[i]-base]
+		}
+		if i == from { // rows out of order, or a page with fewer values than rows
+			return nil, fmt.Errorf("row group %d, column %d, page %d: no value for row %d", g, leaf, page, rows[i])
 		}
 	}
 	return out, nil
+}
+
+// readPage decodes the page that starts at row first. The page is retained, so
+// that its values stay valid after parquet-go moves on.
+func readPage(pages parquet.Pages, first int64) ([]parquet.Value, error) {
+	if err := pages.SeekToRow(first); err != nil {
+		return nil, err
+	}
+	pg, err := pages.ReadPage()
+	if err != nil {
+		return nil, err
+	}
+	parquet.Retain(pg)
+	n := int(pg.NumValues())
+	if n == 0 {
+		return nil, errors.New("an empty page")
+	}
+	vals := make([]parquet.Value, n)
+	if _, err := pg.Values().ReadValues(vals); err != nil && err != io.EOF {
+		return nil, err
+	}
+	return vals, nil
+}
+
+// pageCacheBytes bounds the decoded pages a file keeps.
+const pageCacheBytes = 64 << 20
+
+type pageKey struct{ group, leaf, page int }
+
+// pageCache keeps decoded pages, least recently used dropped first: the tiles
+// around a tile read the same pages.
+type pageCache struct {
+	mu    sync.Mutex
+	bytes int
+	items map[pageKey]*list.Element
+	order list.List // of *cachedPage, most recent first
+}
+
+type cachedPage struct {
+	key   pageKey
+	vals  []parquet.Value
+	bytes int
+}
+
+func (c *pageCache) get(k pageKey) ([]parquet.Value, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[k]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*cachedPage).vals, true
+	}
+	return nil, false
+}
+
+func (c *pageCache) put(k pageKey, vals []parquet.Value) {
+	n := 64 + 24*len(vals)
+	for _, v := range vals {
+		if k := v.Kind(); !v.IsNull() && (k == parquet.ByteArray || k == parquet.FixedLenByteArray) {
+			n += len(v.ByteArray())
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items == nil {
+		c.items = map[pageKey]*list.Element{}
+	}
+	if _, ok := c.items[k]; ok {
+		return
+	}
+	c.items[k] = c.order.PushFront(&cachedPage{key: k, vals: vals, bytes: n})
+	c.bytes += n
+	for c.bytes > pageCacheBytes && c.order.Len() > 1 {
+		old := c.order.Remove(c.order.Back()).(*cachedPage)
+		delete(c.items, old.key)
+		c.bytes -= old.bytes
+	}
 }
 
 // propertyValue converts a value of column c as properties does an OGR field.
