@@ -9,10 +9,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/udftiles/udftiles/metrics"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -60,8 +65,23 @@ type Source string
 // Sources.
 const (
 	Memory Source = "memory"
+	S3     Source = "s3"
 	Miss   Source = "miss"
 )
+
+// Tier is a shared store behind the memory tier (S3): slower, larger, seen by
+// every replica. Its failures never fail a request: Get errors count as misses.
+type Tier interface {
+	Source() Source
+	// Get returns the entry stored under key, or nil when there is none (or
+	// it is expired or corrupt).
+	Get(ctx context.Context, key string) (*Entry, error)
+	// Put stores an entry in the background; it never delays the caller.
+	Put(key string, e *Entry)
+	// Purge removes the entries of udf whose keys match (nil: all of them)
+	// and returns how many it removed.
+	Purge(ctx context.Context, udf string, match func(key string) bool) (int, error)
+}
 
 // Cache is the tiered cache. The zero value is not usable; call New.
 type Cache struct {
@@ -70,22 +90,40 @@ type Cache struct {
 	// so a repeated request finds its entry without parsing parameters again.
 	aliases *ristretto.Cache[string, string]
 	flight  singleflight.Group
+	tier    Tier
+	m       *metrics.Set
+
+	mu     sync.Mutex
+	purges []purge // newest last
 }
 
+// purge is a purge of the memory tier: entries of udf created before at whose
+// keys match are gone. The memory tier cannot list its keys, so it checks
+// entries against purges as they are read.
+type purge struct {
+	udf   string
+	match func(key string) bool // nil: every key of udf
+	at    time.Time
+}
+
+// maxPurges bounds the purges remembered; past it the memory tier is cleared.
+const maxPurges = 256
+
 // New returns a cache whose memory tier holds at most memoryBytes of bodies;
-// 0 disables the memory tier.
-func New(memoryBytes int64) (*Cache, error) {
-	c := &Cache{}
+// 0 disables the memory tier. tier (nil: none) is the tier behind memory; m
+// (nil: none) counts lookups.
+func New(memoryBytes int64, tier Tier, m *metrics.Set) (*Cache, error) {
+	c := &Cache{tier: tier, m: m}
 	if memoryBytes > 0 {
 		// About one counter per ten 2 KiB entries' worth of bytes, as ristretto advises.
 		counters := max(memoryBytes/2048*10, 10000)
-		m, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
+		mem, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
 			NumCounters: counters, MaxCost: memoryBytes, BufferItems: 64,
 		})
 		if err != nil {
 			return nil, err
 		}
-		c.mem = m
+		c.mem = mem
 		a, err := ristretto.NewCache(&ristretto.Config[string, string]{
 			NumCounters: counters, MaxCost: max(memoryBytes/16, 1<<20), BufferItems: 64,
 		})
@@ -124,44 +162,107 @@ func (c *Cache) GetAlias(raw string) (*Entry, bool) {
 	return c.Get(key)
 }
 
-// Get returns a fresh entry from the memory tier.
+// Get returns an entry from the memory tier that is within its own max age.
 func (c *Cache) Get(key string) (*Entry, bool) {
+	return c.get(key, math.MaxInt64)
+}
+
+// get returns an entry from memory that is younger than its own max age and
+// than maxAge, and not purged.
+func (c *Cache) get(key string, maxAge time.Duration) (*Entry, bool) {
 	if c.mem == nil {
 		return nil, false
 	}
 	e, ok := c.mem.Get(key)
-	if !ok || time.Now().After(e.Expires()) {
+	if !ok {
+		c.count(Memory, "miss")
 		return nil, false
 	}
+	if !Fresh(e, maxAge, time.Now()) || c.purged(key, e) {
+		c.count(Memory, "expired")
+		return nil, false
+	}
+	c.count(Memory, "hit")
 	return e, true
 }
 
-// Put stores an entry for its max age; an entry with no max age is not stored.
+// Fresh reports whether e, at now, is younger than its own max age and maxAge.
+func Fresh(e *Entry, maxAge time.Duration, now time.Time) bool {
+	age := now.Sub(e.Created)
+	return age < e.MaxAge && age < maxAge
+}
+
+func (c *Cache) count(tier Source, result string) {
+	if c.m != nil {
+		c.m.CacheLookups.WithLabelValues(string(tier), result).Inc()
+		if result == "hit" && tier == Memory {
+			return
+		}
+	}
+}
+
+// Put stores an entry in memory for the rest of its max age; an entry with no
+// life left is not stored.
 func (c *Cache) Put(key string, e *Entry) {
-	if c.mem == nil || e.MaxAge <= 0 {
+	left := time.Until(e.Expires())
+	if c.mem == nil || e.MaxAge <= 0 || left <= 0 {
 		return
 	}
-	c.mem.SetWithTTL(key, e, int64(len(e.Body))+int64(len(key))+64, e.MaxAge)
+	c.mem.SetWithTTL(key, e, int64(len(e.Body))+int64(len(key))+64, left)
 	c.mem.Wait() // make the entry visible before the next request looks
 }
 
-// Fetch returns the cached entry for key, or renders it once however many callers
-// ask at the same time. render runs detached from any single caller's cancellation,
-// so one client going away does not fail the others waiting on the same key.
-func (c *Cache) Fetch(ctx context.Context, key string, render func(context.Context) (*Entry, error)) (*Entry, Source, error) {
-	if e, ok := c.Get(key); ok {
-		return e, Memory, nil
+// FetchOptions say how a request uses the cache.
+type FetchOptions struct {
+	// MaxAge is how old an answer may be: older entries are not served, and a
+	// rendered one is kept this long. 0: nothing is read or kept.
+	MaxAge time.Duration
+	// Reset renders anew and overwrites what the tiers hold.
+	Reset bool
+}
+
+// Fetch returns a fresh cached entry for key, from memory or the tier behind
+// it (which then fills memory), or renders it once however many callers ask at
+// the same time, keeps it in memory and writes it to the tier in the
+// background. render runs detached from any single caller's cancellation, so
+// one client going away does not fail the others waiting on the same key.
+func (c *Cache) Fetch(ctx context.Context, key string, o FetchOptions, render func(context.Context) (*Entry, error)) (*Entry, Source, error) {
+	if o.MaxAge <= 0 {
+		e, err := safeRender(ctx, render)
+		return e, Miss, err
 	}
-	ch := c.flight.DoChan(key, func() (any, error) {
-		if e, ok := c.Get(key); ok {
-			return e, nil
+	if !o.Reset {
+		if e, ok := c.get(key, o.MaxAge); ok {
+			return e, Memory, nil
+		}
+	}
+	type found struct {
+		e   *Entry
+		src Source
+	}
+	fk := key
+	if o.Reset {
+		fk += "\x00reset"
+	}
+	ch := c.flight.DoChan(fk, func() (any, error) {
+		if !o.Reset {
+			if e, ok := c.get(key, o.MaxAge); ok {
+				return found{e, Memory}, nil
+			}
+			if e := c.tierGet(ctx, key, o.MaxAge); e != nil {
+				c.Put(key, e)
+				return found{e, c.tier.Source()}, nil
+			}
 		}
 		e, err := safeRender(context.WithoutCancel(ctx), render)
 		if err != nil {
 			return nil, err
 		}
 		c.Put(key, e)
-		return e, nil
+		if c.tier != nil && e.MaxAge > 0 {
+			c.tier.Put(key, e)
+		}
+		return found{e, Miss}, nil
 	})
 	select {
 	case <-ctx.Done():
@@ -170,8 +271,83 @@ func (c *Cache) Fetch(ctx context.Context, key string, render func(context.Conte
 		if r.Err != nil {
 			return nil, Miss, r.Err
 		}
-		return r.Val.(*Entry), Miss, nil
+		f := r.Val.(found)
+		return f.e, f.src, nil
 	}
+}
+
+// tierGet reads key from the tier behind memory; nil when it has no fresh entry.
+func (c *Cache) tierGet(ctx context.Context, key string, maxAge time.Duration) *Entry {
+	if c.tier == nil {
+		return nil
+	}
+	e, err := c.tier.Get(context.WithoutCancel(ctx), key)
+	if err != nil || e == nil {
+		return nil
+	}
+	if !Fresh(e, maxAge, time.Now()) || c.purged(key, e) {
+		c.count(c.tier.Source(), "expired")
+		return nil
+	}
+	return e
+}
+
+// Purge removes udf's entries whose keys match (nil: all) from every tier and
+// returns how many the tier behind memory removed. Memory entries are dropped
+// as they are next read.
+func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bool) (int, error) {
+	c.mu.Lock()
+	c.purges = append(c.purges, purge{udf: udf, match: match, at: time.Now()})
+	if len(c.purges) > maxPurges {
+		c.purges = nil
+		if c.mem != nil {
+			c.mem.Clear()
+		}
+	}
+	c.mu.Unlock()
+	if c.tier == nil {
+		return 0, nil
+	}
+	n, err := c.tier.Purge(ctx, udf, match)
+	if c.m != nil {
+		c.m.Purged.WithLabelValues(string(c.tier.Source())).Add(float64(n))
+	}
+	return n, err
+}
+
+// purged reports whether a purge after e was created covers key.
+func (c *Cache) purged(key string, e *Entry) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.purges) - 1; i >= 0; i-- {
+		p := c.purges[i]
+		if !e.Created.Before(p.at) {
+			continue
+		}
+		if KeyUDF(key) == p.udf && (p.match == nil || p.match(key)) {
+			return true
+		}
+	}
+	return false
+}
+
+// KeyUDF is the UDF a key (Key.String) belongs to.
+func KeyUDF(key string) string {
+	udf, _, _ := strings.Cut(key, "/")
+	return udf
+}
+
+// KeyTile returns the tile of a tile's key (Key.String), ok false for file mode.
+func KeyTile(key string) (z, x, y int, ok bool) {
+	parts := strings.Split(key, "/")
+	if len(parts) != 6 {
+		return 0, 0, 0, false
+	}
+	var err [3]error
+	z, err[0] = strconv.Atoi(parts[2])
+	x, err[1] = strconv.Atoi(parts[3])
+	y, err[2] = strconv.Atoi(parts[4])
+	return z, x, y, err[0] == nil && err[1] == nil && err[2] == nil
 }
 
 // PanicError is what Fetch returns when render panicked. render runs on

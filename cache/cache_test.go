@@ -14,7 +14,7 @@ import (
 
 func newCache(t *testing.T, bytes int64) *Cache {
 	t.Helper()
-	c, err := New(bytes)
+	c, err := New(bytes, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,11 +95,11 @@ func TestFetchMissThenHit(t *testing.T) {
 	c := newCache(t, 1<<20)
 	var calls atomic.Int64
 	render := counting(&calls, "tile bytes", time.Hour, 0)
-	e1, src, err := c.Fetch(context.Background(), "k", render)
+	e1, src, err := c.Fetch(context.Background(), "k", hour, render)
 	if err != nil || src != Miss {
 		t.Fatalf("first Fetch: src %q err %v, want miss", src, err)
 	}
-	e2, src, err := c.Fetch(context.Background(), "k", render)
+	e2, src, err := c.Fetch(context.Background(), "k", hour, render)
 	if err != nil || src != Memory {
 		t.Fatalf("second Fetch: src %q err %v, want memory", src, err)
 	}
@@ -109,7 +109,7 @@ func TestFetchMissThenHit(t *testing.T) {
 	if !bytes.Equal(e1.Body, e2.Body) || e1.ETag != e2.ETag || e2.ContentType != "text/plain" {
 		t.Errorf("hit %+v differs from miss %+v", e2, e1)
 	}
-	if _, src, _ := c.Fetch(context.Background(), "other", render); src != Miss {
+	if _, src, _ := c.Fetch(context.Background(), "other", hour, render); src != Miss {
 		t.Errorf("another key: src %q, want miss", src)
 	}
 }
@@ -133,17 +133,17 @@ func TestExpiry(t *testing.T) {
 	c := newCache(t, 1<<20)
 	var calls atomic.Int64
 	render := counting(&calls, "short-lived", 50*time.Millisecond, 0)
-	if _, src, _ := c.Fetch(context.Background(), "k", render); src != Miss {
+	if _, src, _ := c.Fetch(context.Background(), "k", hour, render); src != Miss {
 		t.Fatalf("first: %q, want miss", src)
 	}
-	if _, src, _ := c.Fetch(context.Background(), "k", render); src != Memory {
+	if _, src, _ := c.Fetch(context.Background(), "k", hour, render); src != Memory {
 		t.Fatalf("second (fresh): %q, want memory", src)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if _, ok := c.Get("k"); ok {
 		t.Error("Get returned an expired entry")
 	}
-	if _, src, _ := c.Fetch(context.Background(), "k", render); src != Miss {
+	if _, src, _ := c.Fetch(context.Background(), "k", hour, render); src != Miss {
 		t.Errorf("after expiry: %q, want miss", src)
 	}
 	if calls.Load() != 2 {
@@ -182,7 +182,7 @@ func TestDisabled(t *testing.T) {
 	var calls atomic.Int64
 	render := counting(&calls, "x", time.Hour, 0)
 	for i := 0; i < 3; i++ {
-		e, src, err := c.Fetch(context.Background(), "k", render)
+		e, src, err := c.Fetch(context.Background(), "k", hour, render)
 		if err != nil || src != Miss || string(e.Body) != "x" {
 			t.Fatalf("Fetch %d: %v %q %v, want a miss with the body", i, e, src, err)
 		}
@@ -201,7 +201,7 @@ func TestZeroMaxAgeNotStored(t *testing.T) {
 	var calls atomic.Int64
 	render := counting(&calls, "x", 0, 0)
 	for i := 0; i < 3; i++ {
-		if _, src, err := c.Fetch(context.Background(), "k", render); err != nil || src != Miss {
+		if _, src, err := c.Fetch(context.Background(), "k", hour, render); err != nil || src != Miss {
 			t.Fatalf("Fetch %d: %q %v, want miss", i, src, err)
 		}
 	}
@@ -223,7 +223,7 @@ func TestSingleflight(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e, _, err := c.Fetch(context.Background(), "k", render)
+					e, _, err := c.Fetch(context.Background(), "k", hour, render)
 					if err == nil {
 						bodies[i] = string(e.Body)
 					}
@@ -259,13 +259,13 @@ func TestCancelledCallerDoesNotFailOthers(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancelled := make(chan error, 1)
 	go func() {
-		_, _, err := c.Fetch(ctx, "k", render)
+		_, _, err := c.Fetch(ctx, "k", hour, render)
 		cancelled <- err
 	}()
 	<-started
 	other := make(chan *Entry, 1)
 	go func() {
-		e, _, err := c.Fetch(context.Background(), "k", render)
+		e, _, err := c.Fetch(context.Background(), "k", hour, render)
 		if err != nil {
 			t.Errorf("patient caller: %v", err)
 		}
@@ -302,7 +302,7 @@ func TestRenderErrorNotCached(t *testing.T) {
 	var calls atomic.Int64
 	fail := func(context.Context) (*Entry, error) { calls.Add(1); return nil, boom }
 	for i := 0; i < 2; i++ {
-		e, src, err := c.Fetch(context.Background(), "k", fail)
+		e, src, err := c.Fetch(context.Background(), "k", hour, fail)
 		if !errors.Is(err, boom) || e != nil || src != Miss {
 			t.Fatalf("Fetch %d: %v %q %v, want the render error", i, e, src, err)
 		}
@@ -311,7 +311,7 @@ func TestRenderErrorNotCached(t *testing.T) {
 		t.Errorf("failing render called %d times, want 2 (errors are not cached)", calls.Load())
 	}
 	var ok atomic.Int64
-	if e, _, err := c.Fetch(context.Background(), "k", counting(&ok, "fixed", time.Hour, 0)); err != nil || string(e.Body) != "fixed" {
+	if e, _, err := c.Fetch(context.Background(), "k", hour, counting(&ok, "fixed", time.Hour, 0)); err != nil || string(e.Body) != "fixed" {
 		t.Errorf("after the error: %v %v, want a fresh render", e, err)
 	}
 }
@@ -326,7 +326,7 @@ func TestRenderPanicIsAnError(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, errs[i] = c.Fetch(context.Background(), "k", func(context.Context) (*Entry, error) {
+			_, _, errs[i] = c.Fetch(context.Background(), "k", hour, func(context.Context) (*Entry, error) {
 				time.Sleep(20 * time.Millisecond)
 				panic("handler bug")
 			})
@@ -343,3 +343,6 @@ func TestRenderPanicIsAnError(t *testing.T) {
 		t.Error("a panicking render left an entry")
 	}
 }
+
+// hour is the FetchOptions of a request that accepts answers up to an hour old.
+var hour = FetchOptions{MaxAge: time.Hour}

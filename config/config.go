@@ -25,6 +25,8 @@ type Config struct {
 	UDFs    []UDF             `yaml:"udfs"`
 	Tokens  []Token           `yaml:"tokens"`
 	Secrets map[string]string `yaml:"secrets"` // fused.secrets[...] in Python UDFs
+	// AdminToken is the bearer token of admin routes (cache purges); "" = off.
+	AdminToken string `yaml:"admin_token"`
 }
 
 // Server holds listener and URL settings.
@@ -38,15 +40,23 @@ type Server struct {
 type Cache struct {
 	MemoryMB      int      `yaml:"memory_mb"`
 	DefaultMaxAge Duration `yaml:"default_max_age"`
-	S3            S3       `yaml:"s3"`
+	// MaxAgeLimit caps a request's cache_max_age= (default 365d).
+	MaxAgeLimit Duration `yaml:"max_age_limit"`
+	S3          S3       `yaml:"s3"`
 }
 
-// S3 is the shared cache tier.
+// S3 is the shared cache tier; it is on when Bucket is set.
 type S3 struct {
-	Bucket   string `yaml:"bucket"`
-	Prefix   string `yaml:"prefix"`
-	Endpoint string `yaml:"endpoint"`
-	Region   string `yaml:"region"`
+	Bucket    string `yaml:"bucket"`
+	Prefix    string `yaml:"prefix"`
+	Endpoint  string `yaml:"endpoint"` // an S3-compatible server (MinIO); "" = AWS
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"` // "" = AWS_ACCESS_KEY_ID
+	SecretKey string `yaml:"secret_key"` // "" = AWS_SECRET_ACCESS_KEY
+	// PathStyle addresses buckets in the path (default: on with an endpoint).
+	PathStyle    *bool    `yaml:"path_style"`
+	ReadTimeout  Duration `yaml:"read_timeout"`  // default 0.25s
+	WriteTimeout Duration `yaml:"write_timeout"` // default 10s
 }
 
 // Python configures the UDF worker pool.
@@ -159,7 +169,8 @@ func resolve(base, p string) string {
 func Defaults() *Config {
 	return &Config{
 		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}},
-		Cache:  Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), S3: S3{Prefix: "tiles/", Region: "us-east-1"}},
+		Cache: Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), MaxAgeLimit: Duration(365 * 24 * time.Hour),
+			S3: S3{Prefix: "udftiles", Region: "us-east-1", ReadTimeout: Duration(250 * time.Millisecond), WriteTimeout: Duration(10 * time.Second)}},
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
 			CacheDir: filepath.Join(os.TempDir(), "udftiles-cache"), Preload: []string{"numpy", "pandas", "geopandas", "shapely"}},
 	}

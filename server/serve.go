@@ -19,6 +19,7 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/metrics"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/vector"
@@ -40,7 +41,20 @@ func serve(args []string, s *settings) error {
 		cfg.Server.Listen = *listen
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	c, err := cache.New(int64(cfg.Cache.MemoryMB) << 20)
+	m := metrics.New()
+	var tier cache.Tier
+	if s3c := cfg.Cache.S3; s3c.Bucket != "" {
+		t, err := cache.NewS3(cache.S3Options{Bucket: s3c.Bucket, Prefix: s3c.Prefix, Endpoint: s3c.Endpoint, Region: s3c.Region,
+			AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey, PathStyle: s3c.PathStyle,
+			ReadTimeout: s3c.ReadTimeout.Std(), WriteTimeout: s3c.WriteTimeout.Std(), Logger: log, Metrics: m})
+		if err != nil {
+			return fmt.Errorf("cache.s3: %v", err)
+		}
+		defer t.Close() // after the listener: queued writes finish
+		tier = t
+		log.Info("s3 cache tier", "bucket", s3c.Bucket, "prefix", s3c.Prefix, "endpoint", s3c.Endpoint)
+	}
+	c, err := cache.New(int64(cfg.Cache.MemoryMB)<<20, tier, m)
 	if err != nil {
 		return err
 	}
@@ -70,7 +84,8 @@ func serve(args []string, s *settings) error {
 		Addr: cfg.Server.Listen,
 		Handler: web.New(web.Deps{Registry: reg, Cache: c, PublicURL: cfg.Server.PublicURL,
 			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: s.version,
-			Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() }}),
+			Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() },
+			MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Metrics: m}),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}

@@ -121,7 +121,7 @@ func TestBuildRegistryGoAndPlugins(t *testing.T) {
 	if got["answer"] != 42 {
 		t.Errorf("the factory got options %v, want answer: 42", got)
 	}
-	c, err := cache.New(16 << 20)
+	c, err := cache.New(16<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

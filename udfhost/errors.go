@@ -11,14 +11,16 @@ type Kind int
 
 // Kinds of failure.
 const (
-	Internal    Kind = iota // a bug or an unexpected failure: 500
-	BadRequest              // the caller's mistake: 400
-	NotFound                // unknown layer, tile outside zooms or bounds: 404
-	TooLarge                // request too large: 413
-	WorkerDied              // the process running the UDF died: 502
-	Unavailable             // source missing or server overloaded: 503
-	Timeout                 // the call ran out of time: 504
-	Failed                  // the UDF raised or returned something unusable: 500 with its traceback
+	Internal     Kind = iota // a bug or an unexpected failure: 500
+	BadRequest               // the caller's mistake: 400
+	NotFound                 // unknown layer, tile outside zooms or bounds: 404
+	TooLarge                 // request too large: 413
+	WorkerDied               // the process running the UDF died: 502
+	Unavailable              // source missing or server overloaded: 503
+	Timeout                  // the call ran out of time: 504
+	Failed                   // the UDF raised or returned something unusable: 500 with its traceback
+	Unauthorized             // a route that needs a token got none: 401
+	Forbidden                // the token does not grant this: 403
 )
 
 // HTTPStatus maps a kind to its status code.
@@ -38,6 +40,10 @@ func (k Kind) HTTPStatus() int {
 		return http.StatusGatewayTimeout
 	case Failed:
 		return http.StatusInternalServerError
+	case Unauthorized:
+		return http.StatusUnauthorized
+	case Forbidden:
+		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
 }

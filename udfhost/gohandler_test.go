@@ -258,7 +258,7 @@ func TestGoHandlersOverHTTP(t *testing.T) {
 		h, err := goh.New(l.factory, l.opts)
 		reg.Add(&udfhost.Layer{Name: l.name, Kind: "go", Handler: h, Err: err, MaxAge: 3600e9, Defaults: l.defaults})
 	}
-	c, err := cache.New(16 << 20)
+	c, err := cache.New(16<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

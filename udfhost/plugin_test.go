@@ -221,7 +221,7 @@ func main() {
 	reg := udfhost.NewRegistry()
 	reg.Add(&udfhost.Layer{Name: "gradient", Kind: "plugin", Handler: h, MaxAge: time.Hour,
 		Defaults: url.Values{"colormap": {"viridis"}, "rescale": {"-90,90"}}})
-	c, err := cache.New(16 << 20)
+	c, err := cache.New(16 << 20, nil, nil)
 	if err != nil {
 		panic(err)
 	}

@@ -38,7 +38,7 @@ func BenchmarkPythonNoopHTTP(b *testing.B) {
 	p := startPool(b, udfhost.PythonConfig{Workers: 1})
 	reg := udfhost.NewRegistry()
 	reg.Add(&udfhost.Layer{Name: "noop", Kind: "python", Handler: udfhost.NewPythonUDF(p, udfhost.PythonOptions{Path: fixture(b, "noop.py")})})
-	c, err := cache.New(0)
+	c, err := cache.New(0, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func newTestServer(t *testing.T) *testEnv {
 	rgb := cog.New(cog.Options{Path: filepath.Join(dir, "rgb.tif")})
 	t.Cleanup(rgb.Close)
 	reg.Add(&udfhost.Layer{Name: "rgb", Kind: "cog", Handler: rgb, MaxAge: 3600e9})
-	c, err := cache.New(64 << 20)
+	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

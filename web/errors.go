@@ -28,6 +28,9 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if k == udfhost.Internal {
 		body.Error = "internal error: " + err.Error()
 	}
+	if k == udfhost.Unauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="udftiles"`)
+	}
 	w.Header().Del("ETag")
 	w.Header().Del("Cache-Control")
 	w.Header().Set("Cache-Control", "no-store")

@@ -96,7 +96,7 @@ func (e *testEnv) withDeps(t *testing.T, d web.Deps) http.Handler {
 
 func mustCache(t testing.TB, bytes int64) *cache.Cache {
 	t.Helper()
-	c, err := cache.New(bytes)
+	c, err := cache.New(bytes, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@
 package web
 
 import (
+	"github.com/udftiles/udftiles/metrics"
 	"log/slog"
 	"net/http"
 	"time"
@@ -22,6 +23,13 @@ type Deps struct {
 	Version     string
 	Tokens      map[string]string // shared token → UDF name
 	Ready       func() bool       // nil = always ready
+	// MaxAgeLimit caps a request's cache_max_age (0 = 365 days).
+	MaxAgeLimit time.Duration
+	// AdminToken is the bearer token of admin routes (cache purges); "" turns
+	// them off.
+	AdminToken string
+	// Metrics are served on /metrics; nil = a set of the server's own.
+	Metrics *metrics.Set
 }
 
 type server struct {
@@ -33,6 +41,12 @@ type server struct {
 func New(d Deps) http.Handler {
 	if d.Logger == nil {
 		d.Logger = slog.Default()
+	}
+	if d.Metrics == nil {
+		d.Metrics = metrics.New()
+	}
+	if d.MaxAgeLimit <= 0 {
+		d.MaxAgeLimit = 365 * 24 * time.Hour
 	}
 	s := &server{Deps: d, started: time.Now()}
 	r := mux.NewRouter()
@@ -50,6 +64,8 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}/tilejson.json", s.tileJSON).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+	r.HandleFunc("/v1/udfs/{name}/cache", s.purge).Methods(http.MethodDelete)
+	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)

@@ -22,7 +22,7 @@ import (
 // reserved query parameters are read by the server, never passed to a handler.
 // render.VectorParams are too, unless the handler declares a parameter of that
 // name: a UDF's own buffer= is the UDF's.
-var reserved = append([]string{"format", "debug"}, render.StyleParams...)
+var reserved = append([]string{"format", "debug", "cache_max_age", "cache", "cache_reset"}, render.StyleParams...)
 
 // tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
 func (s *server) tile(w http.ResponseWriter, r *http.Request) {
@@ -75,9 +75,16 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	// A request seen before, spelled the same way, is answered from memory
 	// without parsing its parameters again.
 	raw := l.Name + "\x00" + l.Handler.Version() + "\x00" + r.URL.Path + "\x00" + r.URL.RawQuery
-	if r.Method != http.MethodPost {
+	fo, err := s.freshness(c.query, l)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// Requests that say how to use the cache take the full path.
+	plain := r.Method != http.MethodPost && !c.query.Has("cache_max_age") && !c.query.Has("cache") && !c.query.Has("cache_reset")
+	if plain {
 		if e, ok := s.Cache.GetAlias(raw); ok {
-			writeEntry(w, r, e, cache.Memory)
+			writeEntry(w, r, e, cache.Memory, fo.MaxAge)
 			return
 		}
 	}
@@ -144,14 +151,15 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	} else if c.bounds != nil {
 		where = fmt.Sprintf("file/%g,%g,%g,%g", c.bounds.MinX, c.bounds.MinY, c.bounds.MaxX, c.bounds.MaxY)
 	}
-	maxAge := l.FreshFor()
+	maxAge := fo.MaxAge
 	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
 		Params: req.Params, Extra: opts.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
-	if r.Method != http.MethodPost {
+	if plain {
 		defer s.Cache.Alias(raw, key)
 	}
-	e, src, err := s.Cache.Fetch(r.Context(), key, func(ctx context.Context) (*cache.Entry, error) {
+	e, src, err := s.Cache.Fetch(r.Context(), key, fo, func(ctx context.Context) (*cache.Entry, error) {
 		res, err := l.Handler.Run(ctx, req)
+		s.rendered(l.Name, err)
 		if err != nil {
 			return nil, err
 		}
@@ -185,13 +193,15 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		writeError(w, r, err)
 		return
 	}
-	writeEntry(w, r, e, src)
+	writeEntry(w, r, e, src, fo.MaxAge)
 }
 
 // writeEntry answers with a cached body, its validators and freshness, or 304.
 // A compressible body (vector tiles, GeoJSON, CSV, JSON) is gzipped on the way
 // out for a client that accepts it; the cache keeps it as encoded.
-func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source) {
+// maxAge is how old the request accepts an answer to be: Cache-Control gives
+// clients what is left of the shorter of it and the entry's own max age.
+func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source, maxAge time.Duration) {
 	h := w.Header()
 	body, etag, gz := e.Body, e.ETag, false
 	if compressible(e.ContentType) {
@@ -208,7 +218,7 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cach
 	if e.Truncated != "" {
 		h.Set("X-Features-Truncated", e.Truncated)
 	}
-	if left := time.Until(e.Expires()); e.MaxAge > 0 && left > 0 {
+	if left := time.Until(e.Created.Add(min(e.MaxAge, maxAge))); e.MaxAge > 0 && maxAge > 0 && left > 0 {
 		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(left.Seconds())))
 	} else {
 		h.Set("Cache-Control", "no-cache")

@@ -1,0 +1,69 @@
+// Package metrics holds the server's Prometheus collectors, served on /metrics.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Set is one process's collectors. Tests make their own; the server makes one.
+type Set struct {
+	Registry *prometheus.Registry
+
+	// CacheLookups counts cache lookups by tier (memory, s3) and result (hit,
+	// miss, expired, error, corrupt).
+	CacheLookups *prometheus.CounterVec
+	// CacheBytes counts body bytes by tier and direction (read, written).
+	CacheBytes *prometheus.CounterVec
+	// CacheWrites counts tier writes by tier and result (ok, error, dropped).
+	CacheWrites *prometheus.CounterVec
+	// S3Seconds is the latency of S3 calls by operation (get, put, list, delete).
+	S3Seconds *prometheus.HistogramVec
+	// S3Breaker is 1 while the S3 circuit breaker is open (S3 skipped).
+	S3Breaker prometheus.Gauge
+	// Renders counts handler runs that were not answered from a cache, by UDF and outcome.
+	Renders *prometheus.CounterVec
+	// Purged counts cache entries removed by purges, by tier.
+	Purged *prometheus.CounterVec
+}
+
+// New makes a Set with Go runtime and process collectors.
+func New() *Set {
+	r := prometheus.NewRegistry()
+	s := &Set{
+		Registry: r,
+		CacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_cache_lookups_total", Help: "Cache lookups by tier and result.",
+		}, []string{"tier", "result"}),
+		CacheBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_cache_bytes_total", Help: "Body bytes read from and written to each cache tier.",
+		}, []string{"tier", "direction"}),
+		CacheWrites: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_cache_writes_total", Help: "Cache tier writes by result.",
+		}, []string{"tier", "result"}),
+		S3Seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "udftiles_s3_request_seconds", Help: "Latency of S3 requests by operation.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"op"}),
+		S3Breaker: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "udftiles_s3_breaker_open", Help: "1 while the S3 tier is skipped after repeated failures.",
+		}),
+		Renders: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_renders_total", Help: "Handler runs not answered from a cache, by UDF and outcome.",
+		}, []string{"udf", "outcome"}),
+		Purged: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_cache_purged_total", Help: "Cache entries removed by purges, by tier.",
+		}, []string{"tier"}),
+	}
+	r.MustRegister(s.CacheLookups, s.CacheBytes, s.CacheWrites, s.S3Seconds, s.S3Breaker, s.Renders, s.Purged,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s
+}
+
+// Handler serves the Set in Prometheus' text format.
+func (s *Set) Handler() http.Handler {
+	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
+}

@@ -1,0 +1,205 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// freshness reads how a request uses the cache, as Fused's cache_max_age does:
+// the layer's age (its config entry, else @fused.udf(cache_max_age=...), else
+// the server default) unless the request's cache_max_age= says otherwise,
+// capped by MaxAgeLimit; cache_max_age=0s or cache=false: no caching;
+// cache_reset=true renders anew and overwrites.
+func (s *server) freshness(q url.Values, l *udfhost.Layer) (cache.FetchOptions, error) {
+	o := cache.FetchOptions{MaxAge: l.FreshFor()}
+	if v := q.Get("cache_max_age"); q.Has("cache_max_age") {
+		d, err := parseAge(v)
+		if err != nil {
+			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache_max_age: %v", err)
+		}
+		o.MaxAge = d
+	}
+	o.MaxAge = min(o.MaxAge, s.MaxAgeLimit)
+	if q.Has("cache") {
+		on, err := parseBool(q.Get("cache"))
+		if err != nil {
+			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache: %v", err)
+		}
+		if !on {
+			o.MaxAge = 0
+		}
+	}
+	if q.Has("cache_reset") {
+		reset, err := parseBool(q.Get("cache_reset"))
+		if err != nil {
+			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache_reset: %v", err)
+		}
+		o.Reset = reset
+	}
+	return o, nil
+}
+
+// parseAge reads a cache age: a number and a unit s, m, h or d ("0" is zero).
+func parseAge(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	if v == "0" {
+		return 0, nil
+	}
+	bad := fmt.Errorf("want a number and a unit s, m, h or d (e.g. 30s, 12h, 90d), got %q", v)
+	if len(v) < 2 {
+		return 0, bad
+	}
+	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[v[len(v)-1]]
+	n, err := strconv.ParseFloat(v[:len(v)-1], 64)
+	if unit == 0 || err != nil || n < 0 || n > 1e7 || n != n {
+		return 0, bad
+	}
+	return time.Duration(n * float64(unit)), nil
+}
+
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "true", "1", "yes", "":
+		return true, nil
+	case "false", "0", "no":
+		return false, nil
+	}
+	return false, fmt.Errorf("want true or false, got %q", v)
+}
+
+// rendered counts a handler run that no cache answered.
+func (s *server) rendered(udf string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.Metrics.Renders.WithLabelValues(udf, outcome).Inc()
+}
+
+// admin checks the request's bearer token against AdminToken.
+func (s *server) admin(r *http.Request) error {
+	if s.AdminToken == "" {
+		return udfhost.Errorf(udfhost.Forbidden, "admin routes are off: set admin_token in the config")
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return udfhost.Errorf(udfhost.Unauthorized, "this route needs the admin token: Authorization: Bearer <token>")
+	}
+	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
+		return udfhost.Errorf(udfhost.Forbidden, "the token is not the admin token")
+	}
+	return nil
+}
+
+// purge serves DELETE /v1/udfs/{name}/cache[?bbox=&minzoom=&maxzoom=]: the
+// layer's cached results (every one, or the tiles meeting bbox at those zooms)
+// leave every tier.
+func (s *server) purge(w http.ResponseWriter, r *http.Request) {
+	if err := s.admin(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	name := mux.Vars(r)["name"]
+	if _, ok := s.Registry.Get(name); !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		return
+	}
+	sel, err := ParseSelection(r.URL.Query())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Minute)
+	defer cancel()
+	n, err := s.Cache.Purge(ctx, name, sel.Match())
+	if err != nil {
+		s.Logger.Error("cache purge failed", "udf", name, "error", err.Error(), "removed", n)
+		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("purge of %s stopped after %d objects: %v", name, n, err)})
+		return
+	}
+	s.Logger.Info("cache purged", "udf", name, "selection", sel.String(), "s3_objects", n)
+	writeJSON(w, map[string]any{"udf": name, "selection": sel.String(), "s3_objects_removed": n,
+		"memory": "entries older than now are no longer served"})
+}
+
+// Selection is which cached results a purge removes: all, or the tiles that
+// meet BBox (lon/lat) at zooms MinZoom..MaxZoom.
+type Selection struct {
+	BBox             *tiles.Bounds
+	MinZoom, MaxZoom int
+}
+
+// ParseSelection reads bbox=, minzoom= and maxzoom=; zooms alone select tiles
+// of those zooms anywhere.
+func ParseSelection(q url.Values) (Selection, error) {
+	sel := Selection{MinZoom: 0, MaxZoom: tiles.MaxZoom}
+	if v := q.Get("bbox"); v != "" {
+		b, err := parseBounds(v)
+		if err != nil {
+			return sel, udfhost.Errorf(udfhost.BadRequest, "parameter bbox: %v", err)
+		}
+		sel.BBox = &b
+	}
+	for _, z := range []struct {
+		name string
+		to   *int
+	}{{"minzoom", &sel.MinZoom}, {"maxzoom", &sel.MaxZoom}} {
+		if v := q.Get(z.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > tiles.MaxZoom {
+				return sel, udfhost.Errorf(udfhost.BadRequest, "parameter %s: want 0 to %d, got %q", z.name, tiles.MaxZoom, v)
+			}
+			*z.to = n
+		}
+	}
+	if sel.MinZoom > sel.MaxZoom {
+		return sel, udfhost.Errorf(udfhost.BadRequest, "minzoom %d is above maxzoom %d", sel.MinZoom, sel.MaxZoom)
+	}
+	return sel, nil
+}
+
+// All reports whether the selection is every result of the layer.
+func (sel Selection) All() bool {
+	return sel.BBox == nil && sel.MinZoom == 0 && sel.MaxZoom == tiles.MaxZoom
+}
+
+// Match returns the test of a cache key (nil: all keys): tiles at the zooms
+// whose bounds meet the bbox. File-mode results are kept by a partial selection.
+func (sel Selection) Match() func(key string) bool {
+	if sel.All() {
+		return nil
+	}
+	return func(key string) bool {
+		z, x, y, ok := cache.KeyTile(key)
+		if !ok || z < sel.MinZoom || z > sel.MaxZoom {
+			return false
+		}
+		if sel.BBox == nil {
+			return true
+		}
+		t, err := tiles.New(z, x, y)
+		return err == nil && t.LonLat().Intersects(*sel.BBox)
+	}
+}
+
+func (sel Selection) String() string {
+	if sel.All() {
+		return "all"
+	}
+	s := fmt.Sprintf("zooms %d-%d", sel.MinZoom, sel.MaxZoom)
+	if sel.BBox != nil {
+		s += fmt.Sprintf(", bbox %g,%g,%g,%g", sel.BBox.MinX, sel.BBox.MinY, sel.BBox.MaxX, sel.BBox.MaxY)
+	}
+	return s
+}
