@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,8 +62,8 @@ type S3Tier struct {
 	o       S3Options
 	client  *s3.Client
 	br      breaker
-	writes  chan s3Write
-	pending atomic.Int64 // writes queued or under way
+	writes  []chan s3Write // by key hash: the writes of one key stay in order
+	pending atomic.Int64   // writes queued or under way
 	wg      sync.WaitGroup
 	closed  chan struct{}
 }
@@ -132,7 +133,7 @@ func NewS3(o S3Options) (*S3Tier, error) {
 			so.BaseEndpoint = aws.String(o.Endpoint)
 		}
 	})
-	t := &S3Tier{o: o, client: client, writes: make(chan s3Write, o.Queue), closed: make(chan struct{})}
+	t := &S3Tier{o: o, client: client, closed: make(chan struct{})}
 	t.br.log = o.Logger
 	t.br.gauge = func(open bool) {
 		if o.Metrics != nil {
@@ -143,9 +144,11 @@ func NewS3(o S3Options) (*S3Tier, error) {
 			o.Metrics.S3Breaker.Set(v)
 		}
 	}
-	for i := 0; i < 4; i++ {
+	for i := 0; i < s3Writers; i++ {
+		ch := make(chan s3Write, max(1, o.Queue/s3Writers))
+		t.writes = append(t.writes, ch)
 		t.wg.Add(1)
-		go t.writer()
+		go t.writer(ch)
 	}
 	return t, nil
 }
@@ -267,9 +270,11 @@ func (t *S3Tier) Put(key string, e *Entry) {
 		return
 	default:
 	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
 	t.pending.Add(1)
 	select {
-	case t.writes <- s3Write{key, e}:
+	case t.writes[h.Sum32()%s3Writers] <- s3Write{key, e}:
 	default:
 		t.pending.Add(-1)
 		if t.o.Metrics != nil {
@@ -278,16 +283,19 @@ func (t *S3Tier) Put(key string, e *Entry) {
 	}
 }
 
-func (t *S3Tier) writer() {
+// s3Writers is how many writes run at once.
+const s3Writers = 4
+
+func (t *S3Tier) writer(writes chan s3Write) {
 	defer t.wg.Done()
 	for {
 		select {
-		case w := <-t.writes:
+		case w := <-writes:
 			t.write(w)
 		case <-t.closed:
 			for { // drain what is queued, then stop
 				select {
-				case w := <-t.writes:
+				case w := <-writes:
 					t.write(w)
 				default:
 					return

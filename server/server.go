@@ -43,6 +43,7 @@ Usage:
   tileserver serve [--config FILE] [--listen ADDR]   serve tiles (default config: the demo)
   tileserver demo-data [--out DIR]                   write the demo data (default data/demo)
   tileserver ingest SRC DST.parquet                  a vector file to GeoParquet for fast tiles
+  tileserver cache purge --udf NAME [--bbox ...]     remove cached results from the S3 tier
   tileserver version                                 print the version
 
 Run "tileserver COMMAND -h" for a command's flags.
@@ -67,6 +68,8 @@ func Main(args []string, opts ...Option) int {
 		err = demoData(args)
 	case "ingest":
 		err = ingest(args, s)
+	case "cache":
+		err = cacheCmd(args, s)
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)
 	case "help", "-h", "--help":
