@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
 
-.PHONY: run test deps build web-assets demo-data bench lint clean
+.PHONY: run test deps build web-assets demo-data bench bench-vector lint clean
 
 run: deps build demo-data
 	$(BIN) serve
@@ -39,11 +39,24 @@ lint: $(STATICCHECK)
 	$(GO) vet ./...
 	$(STATICCHECK) ./...
 
-test: deps web-assets lint
+# MinIO for the S3 cache tests (a real server on 127.0.0.1), built once into tools/;
+# the version is internal/miniotest.MinioVersion.
+MINIO := tools/minio
+MINIO_VERSION := $(shell sed -n 's/^[[:space:]]*MinioVersion *= *"\(.*\)"/\1/p' internal/miniotest/binary.go)
+
+$(MINIO):
+	GOBIN=$(CURDIR)/tools $(GO) install github.com/minio/minio@$(MINIO_VERSION)
+	@touch $(MINIO)
+
+test: deps web-assets lint $(MINIO)
 	$(GO) test -count=1 -timeout 30m ./...
 
 bench: deps build
 	bench/run.sh
+	bench/vector.sh
+
+bench-vector: deps build
+	bench/vector.sh
 
 clean:
 	rm -rf bin web/node_modules web/static/vendor
