@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
 	"github.com/udftiles/udftiles/metrics"
 )
 
@@ -235,8 +236,10 @@ func (t *S3Tier) Get(ctx context.Context, key string) (*Entry, error) {
 	}
 	t.observe("get", start)
 	if err != nil {
+		// A missing key is a miss; a missing bucket is a failure.
 		var nsk *types.NoSuchKey
-		if errors.As(err, &nsk) || isStatus(err, http.StatusNotFound) {
+		var ae smithy.APIError
+		if errors.As(err, &nsk) || errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
 			t.br.success()
 			t.count("miss")
 			return nil, nil
@@ -385,11 +388,6 @@ func (t *S3Tier) Keys(ctx context.Context, udf string) ([]string, error) {
 	var keys []string
 	_, err := t.Purge(ctx, udf, func(key string) bool { keys = append(keys, key); return false })
 	return keys, err
-}
-
-func isStatus(err error, code int) bool {
-	var re interface{ HTTPStatusCode() int }
-	return errors.As(err, &re) && re.HTTPStatusCode() == code
 }
 
 func encodeObject(e *Entry) []byte {

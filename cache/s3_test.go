@@ -240,3 +240,34 @@ func TestBreaker(t *testing.T) {
 		t.Errorf("skipped lookups %v", v)
 	}
 }
+
+// TestMissingBucket: a tier whose bucket does not exist fails its reads and
+// writes quietly; tiles are rendered and served.
+func TestMissingBucket(t *testing.T) {
+	srv := httptest.NewServer(gofakes3.New(s3mem.New()).Server())
+	defer srv.Close()
+	m := metrics.New()
+	tier, err := NewS3(S3Options{Bucket: "nope", Endpoint: srv.URL, AccessKey: "k", SecretKey: "s", Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tier.Close()
+	c, _ := New(1<<20, tier, m)
+	defer c.Close()
+	for i := 0; i < 5; i++ {
+		key := tileKey(4, i, 0)
+		e, src, err := c.Fetch(context.Background(), key, hour, func(context.Context) (*Entry, error) {
+			return NewEntry([]byte("tile"), "image/png", time.Hour), nil
+		})
+		if err != nil || src != Miss || string(e.Body) != "tile" {
+			t.Fatalf("tile %d: %v %v %v", i, e, src, err)
+		}
+		tier.Flush(5 * time.Second)
+	}
+	if v := testutil.ToFloat64(m.CacheLookups.WithLabelValues("s3", "error")) + testutil.ToFloat64(m.CacheWrites.WithLabelValues("s3", "error")); v < 3 {
+		t.Errorf("%v S3 errors counted, want the failures before the breaker opened", v)
+	}
+	if v := testutil.ToFloat64(m.S3Breaker); v != 1 {
+		t.Errorf("breaker gauge %v, want open", v)
+	}
+}
