@@ -41,32 +41,12 @@ func serve(args []string, s *settings) error {
 		cfg.Server.Listen = *listen
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	m := metrics.New()
-	var tier cache.Tier
-	if s3c := cfg.Cache.S3; s3c.Bucket != "" {
-		t, err := cache.NewS3(cache.S3Options{Bucket: s3c.Bucket, Prefix: s3c.Prefix, Endpoint: s3c.Endpoint, Region: s3c.Region,
-			AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey, PathStyle: s3c.PathStyle,
-			ReadTimeout: s3c.ReadTimeout.Std(), WriteTimeout: s3c.WriteTimeout.Std(), Logger: log, Metrics: m})
-		if err != nil {
-			return fmt.Errorf("cache.s3: %v", err)
-		}
-		defer t.Close() // after the listener: queued writes finish
-		tier = t
-		log.Info("s3 cache tier", "bucket", s3c.Bucket, "prefix", s3c.Prefix, "endpoint", s3c.Endpoint)
-	}
-	c, err := cache.New(int64(cfg.Cache.MemoryMB)<<20, tier, m)
+	st, err := newStack(cfg, s, log)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	pool, err := startPython(cfg, log)
-	if err != nil {
-		return err
-	}
-	if pool != nil {
-		defer pool.Close()
-	}
-	reg := buildRegistry(cfg, pool, s.goHandlers)
+	defer st.Close()
+	reg := st.reg
 	// Python layers are inspected by workers that may still be starting: report
 	// every layer's state without holding the listener back.
 	go func() {
@@ -81,11 +61,8 @@ func serve(args []string, s *settings) error {
 		}
 	}()
 	srv := &http.Server{
-		Addr: cfg.Server.Listen,
-		Handler: web.New(web.Deps{Registry: reg, Cache: c, PublicURL: cfg.Server.PublicURL,
-			CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: s.version,
-			Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() },
-			MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Metrics: m}),
+		Addr:              cfg.Server.Listen,
+		Handler:           st.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
@@ -106,6 +83,61 @@ func serve(args []string, s *settings) error {
 		return err
 	}
 	return nil
+}
+
+// stack is what serving needs: the layers, the cache tiers, the handler.
+type stack struct {
+	reg     *udfhost.Registry
+	cache   *cache.Cache
+	handler http.Handler
+	closers []func()
+}
+
+// newStack builds the cache tiers (memory, and S3 when configured), the Python
+// pool when a layer needs it, the layers and the HTTP handler.
+func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error) {
+	st := &stack{}
+	m := metrics.New()
+	var tier cache.Tier
+	if s3c := cfg.Cache.S3; s3c.Bucket != "" {
+		t, err := cache.NewS3(cache.S3Options{Bucket: s3c.Bucket, Prefix: s3c.Prefix, Endpoint: s3c.Endpoint, Region: s3c.Region,
+			AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey, PathStyle: s3c.PathStyle,
+			ReadTimeout: s3c.ReadTimeout.Std(), WriteTimeout: s3c.WriteTimeout.Std(), Logger: log, Metrics: m})
+		if err != nil {
+			return nil, fmt.Errorf("cache.s3: %v", err)
+		}
+		st.closers = append(st.closers, t.Close) // last: queued writes finish
+		tier = t
+		log.Info("s3 cache tier", "bucket", s3c.Bucket, "prefix", s3c.Prefix, "endpoint", s3c.Endpoint)
+	}
+	c, err := cache.New(int64(cfg.Cache.MemoryMB)<<20, tier, m)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	st.cache = c
+	st.closers = append(st.closers, c.Close)
+	pool, err := startPython(cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	if pool != nil {
+		st.closers = append(st.closers, pool.Close)
+	}
+	st.reg = buildRegistry(cfg, pool, s.goHandlers)
+	st.handler = web.New(web.Deps{Registry: st.reg, Cache: c, PublicURL: cfg.Server.PublicURL,
+		CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: s.version,
+		Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() },
+		MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Metrics: m})
+	return st, nil
+}
+
+// Close stops the pool, then the cache tiers.
+func (st *stack) Close() {
+	for i := len(st.closers) - 1; i >= 0; i-- {
+		st.closers[i]()
+	}
 }
 
 func loadConfig(path string) (*config.Config, error) {

@@ -44,6 +44,7 @@ Usage:
   tileserver demo-data [--out DIR]                   write the demo data (default data/demo)
   tileserver ingest SRC DST.parquet                  a vector file to GeoParquet for fast tiles
   tileserver cache purge --udf NAME [--bbox ...]     remove cached results from the S3 tier
+  tileserver export --udf NAME --minzoom A --maxzoom B --out DEST   prerender tiles (dir, mbtiles, pmtiles, s3)
   tileserver version                                 print the version
 
 Run "tileserver COMMAND -h" for a command's flags.
@@ -70,6 +71,7 @@ func Main(args []string, opts ...Option) int {
 		err = ingest(args, s)
 	case "cache":
 		err = cacheCmd(args, s)
+
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)
 	case "help", "-h", "--help":
