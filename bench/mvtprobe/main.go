@@ -3,14 +3,14 @@
 // wrk run, and decodes tile files written by ogr2ogr. Results are one line of key=value pairs.
 //
 //	mvtprobe tiles -z 10 [-lon 10 -lat 47.5 -n 8] [-clip W,S,E,N] [-bounds]
-//	mvtprobe check -base URL -paths FILE [-timeout 60s] [-budget 60s]
+//	mvtprobe check -base URL -paths FILE [-timeout 60s] [-budget 60s] [-save FILE]
 //	mvtprobe load -base URL -paths FILE -c 8 -duration 10s [-timeout 60s]
 //	mvtprobe files FILE...
 //
 // check fetches the paths in order, one at a time, until all are done or budget has passed
 // (at least one is always fetched); every answer must be 200 with a vector-tile content type
 // (or an empty body) and decode as MVT. It prints tiles, empty (tiles without a feature),
-// features and bytes (sums), p50_ms and max_ms.
+// features and bytes (sums), p50_ms and max_ms; -save keeps the first tile with features.
 //
 // load runs c clients, each taking the next path of the list (wrapping around), for duration,
 // then waits for the requests under way; it prints requests, seconds, rps, p50_ms and p99_ms.
@@ -266,12 +266,14 @@ func checkCmd(args []string) error {
 	list := fs.String("paths", "", "file of request paths, one a line")
 	timeout := fs.Duration("timeout", 60*time.Second, "time limit of one request")
 	budget := fs.Duration("budget", 60*time.Second, "start no request after this (one always runs)")
+	save := fs.String("save", "", "write the first tile with features (else the first tile) here")
 	fs.Parse(args)
 	paths, err := readPaths(*list)
 	if err != nil {
 		return err
 	}
 	var s stats
+	saved := false
 	start := time.Now()
 	for i, p := range paths {
 		if i > 0 && time.Since(start) > *budget {
@@ -286,8 +288,16 @@ func checkCmd(args []string) error {
 		if len(body) > 0 && !strings.Contains(ctype, "vector-tile") && !strings.Contains(ctype, "protobuf") {
 			return fmt.Errorf("%s: Content-Type %q: %.200q", p, ctype, body)
 		}
+		before := s.features
 		if err := s.add(body, p); err != nil {
 			return err
+		}
+		if *save != "" && !saved && (i == 0 || s.features > before) {
+			if err := os.WriteFile(*save, body, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(os.Stderr, "saved %s\n", p)
+			saved = s.features > before
 		}
 	}
 	s.print(fmt.Sprintf(" of=%d", len(paths)))
