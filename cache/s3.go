@@ -221,7 +221,8 @@ func (t *S3Tier) count(result string) {
 // Get reads key within the read budget; nil when absent, expired or corrupt,
 // or while the breaker is open.
 func (t *S3Tier) Get(ctx context.Context, key string) (*Entry, error) {
-	if !t.br.allow() {
+	ok, probe := t.br.allow()
+	if !ok {
 		t.count("skipped")
 		return nil, nil
 	}
@@ -240,15 +241,15 @@ func (t *S3Tier) Get(ctx context.Context, key string) (*Entry, error) {
 		var nsk *types.NoSuchKey
 		var ae smithy.APIError
 		if errors.As(err, &nsk) || errors.As(err, &ae) && ae.ErrorCode() == "NoSuchKey" {
-			t.br.success()
+			t.br.success(probe)
 			t.count("miss")
 			return nil, nil
 		}
-		t.br.failure(err)
+		t.br.failure(err, probe)
 		t.count("error")
 		return nil, err
 	}
-	t.br.success()
+	t.br.success(probe)
 	e, err := decodeObject(body)
 	if err != nil {
 		t.count("corrupt")
@@ -316,7 +317,8 @@ func (t *S3Tier) write(w s3Write) {
 			t.o.Metrics.CacheWrites.WithLabelValues(string(S3), result).Inc()
 		}
 	}()
-	if !t.br.allow() {
+	ok, probe := t.br.allow()
+	if !ok {
 		result = "dropped"
 		return
 	}
@@ -332,11 +334,11 @@ func (t *S3Tier) write(w s3Write) {
 	})
 	t.observe("put", start)
 	if err != nil {
-		t.br.failure(err)
+		t.br.failure(err, probe)
 		result = "error"
 		return
 	}
-	t.br.success()
+	t.br.success(probe)
 	if t.o.Metrics != nil {
 		t.o.Metrics.CacheBytes.WithLabelValues(string(S3), "written").Add(float64(len(w.e.Body)))
 	}
@@ -442,23 +444,29 @@ const (
 	breakerMax      = time.Minute
 )
 
-// allow reports whether a request may go to S3 now.
-func (b *breaker) allow() bool {
+// allow reports whether a request may go to S3 now, and whether it is the
+// probe of an open breaker. The request reports its outcome with that flag:
+// while the breaker is open only the probe's outcome counts, not that of
+// requests already under way when it opened.
+func (b *breaker) allow() (ok, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.open {
-		return true
+		return true, false
 	}
 	if time.Now().Before(b.openTill) || b.probing {
-		return false
+		return false, false
 	}
 	b.probing = true // one request tries; the others keep skipping
-	return true
+	return true, true
 }
 
-func (b *breaker) success() {
+func (b *breaker) success(probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.open && !probe {
+		return // under way since before the breaker opened
+	}
 	b.fails = 0
 	if b.open {
 		b.open, b.probing, b.cooldown = false, false, 0
@@ -469,9 +477,12 @@ func (b *breaker) success() {
 	}
 }
 
-func (b *breaker) failure(err error) {
+func (b *breaker) failure(err error, probe bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.open && !probe {
+		return // under way since before the breaker opened
+	}
 	b.fails++
 	switch {
 	case b.open: // the probe failed: wait longer
