@@ -56,7 +56,10 @@ type Key struct {
 func (k Key) String() string {
 	p, _ := json.Marshal(k.Params) // maps marshal with sorted keys: stable
 	h := sha256.Sum256(append(p, "\x00"+k.Extra...))
-	return fmt.Sprintf("%s/%s/%s/%s.%s", k.UDF, k.Version, k.Tile, hex.EncodeToString(h[:10]), k.Format)
+	// The UDF and version are one path segment each (a plugin's version holds
+	// a slash), so that purges can read the tile from the key.
+	seg := strings.NewReplacer("/", "~", "\\", "~").Replace
+	return fmt.Sprintf("%s/%s/%s/%s.%s", seg(k.UDF), seg(k.Version), k.Tile, hex.EncodeToString(h[:10]), k.Format)
 }
 
 // Source says where a response came from: the X-Cache header.
@@ -74,8 +77,8 @@ const (
 type Tier interface {
 	Source() Source
 	// Get returns the entry stored under key, or nil when there is none (or
-	// it is expired or corrupt).
-	Get(ctx context.Context, key string) (*Entry, error)
+	// it is corrupt, or older than its own max age or maxAge).
+	Get(ctx context.Context, key string, maxAge time.Duration) (*Entry, error)
 	// Put stores an entry in the background; it never delays the caller.
 	Put(key string, e *Entry)
 	// Purge removes the entries of udf whose keys match (nil: all of them)
@@ -281,12 +284,8 @@ func (c *Cache) tierGet(ctx context.Context, key string, maxAge time.Duration) *
 	if c.tier == nil {
 		return nil
 	}
-	e, err := c.tier.Get(context.WithoutCancel(ctx), key)
-	if err != nil || e == nil {
-		return nil
-	}
-	if !Fresh(e, maxAge, time.Now()) || c.purged(key, e) {
-		c.count(c.tier.Source(), "expired")
+	e, err := c.tier.Get(context.WithoutCancel(ctx), key, maxAge)
+	if err != nil || e == nil || c.purged(key, e) {
 		return nil
 	}
 	return e

@@ -220,7 +220,7 @@ func (t *S3Tier) count(result string) {
 
 // Get reads key within the read budget; nil when absent, expired or corrupt,
 // or while the breaker is open.
-func (t *S3Tier) Get(ctx context.Context, key string) (*Entry, error) {
+func (t *S3Tier) Get(ctx context.Context, key string, maxAge time.Duration) (*Entry, error) {
 	ok, probe := t.br.allow()
 	if !ok {
 		t.count("skipped")
@@ -256,7 +256,7 @@ func (t *S3Tier) Get(ctx context.Context, key string) (*Entry, error) {
 		t.o.Logger.Warn("s3 cache: a corrupt object is ignored and will be rewritten", "key", t.objectKey(key), "error", err.Error())
 		return nil, nil
 	}
-	if !Fresh(e, e.MaxAge, time.Now()) {
+	if !Fresh(e, maxAge, time.Now()) {
 		t.count("expired")
 		return nil, nil
 	}

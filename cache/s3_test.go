@@ -49,7 +49,7 @@ func TestS3TierRoundTrip(t *testing.T) {
 	if !strings.HasPrefix(key, "dem/v1/3/4/2/") || !strings.HasSuffix(key, ".png") {
 		t.Fatalf("key layout %q, want udf/version/z/x/y/hash.png", key)
 	}
-	if e, err := tier.Get(ctx, key); e != nil || err != nil {
+	if e, err := tier.Get(ctx, key, time.Hour); e != nil || err != nil {
 		t.Fatalf("empty bucket: %v %v", e, err)
 	}
 	e := NewEntry([]byte("png bytes"), "image/png", time.Hour)
@@ -65,7 +65,7 @@ func TestS3TierRoundTrip(t *testing.T) {
 	if aws.ToInt64(obj.ContentLength) <= int64(len(e.Body)) {
 		t.Errorf("object of %d bytes", aws.ToInt64(obj.ContentLength))
 	}
-	got, err := tier.Get(ctx, key)
+	got, err := tier.Get(ctx, key, time.Hour)
 	if err != nil || got == nil || !bytes.Equal(got.Body, e.Body) || got.ETag != e.ETag || got.ContentType != "image/png" ||
 		got.Logs != "printed" || got.Truncated != "5 of 9" || !got.Created.Equal(e.Created) || got.MaxAge != time.Hour {
 		t.Fatalf("read back %+v, %v; want %+v", got, err, e)
@@ -79,7 +79,7 @@ func TestS3TierRoundTrip(t *testing.T) {
 		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("tiles"), Key: aws.String("pre/" + key), Body: bytes.NewReader(bad)}); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := tier.Get(ctx, key); got != nil || err != nil {
+		if got, err := tier.Get(ctx, key, time.Hour); got != nil || err != nil {
 			t.Errorf("corrupt object %q: %v, %v", bad[:min(len(bad), 12)], got, err)
 		}
 	}
@@ -92,7 +92,7 @@ func TestS3TierRoundTrip(t *testing.T) {
 	old.Created = time.Now().Add(-2 * time.Hour)
 	tier.Put(key, old)
 	tier.Flush(5 * time.Second)
-	if got, _ := tier.Get(ctx, key); got != nil {
+	if got, _ := tier.Get(ctx, key, time.Hour); got != nil {
 		t.Errorf("an expired object was served: %+v", got)
 	}
 }
@@ -223,7 +223,7 @@ func TestBreaker(t *testing.T) {
 	defer tier.Close()
 	start := time.Now()
 	for i := 0; i < 10; i++ {
-		if e, _ := tier.Get(context.Background(), tileKey(1, 0, 0)); e != nil {
+		if e, _ := tier.Get(context.Background(), tileKey(1, 0, 0), time.Hour); e != nil {
 			t.Fatal("an entry from a dead server")
 		}
 	}

@@ -151,7 +151,13 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	} else if c.bounds != nil {
 		where = fmt.Sprintf("file/%g,%g,%g,%g", c.bounds.MinX, c.bounds.MinY, c.bounds.MaxX, c.bounds.MaxY)
 	}
+	// A result rendered now is kept for the layer's own age, or the request's
+	// if longer: a request accepting only young answers does not shorten the
+	// life of the one it caused.
 	maxAge := fo.MaxAge
+	if maxAge > 0 {
+		maxAge = min(max(maxAge, l.FreshFor()), s.MaxAgeLimit)
+	}
 	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
 		Params: req.Params, Extra: opts.Canonical() + "|" + c.rasterFormat + "|" + c.vectorFormat}.String()
 	if plain {
