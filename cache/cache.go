@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
@@ -96,8 +97,9 @@ type Cache struct {
 	tier    Tier
 	m       *metrics.Set
 
-	mu     sync.Mutex
-	purges []purge // newest last
+	mu      sync.Mutex
+	purges  []purge      // newest last
+	npurges atomic.Int32 // len(purges), read without the lock on every hit
 }
 
 // purge is a purge of the memory tier: entries of udf created before at whose
@@ -303,6 +305,7 @@ func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bo
 			c.mem.Clear()
 		}
 	}
+	c.npurges.Store(int32(len(c.purges)))
 	c.mu.Unlock()
 	if c.tier == nil {
 		return 0, nil
@@ -316,6 +319,9 @@ func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bo
 
 // purged reports whether a purge after e was created covers key.
 func (c *Cache) purged(key string, e *Entry) bool {
+	if c.npurges.Load() == 0 {
+		return false
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := len(c.purges) - 1; i >= 0; i-- {
