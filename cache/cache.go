@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/ristretto/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/udftiles/udftiles/metrics"
 	"golang.org/x/sync/singleflight"
 )
@@ -96,6 +97,7 @@ type Cache struct {
 	flight  singleflight.Group
 	tier    Tier
 	m       *metrics.Set
+	memHit  prometheus.Counter
 
 	mu      sync.Mutex
 	purges  []purge      // newest last
@@ -119,6 +121,9 @@ const maxPurges = 256
 // (nil: none) counts lookups.
 func New(memoryBytes int64, tier Tier, m *metrics.Set) (*Cache, error) {
 	c := &Cache{tier: tier, m: m}
+	if m != nil {
+		c.memHit = m.CacheLookups.WithLabelValues(string(Memory), "hit")
+	}
 	if memoryBytes > 0 {
 		// About one counter per ten 2 KiB entries' worth of bytes, as ristretto advises.
 		counters := max(memoryBytes/2048*10, 10000)
@@ -198,12 +203,14 @@ func Fresh(e *Entry, maxAge time.Duration, now time.Time) bool {
 }
 
 func (c *Cache) count(tier Source, result string) {
-	if c.m != nil {
-		c.m.CacheLookups.WithLabelValues(string(tier), result).Inc()
-		if result == "hit" && tier == Memory {
-			return
-		}
+	if c.m == nil {
+		return
 	}
+	if tier == Memory && result == "hit" { // the hot path: resolved once
+		c.memHit.Inc()
+		return
+	}
+	c.m.CacheLookups.WithLabelValues(string(tier), result).Inc()
 }
 
 // Put stores an entry in memory for the rest of its max age; an entry with no
