@@ -48,7 +48,15 @@ $(MINIO):
 	GOBIN=$(CURDIR)/tools $(GO) install github.com/minio/minio@$(MINIO_VERSION)
 	@touch $(MINIO)
 
-test: deps web-assets lint $(MINIO)
+# The pmtiles CLI checks the PMTiles archives exports write (pmtiles verify).
+PMTILES := tools/pmtiles
+
+$(PMTILES):
+	mkdir -p tools/pmtiles-src
+	cd tools/pmtiles-src && { [ -f go.mod ] || $(GO) mod init tools; } && \
+	  $(GO) get -tool github.com/protomaps/go-pmtiles@v1.31.2 && $(GO) build -o ../pmtiles github.com/protomaps/go-pmtiles
+
+test: deps web-assets lint $(MINIO) $(PMTILES)
 	$(GO) test -count=1 -timeout 30m ./...
 
 bench: deps build

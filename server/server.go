@@ -71,6 +71,8 @@ func Main(args []string, opts ...Option) int {
 		err = ingest(args, s)
 	case "cache":
 		err = cacheCmd(args, s)
+	case "export":
+		err = exportCmd(args, s)
 
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)

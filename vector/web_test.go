@@ -43,7 +43,7 @@ func TestDemoLayersOverHTTP(t *testing.T) {
 		t.Cleanup(l.Close)
 		reg.Add(&udfhost.Layer{Name: name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
 	}
-	c, err := cache.New(64 << 20, nil, nil)
+	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,7 @@ func TestExampleConfig(t *testing.T) {
 		}
 		reg.Add(&udfhost.Layer{Name: u.Name, Kind: u.Handler, Handler: h, Defaults: url.Values{"colormap": {u.Colormap}}})
 	}
-	c, err := cache.New(16 << 20, nil, nil)
+	c, err := cache.New(16<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
