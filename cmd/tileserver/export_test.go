@@ -241,3 +241,62 @@ func TestKubernetesExportJob(t *testing.T) {
 		}
 	}
 }
+
+// TestExportDemoLayers: every tile layer of the demo config exports to the four
+// destinations, the same tiles in each.
+func TestExportDemoLayers(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	if out, err := exec.Command(bin, "demo-data", "--out", filepath.Join(dir, "data", "demo")).CombinedOutput(); err != nil {
+		t.Fatalf("demo-data: %v\n%s", err, out)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "udfs"), os.DirFS("../../udfs")); err != nil {
+		t.Fatal(err)
+	}
+	minio := miniotest.Start(t)
+	minio.CreateBucket(t, "tiles")
+	env := append(os.Environ(), "AWS_ENDPOINT_URL="+minio.Endpoint, "AWS_ACCESS_KEY_ID="+minio.AccessKey,
+		"AWS_SECRET_ACCESS_KEY="+minio.SecretKey, "AWS_REGION=us-east-1")
+	for _, l := range []struct{ name, zooms, bbox string }{
+		{"elevation", "9-10", ""}, {"rgb", "5-6", ""}, {"hillshade", "10-10", ""},
+		{"countries", "2-3", "-10,35,30,60"}, {"cities", "2-3", "-10,35,30,60"},
+		{"countries_gpkg", "2-2", "-10,35,30,60"}, {"cities_fgb", "2-2", "-10,35,30,60"},
+	} {
+		lo, hi, _ := strings.Cut(l.zooms, "-")
+		counts := map[string]int{}
+		for _, dest := range []string{"dir", "x.mbtiles", "x.pmtiles", "s3://tiles/" + l.name} {
+			out := dest
+			if !strings.HasPrefix(dest, "s3://") {
+				out = filepath.Join(dir, "out", l.name, dest)
+			}
+			args := []string{"export", "--udf", l.name, "--minzoom", lo, "--maxzoom", hi, "--quiet", "--out", out}
+			if l.bbox != "" {
+				args = append(args, "--bbox", l.bbox)
+			}
+			cmd := exec.Command(bin, args...)
+			cmd.Dir, cmd.Env = dir, env
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s to %s: %v\n%s", l.name, dest, err, b)
+			}
+			if strings.HasPrefix(dest, "s3://") {
+				n := 0
+				for _, k := range minio.Objects(t, "tiles", l.name+"/") {
+					if !strings.HasSuffix(k, ".json") {
+						n++
+					}
+				}
+				counts[dest] = n
+			} else {
+				counts[dest] = len(readTiles(t, out))
+			}
+		}
+		n := counts["dir"]
+		for d, c := range counts {
+			if c != n || n == 0 {
+				t.Errorf("%s: tiles per destination %v", l.name, counts)
+				break
+			}
+			_ = d
+		}
+	}
+}
