@@ -73,8 +73,8 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 m() { median <"$WORK/$1"; }
-ratio() { echo "scale=2; $1 / $2" | bc; }
-G=$(m t.gdal2tiles) U=$(m t.uraster) O=$(m t.ogr2ogr) V=$(m t.uvector)
+ratio() { printf '%.2f' "$(echo "scale=4; $1 / $2" | bc)"; }
+G=$(printf '%.2f' "$(m t.gdal2tiles)") U=$(printf '%.2f' "$(m t.uraster)") O=$(printf '%.2f' "$(m t.ogr2ogr)") V=$(printf '%.2f' "$(m t.uvector)")
 {
   echo "# Prerendering: tileserver export vs gdal2tiles.py and ogr2ogr -f MVT"
   echo

@@ -227,22 +227,22 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 func (o *Options) validate() error {
 	if o.Handler == nil || o.UDF == "" || o.Dest == "" {
-		return errors.New("export: a handler, a UDF and a destination are required")
+		return errors.New("a handler, a UDF and a destination are required")
 	}
 	if o.MinZoom < 0 || o.MaxZoom > tiles.MaxZoom || o.MinZoom > o.MaxZoom {
-		return fmt.Errorf("export: zooms %d to %d: want 0 <= minzoom <= maxzoom <= %d", o.MinZoom, o.MaxZoom, tiles.MaxZoom)
+		return fmt.Errorf("zooms %d to %d: want 0 <= minzoom <= maxzoom <= %d", o.MinZoom, o.MaxZoom, tiles.MaxZoom)
 	}
 	if o.Shards <= 0 {
 		o.Shards = 1
 	}
 	if o.Shard < 0 || o.Shard >= o.Shards {
-		return fmt.Errorf("export: shard %d of %d: want 0 <= i < n", o.Shard, o.Shards)
+		return fmt.Errorf("shard %d of %d: want 0 <= i < n", o.Shard, o.Shards)
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 4
 	}
 	if err := o.Area.BBox.Validate(); err != nil {
-		return fmt.Errorf("export: the area: %v", err)
+		return fmt.Errorf("the area: %v", err)
 	}
 	return nil
 }

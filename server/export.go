@@ -125,7 +125,9 @@ func exportCmd(args []string, s *settings) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	sum, err := export.Run(ctx, o)
-	fmt.Fprintln(s.stdout, sum.String())
+	if sum.Tiles > 0 {
+		fmt.Fprintln(s.stdout, sum.String())
+	}
 	if err != nil {
 		return fmt.Errorf("export: %v", err)
 	}
