@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
 
-.PHONY: run test deps build web-assets demo-data bench bench-vector lint clean
+.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export lint clean
 
 run: deps build demo-data
 	$(BIN) serve
@@ -62,6 +62,10 @@ test: deps web-assets lint $(MINIO) $(PMTILES)
 bench: deps build
 	bench/run.sh
 	bench/vector.sh
+	bench/export.sh
+
+bench-export: deps build
+	bench/export.sh
 
 bench-vector: deps build
 	bench/vector.sh
