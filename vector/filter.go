@@ -496,37 +496,30 @@ func notNode(sql string, n node) node {
 	}}
 }
 
-func andNode(a, b node) node {
-	return node{"(" + a.sql + " AND " + b.sql + ")", func(r []any) tri {
-		x := a.eval(r)
-		if x == sqlFalse {
-			return sqlFalse
-		}
-		y := b.eval(r)
-		if y == sqlFalse {
-			return sqlFalse
-		}
-		if x == sqlNull || y == sqlNull {
-			return sqlNull
-		}
-		return sqlTrue
-	}}
-}
+func andNode(a, b node) node { return junction(a, "AND", b, sqlFalse) }
 
-func orNode(a, b node) node {
-	return node{"(" + a.sql + " OR " + b.sql + ")", func(r []any) tri {
+func orNode(a, b node) node { return junction(a, "OR", b, sqlTrue) }
+
+// junction is AND (decided by a false side) or OR (decided by a true side);
+// otherwise unknown if either side is, else the other value.
+func junction(a node, op string, b node, decides tri) node {
+	other := sqlTrue
+	if decides == sqlTrue {
+		other = sqlFalse
+	}
+	return node{"(" + a.sql + " " + op + " " + b.sql + ")", func(r []any) tri {
 		x := a.eval(r)
-		if x == sqlTrue {
-			return sqlTrue
+		if x == decides {
+			return decides
 		}
 		y := b.eval(r)
-		if y == sqlTrue {
-			return sqlTrue
+		if y == decides {
+			return decides
 		}
 		if x == sqlNull || y == sqlNull {
 			return sqlNull
 		}
-		return sqlFalse
+		return other
 	}}
 }
 

@@ -117,3 +117,44 @@ func TestParseFilterErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterEval: the evaluation readers without OGR use (GeoParquet), with
+// SQL's NULL logic: a comparison with NULL is unknown, and only true passes.
+func TestFilterEval(t *testing.T) {
+	cols := []column{{Name: "n", Type: oftReal}, {Name: "s", Type: oftString}}
+	tests := []struct {
+		expr string
+		row  []any // n, s (nil = NULL)
+		want bool
+	}{
+		{"n > 5", []any{int64(6), "x"}, true},
+		{"n > 5", []any{nil, "x"}, false},
+		{"NOT (n > 5)", []any{nil, "x"}, false}, // NOT unknown is unknown
+		{"n > 5 OR s = 'x'", []any{nil, "x"}, true},
+		{"n > 5 AND s = 'x'", []any{nil, "x"}, false},
+		{"n IS NULL", []any{nil, "x"}, true},
+		{"n IS NOT NULL AND n BETWEEN 1 AND 2.5", []any{2.5, nil}, true},
+		{"n NOT BETWEEN 1 AND 2", []any{int64(3), nil}, true},
+		{"s IN ('a', 'b')", []any{nil, "b"}, true},
+		{"s NOT IN ('a', 'b')", []any{nil, nil}, false},
+		{"s LIKE 'ab%c_'", []any{nil, "abxxcd"}, true},
+		{"s LIKE 'AB%'", []any{nil, "abc"}, false},    // case counts
+		{"s NOT LIKE 'a.c'", []any{nil, "abc"}, true}, // '.' is literal
+		{"n = 9007199254740993", []any{int64(9007199254740993), nil}, true},
+		{"n <> 1", []any{nil, nil}, false},
+	}
+	for _, tt := range tests {
+		f, err := parseFilter(tt.expr, cols)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		byName := map[string]any{"n": tt.row[0], "s": tt.row[1]}
+		var row []any // the values of the columns the filter reads, in its order
+		for _, c := range f.Columns {
+			row = append(row, byName[c])
+		}
+		if got := f.Eval(row); got != tt.want {
+			t.Errorf("%s on %v = %v, want %v", tt.expr, tt.row, got, tt.want)
+		}
+	}
+}
