@@ -56,6 +56,18 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 	} else {
 		for b := 0; b < nb; b++ {
 			lo, hi := ranges[b][0], ranges[b][1]
+			if lo == 0 && hi == 255 && r.DType == "uint8" {
+				// Bytes as they are (Rescale's identity, without its rounding).
+				for i, v := range r.Bands[b][:n] {
+					switch {
+					case v >= 255:
+						pix[i*4+b] = 255
+					case v > 0:
+						pix[i*4+b] = uint8(v)
+					}
+				}
+				continue
+			}
 			for i, v := range r.Bands[b][:n] {
 				pix[i*4+b] = colormap.Rescale(v, lo, hi)
 			}

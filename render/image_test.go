@@ -154,3 +154,36 @@ func TestImageStretchIgnoresMasked(t *testing.T) {
 		t.Errorf("max valid value: %v, want white (the masked 1e6 must not count)", got)
 	}
 }
+
+// TestImageBytesAsTheyAre: three uint8 bands without rescale= come out as the
+// generic rescaling would draw them.
+func TestImageBytesAsTheyAre(t *testing.T) {
+	n := 300
+	bands := make([][]float64, 3)
+	for b := range bands {
+		bands[b] = make([]float64, n)
+		for i := range bands[b] {
+			bands[b][i] = float64((i*7 + b*31) % 256)
+		}
+	}
+	bands[1][5] = math.NaN()
+	r := &udfhost.Raster{Width: n, Height: 1, DType: "uint8", Bands: bands}
+	img, err := Image(r, Style{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		for b := 0; b < 3; b++ {
+			if want := colormap.Rescale(bands[b][i], 0, 255); img.Pix[i*4+b] != want {
+				t.Fatalf("pixel %d band %d: %d, want %d", i, b, img.Pix[i*4+b], want)
+			}
+		}
+		if want := uint8(255); i == 5 {
+			if img.Pix[i*4+3] != 0 {
+				t.Errorf("a NaN pixel is not transparent")
+			}
+		} else if img.Pix[i*4+3] != want {
+			t.Errorf("pixel %d alpha %d", i, img.Pix[i*4+3])
+		}
+	}
+}
