@@ -28,6 +28,12 @@ type Set struct {
 	Renders *prometheus.CounterVec
 	// Purged counts cache entries removed by purges, by tier.
 	Purged *prometheus.CounterVec
+	// Requests counts HTTP requests by route template, method and status code.
+	Requests *prometheus.CounterVec
+	// RequestSeconds is the latency of HTTP requests by route template.
+	RequestSeconds *prometheus.HistogramVec
+	// RenderSeconds is the time handlers take to run and encode, by UDF.
+	RenderSeconds *prometheus.HistogramVec
 }
 
 // New makes a Set with Go runtime and process collectors.
@@ -57,8 +63,20 @@ func New() *Set {
 		Purged: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "udftiles_cache_purged_total", Help: "Cache entries removed by purges, by tier.",
 		}, []string{"tier"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_http_requests_total", Help: "HTTP requests by route, method and status code.",
+		}, []string{"route", "method", "code"}),
+		RequestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "udftiles_http_request_seconds", Help: "HTTP request latency by route.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"route"}),
+		RenderSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "udftiles_render_seconds", Help: "Time to run a handler and encode its result, by UDF.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120},
+		}, []string{"udf"}),
 	}
 	r.MustRegister(s.CacheLookups, s.CacheBytes, s.CacheWrites, s.S3Seconds, s.S3Breaker, s.Renders, s.Purged,
+		s.Requests, s.RequestSeconds, s.RenderSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }

@@ -137,3 +137,30 @@ func TestPurgeRoute(t *testing.T) {
 		t.Errorf("/metrics: %d %.200s", rec.Code, rec.Body.String())
 	}
 }
+
+// TestInstrumentAndPprof: requests are counted by route template and status;
+// pprof answers the admin token only.
+func TestInstrumentAndPprof(t *testing.T) {
+	e := newTestServer(t)
+	e.addFake("f", &fakeHandler{}, time.Hour)
+	m := metrics.New()
+	srv := e.withDeps(t, web.Deps{Metrics: m, AdminToken: "s3cret"})
+	do(srv, "GET", "/v1/udfs/f/tiles/3/1/1.png")
+	do(srv, "GET", "/v1/udfs/f/tiles/3/2/1.png")
+	do(srv, "GET", "/v1/udfs/f/tiles/3/x/1.png")
+	if v := testutil.ToFloat64(m.Requests.WithLabelValues("/v1/udfs/{name}/tiles/{z}/{x}/{y}", "GET", "200")); v != 2 {
+		t.Errorf("tile requests with 200: %v", v)
+	}
+	if v := testutil.ToFloat64(m.Requests.WithLabelValues("/v1/udfs/{name}/tiles/{z}/{x}/{y}", "GET", "400")); v != 1 {
+		t.Errorf("tile requests with 400: %v", v)
+	}
+	if n := testutil.CollectAndCount(m.RenderSeconds); n != 1 {
+		t.Errorf("render time series: %d", n)
+	}
+	if rec := do(srv, "GET", "/debug/pprof/"); rec.Code != 401 {
+		t.Errorf("pprof without a token: %d", rec.Code)
+	}
+	if rec := do(srv, "GET", "/debug/pprof/goroutine?debug=1", "Authorization", "Bearer s3cret"); rec.Code != 200 || !strings.Contains(rec.Body.String(), "goroutine") {
+		t.Errorf("pprof with the token: %d %.100s", rec.Code, rec.Body.String())
+	}
+}

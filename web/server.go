@@ -66,6 +66,8 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/cache", s.purge).Methods(http.MethodDelete)
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
+	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
+	r.Use(s.instrument)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)

@@ -164,6 +164,8 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		defer s.Cache.Alias(raw, key)
 	}
 	e, src, err := s.Cache.Fetch(r.Context(), key, fo, func(ctx context.Context) (*cache.Entry, error) {
+		start := time.Now()
+		defer func() { s.Metrics.RenderSeconds.WithLabelValues(l.Name).Observe(time.Since(start).Seconds()) }()
 		res, err := l.Handler.Run(ctx, req)
 		s.rendered(l.Name, err)
 		if err != nil {
