@@ -104,7 +104,7 @@ func findLink(v any, rel, typ string) (map[string]any, bool) {
 func gdal(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
-		t.Skipf("%s not installed", name)
+		t.Fatalf("%s not installed (apt-get install gdal-bin)", name)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
