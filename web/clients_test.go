@@ -1,11 +1,19 @@
 package web_test
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/udftiles/udftiles/tiles"
 )
@@ -66,4 +74,89 @@ func TestGDALReadsMVT(t *testing.T) {
 	if _, err := fmt.Sscanf(geom, "%g %g", &x, &y); err != nil || x < 550000 || x > 1800000 || y < 5900000 || y > 7600000 {
 		t.Errorf("Germany's first vertex %g %g (%v), want EPSG:3857 metres over Germany", x, y, err)
 	}
+}
+
+// TestNodeDecodesMVT: @mapbox/vector-tile in Node decodes our tile: layer udf,
+// extent 4096, typed properties, geometries placed in lon/lat.
+func TestNodeDecodesMVT(t *testing.T) {
+	srv, _ := ogcServer(t)
+	_, body := httpGet(t, srv.URL+"/v1/udfs/countries/tiles/3/4/2.mvt", 200)
+	p := filepath.Join(t.TempDir(), "2.pbf")
+	if err := os.WriteFile(p, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "node", "testdata/decode-mvt.mjs", p, "3", "4", "2").CombinedOutput()
+	if err != nil {
+		t.Fatalf("node (after make web-assets, which installs @mapbox/vector-tile): %v\n%s", err, out)
+	}
+	var layers map[string]struct {
+		Extent, Version int
+		Features        []struct {
+			Type       string
+			Properties map[string]any
+			First      []float64
+		}
+	}
+	if err := json.Unmarshal(out, &layers); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	l, ok := layers["udf"]
+	if !ok || l.Extent != 4096 || l.Version != 2 || len(l.Features) < 10 {
+		t.Fatalf("decoded %s", out)
+	}
+	found := false
+	for _, f := range l.Features {
+		if f.Properties["name"] == "Germany" {
+			found = true
+			if _, num := f.Properties["pop_est"].(float64); !num || !strings.Contains(f.Type, "Polygon") ||
+				f.First[0] < 4 || f.First[0] > 17 || f.First[1] < 46 || f.First[1] > 56 {
+				t.Errorf("Germany decoded as %+v", f)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no Germany in tile 3/4/2")
+	}
+}
+
+// TestLeafletDrawsTiles: Leaflet (from npm, in headless Chromium) draws our
+// raster XYZ tiles.
+func TestLeafletDrawsTiles(t *testing.T) {
+	api, _ := ogcServer(t)
+	target, _ := url.Parse(api.URL)
+	mux := http.NewServeMux()
+	mux.Handle("/leaflet/", http.StripPrefix("/leaflet/", http.FileServer(http.Dir("node_modules/leaflet/dist"))))
+	mux.HandleFunc("/leaflet.html", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html")
+		fmt.Fprint(w, `<!doctype html><html><head><link rel="stylesheet" href="/leaflet/leaflet.css">
+<script src="/leaflet/leaflet.js"></script><style>html,body,#m{height:100%;margin:0}</style></head>
+<body><div id="m"></div><script>
+window.loaded = 0; window.failed = 0;
+const map = L.map('m', {fadeAnimation: false, zoomAnimation: false}).setView([47.12, 13.82], 11);
+const layer = L.tileLayer('/v1/udfs/elevation/tiles/{z}/{x}/{y}.png', {maxZoom: 12});
+layer.on('tileload', () => window.loaded++);
+layer.on('tileerror', () => window.failed++);
+layer.on('load', () => window.done = true);
+layer.addTo(map);
+</script></body></html>`)
+	})
+	mux.Handle("/", httputil.NewSingleHostReverseProxy(target))
+	page := httptest.NewServer(mux)
+	t.Cleanup(page.Close)
+	if _, err := os.Stat("node_modules/leaflet/dist/leaflet.js"); err != nil {
+		t.Fatalf("Leaflet is not installed (make web-assets): %v", err)
+	}
+	tb := newTab(t, startBrowser(t))
+	tb.navigate(t, page.URL+"/leaflet.html")
+	tb.waitFor(t, "Leaflet's tiles", `window.done === true`)
+	if n := tb.eval(t, `String(window.loaded)`); n == "0" || n == "" {
+		t.Fatalf("Leaflet loaded %s tiles (%s failed)", n, tb.eval(t, `String(window.failed)`))
+	}
+	if w := tb.eval(t, `String(Math.min(...[...document.querySelectorAll('img.leaflet-tile-loaded')].map(i => i.naturalWidth)))`); w != "256" {
+		t.Errorf("tile images %s px wide", w)
+	}
+	checkPlasmaDrawn(t, tb.screenshot(t, "leaflet.png"))
+	tb.requireNoScriptErrors(t)
 }
