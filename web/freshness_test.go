@@ -157,6 +157,15 @@ func TestInstrumentAndPprof(t *testing.T) {
 	if n := testutil.CollectAndCount(m.RenderSeconds); n != 1 {
 		t.Errorf("render time series: %d", n)
 	}
+	if id := do(srv, "GET", "/healthz").Header().Get("X-Request-Id"); len(id) != 16 {
+		t.Errorf("a new request id %q", id)
+	}
+	if id := do(srv, "GET", "/healthz", "X-Request-Id", "abc-123").Header().Get("X-Request-Id"); id != "abc-123" {
+		t.Errorf("the client's request id came back as %q", id)
+	}
+	if id := do(srv, "GET", "/healthz", "X-Request-Id", "bad id\n").Header().Get("X-Request-Id"); id == "bad id\n" || len(id) != 16 {
+		t.Errorf("an unsafe request id came back as %q", id)
+	}
 	if rec := do(srv, "GET", "/debug/pprof/"); rec.Code != 401 {
 		t.Errorf("pprof without a token: %d", rec.Code)
 	}

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
 	"net/http"
 	"net/http/pprof"
 	"strconv"
@@ -33,10 +36,20 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the connection (flushes, deadlines).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// instrument counts requests by route template (not by path: one series per
-// route, whatever the tiles) and status, and times them.
+// instrument gives each request an id (the client's X-Request-Id when it is a
+// sane one, else a new one; sent back in X-Request-Id), counts requests by
+// route template (not by path: one series per route, whatever the tiles) and
+// status, times them, and logs them as JSON: server errors at error level,
+// the rest at debug.
 func (s *server) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-Id")
+		if !saneID(id) {
+			var b [8]byte
+			rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-Id", id)
 		route := "unmatched"
 		if cr := mux.CurrentRoute(r); cr != nil {
 			if t, err := cr.GetPathTemplate(); err == nil {
@@ -49,9 +62,31 @@ func (s *server) instrument(next http.Handler) http.Handler {
 		if sw.code == 0 {
 			sw.code = http.StatusOK
 		}
-		s.Metrics.RequestSeconds.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		took := time.Since(start)
+		s.Metrics.RequestSeconds.WithLabelValues(route).Observe(took.Seconds())
 		s.Metrics.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
+		level := slog.LevelDebug
+		if sw.code >= 500 {
+			level = slog.LevelError
+		}
+		if s.Logger.Enabled(r.Context(), level) {
+			s.Logger.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "route", route,
+				"path", r.URL.Path, "status", sw.code, "ms", float64(took.Microseconds())/1000, "x_cache", w.Header().Get("X-Cache"))
+		}
 	})
+}
+
+// saneID accepts client request ids of up to 64 letters, digits, '-', '_' and '.'.
+func saneID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // pprof serves Go's profiles under /debug/pprof/ to the admin token only.

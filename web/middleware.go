@@ -48,7 +48,7 @@ func cors(origins []string, next http.Handler) http.Handler {
 			} else {
 				w.Header().Set("Access-Control-Allow-Origin", origin)
 			}
-			w.Header().Set("Access-Control-Expose-Headers", "ETag, X-Cache, X-UDF-Logs, X-Features-Truncated, Content-Length")
+			w.Header().Set("Access-Control-Expose-Headers", "ETag, X-Cache, X-UDF-Logs, X-Features-Truncated, X-Request-Id, Content-Length")
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if allowed {
