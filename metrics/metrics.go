@@ -85,3 +85,26 @@ func New() *Set {
 func (s *Set) Handler() http.Handler {
 	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry})
 }
+
+// PythonStates is a snapshot of the Python worker pool.
+type PythonStates struct {
+	Idle, Busy, Starting int
+	Restarts             int64
+}
+
+// WatchPython exports the pool's workers by state (idle, busy, starting) and
+// its restarts, read from stats at each scrape.
+func (s *Set) WatchPython(stats func() PythonStates) {
+	for _, st := range []string{"idle", "busy", "starting"} {
+		st := st
+		s.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "udftiles_python_workers", Help: "Python UDF worker processes by state.", ConstLabels: prometheus.Labels{"state": st},
+		}, func() float64 {
+			p := stats()
+			return float64(map[string]int{"idle": p.Idle, "busy": p.Busy, "starting": p.Starting}[st])
+		}))
+	}
+	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "udftiles_python_worker_restarts_total", Help: "Python worker processes started again after one died or was killed.",
+	}, func() float64 { return float64(stats().Restarts) }))
+}

@@ -124,6 +124,10 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 	}
 	if pool != nil {
 		st.closers = append(st.closers, pool.Close)
+		m.WatchPython(func() metrics.PythonStates {
+			ps := pool.Stats()
+			return metrics.PythonStates{Idle: ps.Idle, Busy: ps.Busy, Starting: max(0, ps.Workers-ps.Idle-ps.Busy), Restarts: ps.Restarts}
+		})
 	}
 	st.reg = buildRegistry(cfg, pool, s.goHandlers)
 	st.handler = web.New(web.Deps{Registry: st.reg, Cache: c, PublicURL: cfg.Server.PublicURL,

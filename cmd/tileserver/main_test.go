@@ -244,6 +244,7 @@ func TestDefaultConfigServesEveryExample(t *testing.T) {
 		{"/v1/udfs/bounds_echo/tiles/3/4/2", "application/json", `"z": 3`},
 		{"/server/v1/realtime-shared/fsh_demo_elevation/run/tiles/11/1101/719?dtype_out_raster=tiff", "image/tiff", ""},
 		{"/", "text/html", "maplibre"},
+		{"/metrics", "text/plain", `udftiles_python_workers{state="idle"} 2`},
 	} {
 		resp, err := http.Get(base + c.path)
 		if err != nil {
