@@ -295,8 +295,11 @@ func (s *server) ogcTileset(w http.ResponseWriter, r *http.Request) {
 		ogcLink{Rel: "dataset", Href: col, Type: mimeJSON, Title: "the collection"})
 	ts["links"] = links
 	ts["tileMatrixSetLimits"] = tileMatrixSetLimits(sch)
-	ts["boundingBox"] = map[string]any{"lowerLeft": []float64{sch.Bounds.MinX, sch.Bounds.MinY},
-		"upperRight": []float64{sch.Bounds.MaxX, sch.Bounds.MaxY}, "crs": crs84}
+	// In the tile matrix set's CRS, as the specification recommends for a
+	// tileset (and as GDAL reads it).
+	mb := sch.Bounds.ToMercator()
+	ts["boundingBox"] = map[string]any{"lowerLeft": []float64{mb.MinX, mb.MinY},
+		"upperRight": []float64{mb.MaxX, mb.MaxY}, "crs": "http://www.opengis.net/def/crs/EPSG/0/3857"}
 	if k == kindVector {
 		id := l.MVTLayer
 		if id == "" {
