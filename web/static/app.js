@@ -23,6 +23,13 @@
 
   const KIND_LABEL = { raster: 'raster', vector: 'vector', json: 'JSON', table: 'table', html: 'HTML', text: 'text' };
 
+  // kindTag is the list's label of a layer's kind, left out when the handler's
+  // name says it already (a vector layer of the vector handler).
+  function kindTag(kind, handler) {
+    const label = KIND_LABEL[kind] || '';
+    return label === handler ? '' : label;
+  }
+
   const $ = (id) => document.getElementById(id);
   const el = {
     list: $('layer-list'),
@@ -693,7 +700,7 @@
     el.opacityField.hidden = !(kind === 'raster' || kind === 'vector');
     el.vectorStyle.hidden = kind !== 'vector';
     const label = el.list.querySelector(`button[data-name="${CSS.escape(name)}"] .layer-kind`);
-    if (label) label.textContent = KIND_LABEL[kind] || '';
+    if (label) label.textContent = kindTag(kind, label.dataset.handler);
     updateLinks();
   }
 
@@ -1129,7 +1136,8 @@
         tags.className = 'layer-handler';
         const kind = document.createElement('span');
         kind.className = 'layer-kind';
-        kind.textContent = KIND_LABEL[state.kinds[layer.name]] || '';
+        kind.dataset.handler = layer.handler || '';
+        kind.textContent = kindTag(state.kinds[layer.name], layer.handler);
         tags.append(kind);
         if (layer.handler) tags.append(document.createTextNode(layer.handler));
         button.append(tags, name);
