@@ -560,24 +560,26 @@ func (s *stage) extent(ctx context.Context, db *sql.DB) (minz, maxz int, b tiles
 	return minz, maxz, tiles.Bounds{MinX: nw.MinX, MinY: se.MinY, MaxX: se.MaxX, MaxY: nw.MaxY}, true, nil
 }
 
+// staged is what the archive sinks share: tiles kept in the staging
+// database until Finish.
+type staged struct{ st *stage }
+
+func (s staged) Has(t tiles.Tile) (bool, error)                { return s.st.has(t) }
+func (s staged) Put(t tiles.Tile, data []byte) error           { return s.st.put(t, data) }
+func (s staged) Close() error                                  { return s.st.close() }
+func (s staged) Stats() SinkStats                              { return s.st.stats() }
+func (s staged) storedHash(t tiles.Tile) (string, bool, error) { return s.st.storedHash(t) }
+
 // mbtilesSink builds an MBTiles archive in its staging database, which
 // Finish completes and renames to DEST.
-type mbtilesSink struct{ st *stage }
+type mbtilesSink struct{ staged }
 
 func openMBTiles(dest, format string) (*mbtilesSink, error) {
 	st, err := openStage(dest, format, kindMBTiles)
 	if err != nil {
 		return nil, err
 	}
-	return &mbtilesSink{st: st}, nil
-}
-
-func (s *mbtilesSink) Has(t tiles.Tile) (bool, error)      { return s.st.has(t) }
-func (s *mbtilesSink) Put(t tiles.Tile, data []byte) error { return s.st.put(t, data) }
-func (s *mbtilesSink) Close() error                        { return s.st.close() }
-func (s *mbtilesSink) Stats() SinkStats                    { return s.st.stats() }
-func (s *mbtilesSink) storedHash(t tiles.Tile) (string, bool, error) {
-	return s.st.storedHash(t)
+	return &mbtilesSink{staged{st}}, nil
 }
 
 // mbtilesFormat is the metadata format of a tile format: pbf for MVT, the

@@ -37,22 +37,14 @@ var createArchive = func(dir, pattern string) (archiveFile, error) { return os.C
 // consecutive TileIDs with the same content as one run-length entry, root and
 // leaf directories and JSON metadata gzip-compressed by go-pmtiles, tiles
 // stored as they were put (TileCompression).
-type pmtilesSink struct{ st *stage }
+type pmtilesSink struct{ staged }
 
 func openPMTiles(dest, format string) (*pmtilesSink, error) {
 	st, err := openStage(dest, format, kindPMTiles)
 	if err != nil {
 		return nil, err
 	}
-	return &pmtilesSink{st: st}, nil
-}
-
-func (s *pmtilesSink) Has(t tiles.Tile) (bool, error)      { return s.st.has(t) }
-func (s *pmtilesSink) Put(t tiles.Tile, data []byte) error { return s.st.put(t, data) }
-func (s *pmtilesSink) Close() error                        { return s.st.close() }
-func (s *pmtilesSink) Stats() SinkStats                    { return s.st.stats() }
-func (s *pmtilesSink) storedHash(t tiles.Tile) (string, bool, error) {
-	return s.st.storedHash(t)
+	return &pmtilesSink{staged{st}}, nil
 }
 
 // pmtilesType is the header tile type of a format.
