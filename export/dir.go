@@ -4,33 +4,115 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/udftiles/udftiles/tiles"
 )
 
-// dirSink writes DEST/{z}/{x}/{y}.{ext}. Each tile goes to a temporary file
-// in its folder and is renamed into place, so a killed export never leaves a
-// partial tile (a temporary file may stay; Finish removes those). Tiles are
-// not fsynced one by one: the layout survives a killed process, not a power
-// cut.
+// dirSink writes DEST/{z}/{x}/{y}.{ext}. A tile is written straight to its
+// path (one create, one write: a temporary file and a rename cost twice the
+// directory updates, which is most of a small tile's time), between two lines
+// of the process's journal, DEST/.udftiles-journal-*: "+ z/x/y" before the
+// file is created and "- z/x/y" once it is closed. The journal is locked
+// (flock) while its process runs. Opening the directory again finds the
+// journals of processes that are gone and removes the tiles they had begun
+// and not finished, so a killed export resumes without keeping half a tile,
+// even while other shards write to the same directory. Finish removes the
+// journal. Tiles are not fsynced one by one: the layout survives a killed
+// process, not a power cut.
 type dirSink struct {
-	root   string
-	format string
-	count  *blobCounter
-	closed atomic.Bool
+	root      string
+	format    string
+	count     *blobCounter
+	closed    atomic.Bool
+	journal   *os.File
+	closeOnce sync.Once
+	dirs      sync.Map // folders known to exist
 }
+
+// journalPrefix begins the journals' file names in the destination.
+const journalPrefix = ".udftiles-journal-"
 
 func openDir(dest, format string) (*dirSink, error) {
 	if err := os.MkdirAll(dest, 0o755); err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	return &dirSink{root: dest, format: format, count: newBlobCounter()}, nil
+	s := &dirSink{root: dest, format: format, count: newBlobCounter()}
+	entries, err := os.ReadDir(dest)
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), journalPrefix) {
+			if err := s.recover(filepath.Join(dest, e.Name())); err != nil {
+				return nil, fmt.Errorf("export: %w", err)
+			}
+		}
+	}
+	f, err := os.CreateTemp(dest, journalPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("export: locking the journal: %w", err)
+	}
+	s.journal = f
+	return s, nil
+}
+
+// recover reads the journal of an earlier run, unless its process still holds
+// it, removes the tiles that run began and did not finish, then the journal.
+func (s *dirSink) recover(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return nil // a live process writes it (another shard)
+	}
+	b, err := io.ReadAll(f)
+	if err != nil {
+		return err
+	}
+	open := map[string]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if len(line) < 3 || line[1] != ' ' {
+			continue // the last line of a killed run may be cut short
+		}
+		switch name := line[2:]; line[0] {
+		case '+':
+			open[name] = true
+		case '-':
+			delete(open, name)
+		}
+	}
+	for name := range open {
+		var t tiles.Tile
+		if _, err := fmt.Sscanf(name, "%d/%d/%d", &t.Z, &t.X, &t.Y); err != nil || t.Validate() != nil {
+			continue
+		}
+		if err := os.Remove(s.path(t)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }
 
 func (s *dirSink) path(t tiles.Tile) string {
@@ -63,14 +145,40 @@ func (s *dirSink) Put(t tiles.Tile, data []byte) error {
 		return err
 	}
 	p := s.path(t)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	dir := filepath.Dir(p)
+	if _, ok := s.dirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("export: tile %s: %w", t, err)
+		}
+		s.dirs.Store(dir, true)
+	}
+	name := fmt.Sprintf("%d/%d/%d\n", t.Z, t.X, t.Y)
+	// One write per line: O_APPEND keeps the lines of concurrent Puts whole.
+	if _, err := s.journal.WriteString("+ " + name); err != nil {
+		return fmt.Errorf("export: journal: %w", err)
+	}
+	if err := writeFile(p, data); err != nil {
+		os.Remove(p)
 		return fmt.Errorf("export: tile %s: %w", t, err)
 	}
-	if err := writeFileAtomic(p, data, false); err != nil {
-		return fmt.Errorf("export: tile %s: %w", t, err)
+	if _, err := s.journal.WriteString("- " + name); err != nil {
+		return fmt.Errorf("export: journal: %w", err)
 	}
 	s.count.add(data)
 	return nil
+}
+
+// writeFile creates (or truncates) path and writes data to it.
+func writeFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Finish removes the temporary files a killed run may have left and writes
@@ -107,13 +215,21 @@ func (s *dirSink) Finish(m Metadata) error {
 		return fmt.Errorf("export: tilejson: %w", err)
 	}
 	syncDir(s.root)
+	// Every tile is whole: the journal has nothing more to say.
+	if err := os.Remove(s.journal.Name()); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	s.closeJournal()
 	return nil
 }
 
 func (s *dirSink) Close() error {
 	s.closed.Store(true)
+	s.closeJournal()
 	return nil
 }
+
+func (s *dirSink) closeJournal() { s.closeOnce.Do(func() { s.journal.Close() }) }
 
 func (s *dirSink) Stats() SinkStats { return s.count.stats() }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"testing"
 
 	"github.com/udftiles/udftiles/tiles"
@@ -32,8 +33,40 @@ func TestDirectoryExport(t *testing.T) {
 	if err := os.WriteFile(stray, []byte("half a tile"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A killed run's journal: 2/1/3 was begun and not finished (its file may
+	// be half written), 2/1/2 was finished.
+	half := tiles.Tile{Z: 2, X: 1, Y: 3}
+	if err := os.WriteFile(filepath.Join(root, "2", "1", "3.mvt"), want[half][:5], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(root, journalPrefix+"dead")
+	if err := os.WriteFile(dead, []byte("+ 2/1/2\n+ 2/1/3\n- 2/1/2\n- 2/1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// A live shard's journal, locked: its begun tile is left alone.
+	live := filepath.Join(root, journalPrefix+"live")
+	if err := os.WriteFile(live, []byte("+ 2/0/0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lf, err := os.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lf.Close()
+	if err := syscall.Flock(int(lf.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
 
 	s = mustOpen(t, root, "mvt")
+	mustNotExist(t, dead)
+	if _, err := os.Stat(live); err != nil {
+		t.Errorf("a live journal was removed: %v", err)
+	}
+	mustHave(t, s, false, half)
+	mustHave(t, s, true, tiles.Tile{Z: 2, X: 1, Y: 2}, tiles.Tile{Z: 2, X: 0, Y: 0})
+	if err := s.Put(half, want[half]); err != nil {
+		t.Fatal(err)
+	}
 	mustHave(t, s, true, first...)
 	mustHave(t, s, false, pyramid(3, 3)...)
 	for _, tl := range pyramid(3, 3) {
@@ -41,8 +74,8 @@ func TestDirectoryExport(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if st := s.Stats(); st.Tiles != 64 || st.Unique != 63 || st.Duplicates != 1 {
-		t.Errorf("stats %+v, want 64 tiles, 63 unique, 1 duplicate", st)
+	if st := s.Stats(); st.Tiles != 65 || st.Unique != 64 || st.Duplicates != 1 {
+		t.Errorf("stats %+v, want 65 tiles (2/1/3 again, then zoom 3), 64 unique, 1 duplicate", st)
 	}
 	m := Metadata{Name: "Places", Attribution: "© us", MinZoom: 0, MaxZoom: 3,
 		Bounds:       tiles.Bounds{MinX: 5.87, MinY: 47.27, MaxX: 15.04, MaxY: 55.06},
@@ -51,6 +84,9 @@ func TestDirectoryExport(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustNotExist(t, stray)
+	if left, _ := filepath.Glob(filepath.Join(root, journalPrefix+"*")); len(left) != 1 {
+		t.Errorf("journals left: %v, want the live one only", left)
+	}
 	if _, err := os.Stat(filepath.Join(root, "3", "5", "2.mvt")); err != nil {
 		t.Fatal(err)
 	}

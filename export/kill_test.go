@@ -94,13 +94,14 @@ func (*helperTB) Fatal(args ...any)         { panic(fmt.Sprint(args...)) }
 func (*helperTB) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }
 
 // TestKilledExportResumes SIGKILLs a process that puts tiles at a random
-// moment, then reopens its staging database: Has reports the committed tiles
+// moment, then reopens its destination (staging database or directory and
+// journal): Has reports the committed tiles
 // (a prefix of what was put, with no holes), Finish completes it, and the
 // archive passes the independent readers.
 func TestKilledExportResumes(t *testing.T) {
 	palette := killPalette(t)
 	order := pyramid(0, 9)
-	for _, ext := range []string{"mbtiles", "pmtiles"} {
+	for _, ext := range []string{"mbtiles", "pmtiles", "dir"} {
 		for round := 1; round <= 2; round++ {
 			t.Run(fmt.Sprintf("%s/%d", ext, round), func(t *testing.T) {
 				dest := filepath.Join(t.TempDir(), "killed."+ext)
@@ -144,7 +145,9 @@ func TestKilledExportResumes(t *testing.T) {
 				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 					t.Fatalf("helper did not die of SIGKILL: %v\n%s", err, stderr.String())
 				}
-				mustNotExist(t, dest)
+				if ext != "dir" {
+					mustNotExist(t, dest)
+				}
 
 				s := mustOpen(t, dest, "png")
 				k := 0
@@ -172,6 +175,13 @@ func TestKilledExportResumes(t *testing.T) {
 					want[tl] = palette[killIndex(tl)]
 				}
 				sameTiles(t, "resumed archive", readAll(t, dest), want)
+				if ext == "dir" {
+					// Whole tiles only, and no journal left once finished.
+					if left, _ := filepath.Glob(filepath.Join(dest, journalPrefix+"*")); len(left) != 0 {
+						t.Errorf("journal left: %v", left)
+					}
+					return
+				}
 				if ext == "pmtiles" {
 					pmtilesVerify(t, dest)
 					return

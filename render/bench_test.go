@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"github.com/udftiles/udftiles/udfhost"
 	"image"
 	"image/png"
 	"net/url"
@@ -83,6 +84,31 @@ func BenchmarkEncode(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(out)), "bytes")
 		})
+	}
+}
+
+// BenchmarkImageRGB colours a three-band byte tile with a mask, as an RGB
+// COG's tile arrives.
+func BenchmarkImageRGB(b *testing.B) {
+	n := 256
+	r := &udfhost.Raster{Width: n, Height: n, DType: "uint8", Mask: make([]uint8, n*n)}
+	for k := 0; k < 3; k++ {
+		band := make([]float64, n*n)
+		for i := range band {
+			band[i] = float64((i*(k+3) + i/n) % 256)
+		}
+		r.Bands = append(r.Bands, band)
+	}
+	for i := range r.Mask {
+		if i%n > 10 {
+			r.Mask[i] = 255
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Image(r, Style{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -53,6 +53,9 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 			}
 			binary.LittleEndian.PutUint32(words[4*i:], packed[colormap.Rescale(v, lo, hi)])
 		}
+	} else if integer[r.DType] && identity(ranges) {
+		bytesRGB(pix, r)
+		return img, nil
 	} else {
 		for b := 0; b < nb; b++ {
 			lo, hi := ranges[b][0], ranges[b][1]
@@ -89,6 +92,70 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 		}
 	}
 	return img, nil
+}
+
+// integer are the sample types without NaN.
+var integer = map[string]bool{"uint8": true, "uint16": true, "int16": true, "uint32": true, "int32": true}
+
+// identity reports rescale ranges that keep 0..255 as it is.
+func identity(ranges [][2]float64) bool {
+	for _, r := range ranges {
+		if r != [2]float64{0, 255} {
+			return false
+		}
+	}
+	return true
+}
+
+// clampByte is v in 0..255, truncated, as the general path's identity rescale.
+func clampByte(v float64) uint8 {
+	switch {
+	case v >= 255:
+		return 255
+	case v > 0:
+		return uint8(v)
+	}
+	return 0
+}
+
+// bytesRGB draws three or four integer bands shown as they are (the common
+// RGB image) in one pass, the mask folded into alpha.
+func bytesRGB(pix []uint8, r *udfhost.Raster) {
+	n := r.Width * r.Height
+	red, green, blue := r.Bands[0][:n], r.Bands[1][:n], r.Bands[2][:n]
+	var alpha []float64
+	if len(r.Bands) == 4 {
+		alpha = r.Bands[3][:n]
+	}
+	mask := r.Mask
+	if mask != nil {
+		mask = mask[:n]
+	}
+	pix = pix[:4*n]
+	bytes := r.DType == "uint8" // 0..255 already: converted without a test
+	for i := range n {
+		a := uint8(255)
+		if alpha != nil {
+			a = clampByte(alpha[i])
+		}
+		if mask != nil {
+			if m := mask[i]; m == 0 {
+				continue // transparent: the pixel stays zero
+			} else if m < 255 {
+				a = uint8(uint16(a) * uint16(m) / 255)
+			}
+		}
+		rv, gv, bv := red[i], green[i], blue[i]
+		if rv != rv || gv != gv || bv != bv {
+			continue // NaN (a masked value some producers write): transparent
+		}
+		p := pix[4*i : 4*i+4 : 4*i+4]
+		if bytes {
+			p[0], p[1], p[2], p[3] = uint8(int32(rv)), uint8(int32(gv)), uint8(int32(bv)), a
+		} else {
+			p[0], p[1], p[2], p[3] = clampByte(rv), clampByte(gv), clampByte(bv), a
+		}
+	}
 }
 
 func anyNaN(r *udfhost.Raster, i int) bool {
