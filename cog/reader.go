@@ -45,6 +45,9 @@ type Reader struct {
 	slots []*slot
 	gen   atomic.Int64 // bumped when the file changes: handles of older generations are closed
 
+	// Tiles read by the direct path (fast.go) and by a warp.
+	directReads, warpReads atomic.Int64
+
 	mu      sync.Mutex
 	info    *info
 	err     error
@@ -203,6 +206,12 @@ func (r *Reader) fingerprint() string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
+// Reads counts the tiles read so far by the direct path (a source in EPSG:4326
+// or EPSG:3857 read with nearest neighbour; see fast.go) and by a warp.
+func (r *Reader) Reads() (direct, warped int64) {
+	return r.directReads.Load(), r.warpReads.Load()
+}
+
 // Status reports why the file cannot be served, or nil.
 func (r *Reader) Status() error {
 	_, err := r.load()
@@ -297,7 +306,17 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
 	}
 	defer s.mu.Unlock()
-	ras, err := r.warpTile(h, in, t, bands, o)
+	if !h.checked {
+		h.direct, h.checked = newDirect(h.src, in), true
+	}
+	var ras *udfhost.Raster
+	if h.direct != nil && o.Resampling == "nearest" {
+		r.directReads.Add(1)
+		ras, err = r.directTile(h, in, t, bands, o.Size)
+	} else {
+		r.warpReads.Add(1)
+		ras, err = r.warpTile(h, in, t, bands, o)
+	}
 	if err != nil {
 		// A handle that failed may be in a bad state: drop it.
 		h.Close()
@@ -326,6 +345,10 @@ type handle struct {
 	grids map[gridKey]*grid
 	toSrc *sourceGrid // nil when the file cannot be transformed
 	gen   int64       // the reader's generation when the file was opened
+	// direct is set once the file is known to qualify for the direct path
+	// (fast.go); checked once it has been looked at.
+	direct  *direct
+	checked bool
 }
 
 type grid struct {
@@ -350,6 +373,9 @@ func (h *handle) ratio(in *info, t tiles.Tile, size int) float64 {
 
 func (h *handle) Close() {
 	h.dropGrids()
+	if h.direct != nil {
+		h.direct.Close()
+	}
 	if h.toSrc != nil {
 		h.toSrc.Close()
 	}

@@ -500,6 +500,11 @@ func isEmpty(body []byte, format string) bool {
 		if len(body) > 4096 { // an empty tile compresses to a few hundred bytes
 			return false
 		}
+		// Colour types without alpha (grey 0, RGB 2) have no transparent
+		// pixel unless a tRNS chunk names one.
+		if len(body) > 25 && string(body[12:16]) == "IHDR" && (body[25] == 0 || body[25] == 2) && !bytes.Contains(body, []byte("tRNS")) {
+			return false
+		}
 		img, err := png.Decode(bytes.NewReader(body))
 		return err == nil && transparent(img)
 	}

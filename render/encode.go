@@ -164,8 +164,9 @@ func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, e
 	case "npy":
 		b, err = NPY(r)
 	case "png", "jpg", "webp":
-		var img *image.NRGBA
-		if img, err = Image(r, st); err != nil {
+		img := pooledImage(r.Width, r.Height)
+		defer putImage(img) // the encoders copy what they keep
+		if img, err = paint(r, st, img); err != nil {
 			return nil, "", err
 		}
 		switch format {

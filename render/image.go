@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"image"
 	"math"
+	"sync"
 
 	"github.com/udftiles/udftiles/colormap"
 	"github.com/udftiles/udftiles/udfhost"
@@ -12,6 +13,11 @@ import (
 // Image colours a raster: one band through the colormap (grey without one), three
 // bands as RGB, four as RGBA; the mask and NaNs become transparent.
 func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
+	return paint(r, st, image.NewNRGBA(image.Rect(0, 0, r.Width, r.Height)))
+}
+
+// paint colours r into img, whose pixels are all zero and of r's size.
+func paint(r *udfhost.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 	nb := len(r.Bands)
 	if nb != 1 && nb != 3 && nb != 4 {
 		return nil, udfhost.Errorf(udfhost.BadRequest, "cannot draw %d bands as an image: choose 1, 3 or 4 bands with bidx", nb)
@@ -23,7 +29,6 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter rescale: give one min,max for all bands or one per band (%d), got %d", nb, len(st.Rescale))
 	}
 	n := r.Width * r.Height
-	img := image.NewNRGBA(image.Rect(0, 0, r.Width, r.Height))
 	pix := img.Pix
 	ranges := make([][2]float64, nb)
 	for b := range ranges {
@@ -92,6 +97,27 @@ func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
 		}
 	}
 	return img, nil
+}
+
+// imagePools recycle the images of encodeRaster, by size.
+var imagePools sync.Map // image.Point → *sync.Pool
+
+// pooledImage returns a zeroed w×h image; putImage gives it back.
+func pooledImage(w, h int) *image.NRGBA {
+	size := image.Pt(w, h)
+	p, ok := imagePools.Load(size)
+	if !ok {
+		p, _ = imagePools.LoadOrStore(size, &sync.Pool{New: func() any { return image.NewNRGBA(image.Rect(0, 0, w, h)) }})
+	}
+	img := p.(*sync.Pool).Get().(*image.NRGBA)
+	clear(img.Pix)
+	return img
+}
+
+func putImage(img *image.NRGBA) {
+	if p, ok := imagePools.Load(img.Rect.Size()); ok {
+		p.(*sync.Pool).Put(img)
+	}
 }
 
 // integer are the sample types without NaN.

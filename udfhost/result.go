@@ -1,6 +1,8 @@
 package udfhost
 
 import (
+	"sync"
+
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/tiles"
 )
@@ -49,6 +51,63 @@ type Raster struct {
 	// Bounds and EPSG place the grid; a tile result is in EPSG:3857.
 	Bounds tiles.Bounds
 	EPSG   int
+
+	pooled bool // Bands and Mask came from NewRaster's pools
+}
+
+// NewRaster returns a width×height raster with nb zeroed bands and a zeroed
+// mask (all transparent), taken from pools that Release refills: a tile
+// server renders many rasters of the same few sizes, and allocating each anew
+// costs page faults and collections.
+func NewRaster(width, height, nb int) *Raster {
+	n := width * height
+	r := &Raster{Width: width, Height: height, pooled: true}
+	fp, bp := pools(n)
+	for range nb {
+		b := fp.Get().(*[]float64)
+		clear(*b)
+		r.Bands = append(r.Bands, *b)
+	}
+	m := bp.Get().(*[]uint8)
+	clear(*m)
+	r.Mask = *m
+	return r
+}
+
+// Release gives the bands and mask of a raster made by NewRaster back to the
+// pools; the raster must not be used afterwards. Other rasters are left alone.
+func (r *Raster) Release() {
+	if r == nil || !r.pooled {
+		return
+	}
+	n := r.Width * r.Height
+	fp, bp := pools(n)
+	for _, b := range r.Bands {
+		if len(b) == n {
+			fp.Put(&b)
+		}
+	}
+	if m := r.Mask; len(m) == n {
+		bp.Put(&m)
+	}
+	r.Bands, r.Mask, r.pooled = nil, nil, false
+}
+
+type poolPair struct{ floats, bytes *sync.Pool }
+
+var rasterPools sync.Map // pixels per band → poolPair
+
+func pools(n int) (*sync.Pool, *sync.Pool) {
+	if p, ok := rasterPools.Load(n); ok {
+		pp := p.(poolPair)
+		return pp.floats, pp.bytes
+	}
+	pp := poolPair{
+		floats: &sync.Pool{New: func() any { b := make([]float64, n); return &b }},
+		bytes:  &sync.Pool{New: func() any { b := make([]uint8, n); return &b }},
+	}
+	p, _ := rasterPools.LoadOrStore(n, pp)
+	return p.(poolPair).floats, p.(poolPair).bytes
 }
 
 // Value is a non-spatial result: raw bytes with their content type.

@@ -180,6 +180,9 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 			}
 		}
 		body, ct, err := render.Encode(res, f, opts)
+		if ras, ok := res.(*udfhost.Raster); ok {
+			defer ras.Release() // encoded: its buffers serve the next tile
+		}
 		if err != nil {
 			return nil, err
 		}
