@@ -36,7 +36,15 @@ type dirSink struct {
 	journal   *os.File
 	closeOnce sync.Once
 	dirs      sync.Map // folders known to exist
+	// fresh: the directory held no tile when opened, so Has need only know
+	// the tiles put since (up to maxFresh of them; then it asks the disk).
+	fresh atomic.Bool
+	putMu sync.Mutex
+	put   map[tiles.Tile]struct{}
 }
+
+// maxFresh bounds the tiles a fresh directory sink remembers.
+const maxFresh = 1 << 20
 
 // journalPrefix begins the journals' file names in the destination.
 const journalPrefix = ".udftiles-journal-"
@@ -50,7 +58,11 @@ func openDir(dest, format string) (*dirSink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
+	fresh := true
 	for _, e := range entries {
+		if _, ok := atoiDir(e); ok {
+			fresh = false
+		}
 		if strings.HasPrefix(e.Name(), journalPrefix) {
 			if err := s.recover(filepath.Join(dest, e.Name())); err != nil {
 				return nil, fmt.Errorf("export: %w", err)
@@ -67,6 +79,10 @@ func openDir(dest, format string) (*dirSink, error) {
 		return nil, fmt.Errorf("export: locking the journal: %w", err)
 	}
 	s.journal = f
+	if fresh {
+		s.put = map[tiles.Tile]struct{}{}
+		s.fresh.Store(true)
+	}
 	return s, nil
 }
 
@@ -126,6 +142,14 @@ func (s *dirSink) Has(t tiles.Tile) (bool, error) {
 	if err := t.Validate(); err != nil {
 		return false, fmt.Errorf("export: tile %s: %w", t, err)
 	}
+	if s.fresh.Load() {
+		s.putMu.Lock()
+		_, ok := s.put[t]
+		s.putMu.Unlock()
+		if s.fresh.Load() { // still: the set is complete
+			return ok, nil
+		}
+	}
 	fi, err := os.Stat(s.path(t))
 	switch {
 	case err == nil:
@@ -163,6 +187,16 @@ func (s *dirSink) Put(t tiles.Tile, data []byte) error {
 	}
 	if _, err := s.journal.WriteString("- " + name); err != nil {
 		return fmt.Errorf("export: journal: %w", err)
+	}
+	if s.fresh.Load() {
+		s.putMu.Lock()
+		if len(s.put) < maxFresh {
+			s.put[t] = struct{}{}
+		} else {
+			s.fresh.Store(false)
+			s.put = nil
+		}
+		s.putMu.Unlock()
 	}
 	s.count.add(data)
 	return nil

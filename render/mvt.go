@@ -334,6 +334,9 @@ func (ts *tileSpace) polygons(polys []orb.Polygon) orb.Geometry {
 }
 
 // ring projects a ring, open and oriented: a shell positive, a hole negative.
+// A long ring is first reduced to what matters in this tile (see reduce), and
+// then oriented by its area in lon/lat: the projection keeps the orientation
+// of a simple ring (it is monotonic in each axis; its y points down).
 func (ts *tileSpace) ring(r orb.Ring, shell bool) []orb.Point {
 	n := len(r)
 	if n > 1 && r[0] == r[n-1] {
@@ -342,16 +345,73 @@ func (ts *tileSpace) ring(r orb.Ring, shell bool) []orb.Point {
 	if n < 3 {
 		return nil
 	}
-	out := make([]orb.Point, n)
-	for i := range n {
-		out[i] = ts.project(r[i])
+	src := []orb.Point(r[:n])
+	src0 := src
+	reduced := false
+	if n > reduceFrom {
+		src = ts.reduce(src)
+		reduced = len(src) < n
 	}
-	a := signedArea(out)
+	out := make([]orb.Point, len(src))
+	for i := range src {
+		out[i] = ts.project(src[i])
+	}
+	var a float64
+	if reduced {
+		a = -signedArea(src0)
+	} else {
+		a = signedArea(out)
+	}
 	if a == 0 {
 		return nil
 	}
 	if (a > 0) != shell {
 		slices.Reverse(out)
+	}
+	return out
+}
+
+// reduceFrom is the ring length from which rings are reduced before projecting.
+const reduceFrom = 32
+
+// reduce shortens a lon/lat ring for this tile: in each run of consecutive
+// vertices beyond the same side of the buffered tile (by a margin that no
+// rounding of the projection crosses), only the first and the last are kept.
+// The path between them lay wholly beyond that side, and so does the straight
+// line that replaces it: the segments entering and leaving the tile are the
+// ring's own, and whether the ring goes around the tile does not change, so the
+// clipped ring is the one the whole ring gives. A ring far larger than the
+// tile costs the few vertices near it instead of all of its vertices.
+func (ts *tileSpace) reduce(pts []orb.Point) []orb.Point {
+	b := ts.lonLat
+	mx, my := (b.Max[0]-b.Min[0])/64, (b.Max[1]-b.Min[1])/64
+	x0, x1, y0, y1 := b.Min[0]-mx, b.Max[0]+mx, b.Min[1]-my, b.Max[1]+my
+	side := func(p orb.Point) int8 {
+		switch {
+		case p[0] < x0:
+			return 1
+		case p[0] > x1:
+			return 2
+		case p[1] < y0:
+			return 3
+		case p[1] > y1:
+			return 4
+		}
+		return 0
+	}
+	out := make([]orb.Point, 0, 64)
+	for i := 0; i < len(pts); {
+		s, j := side(pts[i]), i
+		if s != 0 {
+			for j+1 < len(pts) && side(pts[j+1]) == s {
+				j++
+			}
+		}
+		out = append(out, pts[i])
+		if j > i {
+			out = append(out, pts[j])
+		}
+		i = j + 1
 	}
 	return out
 }

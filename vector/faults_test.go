@@ -65,7 +65,7 @@ func TestBrokenFiles(t *testing.T) {
 		{"unknown geoparquet layer", Options{Path: write("c.parquet", pq), Layer: "states"}, `no layer named "states": a GeoParquet file has one layer, c`},
 	}
 	for _, tt := range tests {
-		l := newLayer(tt.opts, directBudget)
+		l := newLayer(tt.opts, directBudget, residentFeatures)
 		_ = waitReady(l)
 		err := l.Status()
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

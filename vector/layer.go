@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/airbusgeo/godal"
-	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
@@ -72,9 +71,12 @@ type Options struct {
 type Layer struct {
 	opts   Options
 	budget int // directBudget; tests lower it to exercise the overview
-	slots  []*slot
-	turn   atomic.Uint64
-	gen    atomic.Int64 // bumped when the file changes: handles of older generations are closed
+	// resident is the most features held in memory (residentFeatures; tests
+	// set 0 to read the file)
+	resident int
+	slots    []*slot
+	turn     atomic.Uint64
+	gen      atomic.Int64 // bumped when the file changes: handles of older generations are closed
 
 	mu      sync.Mutex
 	st      *state
@@ -87,10 +89,12 @@ type Layer struct {
 // does not fail construction: Status reports why, and tiles answer 503 until a
 // later attempt succeeds.
 func New(opts Options) *Layer {
-	return newLayer(opts, directBudget)
+	return newLayer(opts, directBudget, residentFeatures)
 }
 
-func newLayer(opts Options, budget int) *Layer {
+// newLayer is New with the thinning budget (see directBudget) and the most
+// features the layer may hold in memory (0: none; see resident.go).
+func newLayer(opts Options, budget, resident int) *Layer {
 	if opts.Pool <= 0 {
 		opts.Pool = 8
 	}
@@ -101,7 +105,7 @@ func newLayer(opts Options, budget int) *Layer {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	registerOnce()
-	l := &Layer{opts: opts, budget: budget, slots: make([]*slot, opts.Pool)}
+	l := &Layer{opts: opts, budget: budget, resident: resident, slots: make([]*slot, opts.Pool)}
 	for i := range l.slots {
 		l.slots[i] = &slot{}
 	}
@@ -131,7 +135,9 @@ type state struct {
 	ovZoom int // tiles of zooms up to this one are thinned from the overview
 
 	filters filterCache
-	pq      *pqFile // a GeoParquet file, read without OGR; nil for the others
+	geoms   *geomCache // converted geometries by FID (OGR files)
+	res     *resident  // the whole layer in memory (small lon/lat layers); nil = none
+	pq      *pqFile    // a GeoParquet file, read without OGR; nil for the others
 }
 
 // load returns the file's state, opening it on first use, after a failure or
@@ -182,7 +188,7 @@ func (l *Layer) open() (*state, *source, error) {
 		if src, err = openSource(p, l.opts.Layer); err != nil {
 			return nil, nil, fmt.Errorf("cannot open %s: %v", p, err)
 		}
-		st = &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(),
+		st = &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(), geoms: newGeomCache(),
 			lonlat: src.lonlat(), ready: make(chan struct{})}
 		st.count, st.extent, st.hasExtent = src.info()
 		if err := src.err(); err != nil {
@@ -320,6 +326,16 @@ func (l *Layer) index(st *state) {
 	}
 	st.ov = b.build()
 	st.ovZoom = st.ov.deepest(l.budget)
+	if st.lonlat && len(st.ov.fid) <= l.resident {
+		res, err := loadResident(l.opts.Path, l.opts.Layer, st)
+		switch {
+		case err != nil:
+			l.opts.Logger.Warn("vector layer not held in memory: tiles read the file", "path", l.opts.Path, "error", err.Error())
+		case res != nil:
+			st.res = res
+			l.opts.Logger.Debug("vector layer held in memory", "path", l.opts.Path, "features", len(res.feats))
+		}
+	}
 	l.opts.Logger.Debug("vector overview built", "path", l.opts.Path, "features", len(st.ov.fid),
 		"thinned_to_zoom", st.ovZoom, "seconds", time.Since(start).Seconds())
 }
@@ -457,6 +473,7 @@ func (l *Layer) acquire(st *state) (*slot, *handle, error) {
 		}
 		s.h = &handle{src: src, gen: l.gen.Load()}
 	}
+	s.h.src.geoms = st.geoms
 	return s, s.h, nil
 }
 
@@ -621,6 +638,8 @@ func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhos
 		err error
 	)
 	switch {
+	case st.res != nil && q.filter == nil && q.zoom >= 0:
+		out, err = st.res.read(ctx, q, rect, &oc)
 	case st.ov != nil && (q.zoom < 0 || q.zoom <= st.ovZoom):
 		out, err = l.thinned(ctx, st, h, q, rect, &oc)
 	case st.pq != nil:
@@ -884,18 +903,12 @@ func fetchSQL(src *source, fidCol string, ids []int64, rect *[4]float64, ignored
 // it; nil when its geometry is skipped.
 func extract(src *source, f feature, q query, oc *outcome) *geojson.Feature {
 	defer f.release()
-	b, status, free := src.geometry(f)
-	defer free()
-	oc.note(status, f.fid)
-	if b == nil {
+	e := src.convert(f)
+	oc.note(e.status, f.fid)
+	if e.g == nil {
 		return nil
 	}
-	g, err := wkb.Unmarshal(b)
-	if err != nil || g == nil {
-		oc.note(geomInvalid, f.fid)
-		return nil
-	}
-	gf := geojson.NewFeature(g)
+	gf := geojson.NewFeature(e.g)
 	gf.ID = f.fid
 	gf.Properties = properties(f, q.cols)
 	return gf

@@ -24,7 +24,14 @@ var europe = synth{n: 20000, seed: 7, box: [4]float64{0, 40, 10, 50}, minSize: 0
 // newTestLayer opens a layer and waits for its overview.
 func newTestLayer(t testing.TB, o Options, budget int) *Layer {
 	t.Helper()
-	l := newLayer(o, budget)
+	return newTestLayerHeld(t, o, budget, residentFeatures)
+}
+
+// newTestLayerHeld is newTestLayer with a limit on the features held in
+// memory (0: read every tile from the file).
+func newTestLayerHeld(t testing.TB, o Options, budget, resident int) *Layer {
+	t.Helper()
+	l := newLayer(o, budget, resident)
 	t.Cleanup(l.Close)
 	if err := waitReady(l); err != nil {
 		t.Fatalf("%s: %v", o.Path, err)
@@ -99,9 +106,15 @@ func TestTileMatchesOgr2ogr(t *testing.T) {
 			limit int
 		}
 		var vs []variant
-		for _, budget := range []int{directBudget, 0} { // the spatial index, the overview
+		// From the file through the spatial index, from the file thinned by the
+		// overview, and from memory.
+		for _, mode := range [][2]int{{directBudget, 0}, {0, 0}, {directBudget, residentFeatures}} {
 			for _, limit := range []int{all, 1000} {
-				vs = append(vs, variant{newTestLayer(t, Options{Path: files[ext], MaxFeatures: limit}, budget), limit})
+				l := newTestLayerHeld(t, Options{Path: files[ext], MaxFeatures: limit}, mode[0], mode[1])
+				if st, _ := l.load(); (st.res != nil) != (mode[1] > 0) {
+					t.Fatalf("%s: held in memory %v, want %v", ext, st.res != nil, mode[1] > 0)
+				}
+				vs = append(vs, variant{l, limit})
 			}
 		}
 		for _, tile := range tileset {

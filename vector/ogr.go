@@ -469,7 +469,8 @@ func hasDriver(name string) bool {
 
 // source is one open layer of a vector file. It is not safe for concurrent use.
 type source struct {
-	c *C.udft_src
+	c     *C.udft_src
+	geoms *geomCache // the layer's, for its current version; nil = none
 }
 
 // openSource opens the file's named layer ("" = the first).
