@@ -26,7 +26,13 @@ for tool in gdal2tiles.py ogr2ogr gdal_translate bc; do command -v "$tool" >/dev
 [ -x "$TILESERVER" ] || make build
 [ -f data/demo/rgb.tif ] && [ -f data/demo/countries.gpkg ] || "$TILESERVER" demo-data --out data/demo
 WORK=$(mktemp -d /tmp/udftiles-bench-export.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+# Both tools write their tiles to memory (tmpfs) when the machine has one: on
+# disk, thousands of files created right after thousands were deleted make the
+# file system's inode allocator the slowest part of either run, and its cost
+# varies from run to run.
+OUTS=$WORK
+if [ -d /dev/shm ] && [ -w /dev/shm ]; then OUTS=$(mktemp -d /dev/shm/udftiles-bench-export.XXXXXX); fi
+trap 'rm -rf "$WORK" "$OUTS"' EXIT
 mkdir -p "$(dirname "$OUT")"
 
 # The raster: the demo RGB image (EPSG:4326, Byte) upsampled 8× to 8192², as a COG.
@@ -55,21 +61,21 @@ timed() { # timed FILE cmd...: wall seconds appended to FILE
 
 for r in $(seq 1 "$RUNS"); do
   log "round $r/$RUNS: raster z$RZ"
-  rm -rf "$WORK/g2t" "$WORK/ut"
-  timed "$WORK/t.gdal2tiles" gdal2tiles.py --xyz --processes=2 -r near -w none -q -z "$RZ" "$WORK/rgb.tif" "$WORK/g2t"
+  rm -rf "$OUTS/g2t" "$OUTS/ut"
+  timed "$WORK/t.gdal2tiles" gdal2tiles.py --xyz --processes=2 -r near -w none -q -z "$RZ" "$WORK/rgb.tif" "$OUTS/g2t"
   timed "$WORK/t.uraster" "$TILESERVER" export --config "$WORK/config.yaml" --udf rgb --minzoom "$(zmin "$RZ")" --maxzoom "$(zmax "$RZ")" \
-    --format png --concurrency "$CONC" --quiet --out "$WORK/ut"
-  echo "$(count "$WORK/g2t")" >>"$WORK/n.gdal2tiles"
-  echo "$(count "$WORK/ut")" >>"$WORK/n.uraster"
+    --format png --concurrency "$CONC" --quiet --out "$OUTS/ut"
+  echo "$(count "$OUTS/g2t")" >>"$WORK/n.gdal2tiles"
+  echo "$(count "$OUTS/ut")" >>"$WORK/n.uraster"
   log "round $r/$RUNS: vector z$VZ"
-  rm -rf "$WORK/o2m" "$WORK/uv"
+  rm -rf "$OUTS/o2m" "$OUTS/uv"
   # Clipped to Web Mercator's latitudes: GDAL 3.6's MVT writer mis-tiles features reaching -90°.
-  timed "$WORK/t.ogr2ogr" ogr2ogr -f MVT "$WORK/o2m" data/demo/countries.gpkg -clipsrc -180 -85.0511 180 85.0511 \
+  timed "$WORK/t.ogr2ogr" ogr2ogr -f MVT "$OUTS/o2m" data/demo/countries.gpkg -clipsrc -180 -85.0511 180 85.0511 \
     -dsco MINZOOM="$(zmin "$VZ")" -dsco MAXZOOM="$(zmax "$VZ")" -dsco FORMAT=DIRECTORY -dsco COMPRESS=NO
   timed "$WORK/t.uvector" "$TILESERVER" export --config "$WORK/config.yaml" --udf countries --minzoom "$(zmin "$VZ")" --maxzoom "$(zmax "$VZ")" \
-    --format mvt --concurrency "$CONC" --quiet --bbox=-180,-85.0511,180,85.0511 --out "$WORK/uv"
-  echo "$(count "$WORK/o2m")" >>"$WORK/n.ogr2ogr"
-  echo "$(count "$WORK/uv")" >>"$WORK/n.uvector"
+    --format mvt --concurrency "$CONC" --quiet --bbox=-180,-85.0511,180,85.0511 --out "$OUTS/uv"
+  echo "$(count "$OUTS/o2m")" >>"$WORK/n.ogr2ogr"
+  echo "$(count "$OUTS/uv")" >>"$WORK/n.uvector"
 done
 
 m() { median <"$WORK/$1"; }
@@ -78,7 +84,7 @@ G=$(printf '%.2f' "$(m t.gdal2tiles)") U=$(printf '%.2f' "$(m t.uraster)") O=$(p
 {
   echo "# Prerendering: tileserver export vs gdal2tiles.py and ogr2ogr -f MVT"
   echo
-  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/export.sh\`, median of $RUNS runs (interleaved)."
+  echo "$(date -u '+%Y-%m-%d %H:%M UTC'), \`bench/export.sh\`, median of $RUNS runs (interleaved); tiles written to $( [ "$OUTS" = "$WORK" ] && echo "disk" || echo "tmpfs (/dev/shm)")."
   echo
   echo "**Machine:** $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM; $(gdalinfo --version)"
   echo

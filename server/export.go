@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -107,6 +108,12 @@ func exportCmd(args []string, s *settings) error {
 	cfg, err := loadConfig(*cfgPath)
 	if err != nil {
 		return err
+	}
+	// An export's live heap is small and its garbage large (a tile's buffers,
+	// thousands of times): collecting a fifth as often costs a little memory
+	// and saves a tenth of the time. GOGC, when set, decides.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
 	}
 	log := slog.New(slog.NewTextHandler(s.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	st, err := newStack(cfg, s, log)
