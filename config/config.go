@@ -25,8 +25,47 @@ type Config struct {
 	UDFs    []UDF             `yaml:"udfs"`
 	Tokens  []Token           `yaml:"tokens"`
 	Secrets map[string]string `yaml:"secrets"` // fused.secrets[...] in Python UDFs
-	// AdminToken is the bearer token of admin routes (cache purges); "" = off.
+	// AdminToken is a bearer token of admin routes, in plain text; "" = none.
+	// auth.bearer, which stores tokens hashed, is the better place for it.
 	AdminToken string `yaml:"admin_token"`
+	Auth       Auth   `yaml:"auth"`
+	Limits     Limits `yaml:"limits"`
+}
+
+// Auth lists the bearer tokens the server accepts (Authorization: Bearer
+// <token>) and what they may do.
+type Auth struct {
+	Bearer []Bearer `yaml:"bearer"`
+	// InlineCode turns on POST /v1/run, which runs Python code sent in the
+	// request, for admin tokens only. Off by default.
+	InlineCode bool `yaml:"inline_code"`
+}
+
+// Bearer is one token, stored as its SHA-256 (tileserver hash-token makes one).
+type Bearer struct {
+	Name   string `yaml:"name"`   // what logs and errors call it; never the token
+	SHA256 string `yaml:"sha256"` // 64 hex digits
+	Admin  bool   `yaml:"admin"`  // cache purges, profiles, inline code; else private UDFs only
+}
+
+// Limits bound what one request, and one client, may ask of the server.
+type Limits struct {
+	MaxTileSize   int   `yaml:"max_tile_size"`   // largest tilesize= in pixels (default 512)
+	MaxParams     int   `yaml:"max_params"`      // query parameters per request (default 64)
+	MaxParamBytes int   `yaml:"max_param_bytes"` // bytes of one parameter's name or value (default 64 KiB)
+	MaxBodyBytes  int64 `yaml:"max_body_bytes"`  // request body (default 1 MiB)
+	// RatePerClient is the requests per second one client address may make,
+	// as a token bucket of BurstPerClient (default 2 s of rate); 0 = no limit.
+	RatePerClient  float64 `yaml:"rate_per_client"`
+	BurstPerClient int     `yaml:"burst_per_client"`
+	// TrustProxy takes the client address from X-Forwarded-For (set it only
+	// behind a proxy that sets that header).
+	TrustProxy bool `yaml:"trust_proxy"`
+	// MaxRenders bounds the tiles and runs rendered at once (default 4 per
+	// CPU); up to MaxRenderQueue more wait (default 64 per CPU), and past that
+	// a request gets 503 with Retry-After.
+	MaxRenders     int `yaml:"max_renders"`
+	MaxRenderQueue int `yaml:"max_render_queue"`
 }
 
 // Server holds listener and URL settings.
@@ -34,6 +73,15 @@ type Server struct {
 	Listen      string   `yaml:"listen"`
 	PublicURL   string   `yaml:"public_url"`
 	CORSOrigins []string `yaml:"cors_origins"`
+	// Timeouts of the HTTP server (see net/http.Server).
+	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
+	ReadTimeout       Duration `yaml:"read_timeout"`        // the whole request, body included; default 30s
+	// WriteTimeout bounds a response from the end of its request's headers;
+	// default python.timeout + 30s, so that the slowest render still answers.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	IdleTimeout  Duration `yaml:"idle_timeout"` // keep-alive; default 120s
+	// DrainTimeout bounds the graceful stop on SIGTERM (default 20s).
+	DrainTimeout Duration `yaml:"drain_timeout"`
 }
 
 // Cache sizes the tiers and sets the default freshness.
@@ -74,6 +122,10 @@ type Python struct {
 type Token struct {
 	Token string `yaml:"token"`
 	UDF   string `yaml:"udf"`
+	// Rate is the requests per second this token allows, all its users
+	// together, as a token bucket of Burst (default 2 s of rate); 0 = no limit.
+	Rate  float64 `yaml:"rate"`
+	Burst int     `yaml:"burst"`
 }
 
 // UDF is one served layer.
@@ -107,7 +159,14 @@ type UDF struct {
 	MaxFeatures *int `yaml:"max_features"`
 	// Columns are the properties a vector layer serves and filters on (default all).
 	Columns []string `yaml:"columns"`
+	// Public: false makes the layer private: it answers only requests with a
+	// bearer token (auth.bearer) or through a shared token, and anonymous
+	// listings leave it out. Default true.
+	Public *bool `yaml:"public"`
 }
+
+// IsPublic reports whether anonymous requests may use the layer.
+func (u UDF) IsPublic() bool { return u.Public == nil || *u.Public }
 
 // Handlers are the handler kinds this build serves.
 var Handlers = []string{"cog", "vector", "python", "go", "plugin"}
@@ -173,7 +232,21 @@ func Defaults() *Config {
 			S3: S3{Prefix: "udftiles", Region: "us-east-1", ReadTimeout: Duration(250 * time.Millisecond), WriteTimeout: Duration(10 * time.Second)}},
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
 			CacheDir: filepath.Join(os.TempDir(), "udftiles-cache"), Preload: []string{"numpy", "pandas", "geopandas", "shapely"}},
+		Limits: Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20},
 	}
+}
+
+// Timeouts returns the server's timeouts with their defaults filled in.
+func (c *Config) Timeouts() (readHeader, read, write, idle, drain time.Duration) {
+	or := func(d Duration, def time.Duration) time.Duration {
+		if d > 0 {
+			return d.Std()
+		}
+		return def
+	}
+	return or(c.Server.ReadHeaderTimeout, 10*time.Second), or(c.Server.ReadTimeout, 30*time.Second),
+		or(c.Server.WriteTimeout, c.Python.Timeout.Std()+30*time.Second), or(c.Server.IdleTimeout, 120*time.Second),
+		or(c.Server.DrainTimeout, 20*time.Second)
 }
 
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)

@@ -94,6 +94,60 @@ func (c *Config) Validate() error {
 		if _, ok := seen[t.UDF]; !ok {
 			return fmt.Errorf("config: tokens[%d].udf: no layer named %q", i, t.UDF)
 		}
+		if t.Rate < 0 || t.Burst < 0 {
+			return fmt.Errorf("config: tokens[%d]: rate and burst: want 0 (no limit) or more, got %g and %d", i, t.Rate, t.Burst)
+		}
+	}
+	return c.validateAuth()
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// validateAuth checks auth, limits and the server's timeouts.
+func (c *Config) validateAuth() error {
+	names := map[string]int{}
+	hashes := map[string]int{}
+	for i, b := range c.Auth.Bearer {
+		at := fmt.Sprintf("config: auth.bearer[%d]", i)
+		if !layerName.MatchString(b.Name) {
+			return fmt.Errorf("%s.name: want letters, digits, '_', '-' or '.', at most 64 (logs show it), got %q", at, b.Name)
+		}
+		if j, dup := names[b.Name]; dup {
+			return fmt.Errorf("%s.name: %q is already used by auth.bearer[%d]", at, b.Name, j)
+		}
+		names[b.Name] = i
+		h := strings.ToLower(b.SHA256)
+		if !sha256Hex.MatchString(h) {
+			return fmt.Errorf("%s.sha256: want the token's SHA-256 as 64 hex digits (tileserver hash-token prints it), got %d characters", at, len(b.SHA256))
+		}
+		if j, dup := hashes[h]; dup {
+			return fmt.Errorf("%s.sha256: the same token as auth.bearer[%d]", at, j)
+		}
+		hashes[h] = i
+	}
+	l := c.Limits
+	switch {
+	case l.MaxTileSize < 256:
+		return fmt.Errorf("config: limits.max_tile_size: want 256 or more pixels, got %d", l.MaxTileSize)
+	case l.MaxParams < 1:
+		return fmt.Errorf("config: limits.max_params: want at least 1, got %d", l.MaxParams)
+	case l.MaxParamBytes < 64:
+		return fmt.Errorf("config: limits.max_param_bytes: want at least 64, got %d", l.MaxParamBytes)
+	case l.MaxBodyBytes < 1024:
+		return fmt.Errorf("config: limits.max_body_bytes: want at least 1024, got %d", l.MaxBodyBytes)
+	case l.RatePerClient < 0 || l.BurstPerClient < 0:
+		return fmt.Errorf("config: limits.rate_per_client and burst_per_client: want 0 (no limit) or more, got %g and %d", l.RatePerClient, l.BurstPerClient)
+	case l.MaxRenders < 0 || l.MaxRenderQueue < 0:
+		return fmt.Errorf("config: limits.max_renders and max_render_queue: want 0 (the default) or more, got %d and %d", l.MaxRenders, l.MaxRenderQueue)
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+	}{{"read_header_timeout", c.Server.ReadHeaderTimeout}, {"read_timeout", c.Server.ReadTimeout}, {"write_timeout", c.Server.WriteTimeout},
+		{"idle_timeout", c.Server.IdleTimeout}, {"drain_timeout", c.Server.DrainTimeout}} {
+		if d.v < 0 {
+			return fmt.Errorf("config: server.%s: want a positive duration (e.g. 30s), got %v", d.key, d.v.Std())
+		}
 	}
 	return nil
 }

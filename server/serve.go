@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,7 +13,10 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -60,11 +65,20 @@ func serve(args []string, s *settings) error {
 			}
 		}
 	}()
+	if cfg.AdminToken != "" {
+		log.Warn("admin_token is stored in plain text in the config; prefer auth.bearer with its sha256 (tileserver hash-token)")
+	}
+	readHeader, read, write, idle, drainFor := cfg.Timeouts()
+	d := &drain{next: st.handler}
 	srv := &http.Server{
 		Addr:              cfg.Server.Listen,
-		Handler:           st.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
+		Handler:           d,
+		ReadHeaderTimeout: readHeader,
+		ReadTimeout:       read,
+		WriteTimeout:      write,
+		IdleTimeout:       idle,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -76,13 +90,44 @@ func serve(args []string, s *settings) error {
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	// Draining: new requests get 503 (and the connection closes) while those
+	// in flight finish, up to drain_timeout; then the listener closes.
+	start := time.Now()
+	d.draining.Store(true)
+	log.Info("draining", "in_flight", d.inflight.Load(), "timeout_s", drainFor.Seconds())
+	for d.inflight.Load() > 0 && time.Since(start) < drainFor {
+		time.Sleep(20 * time.Millisecond)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), max(time.Second, drainFor-time.Since(start)))
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	err = srv.Shutdown(sctx)
+	log.Info("stopped", "drained_s", time.Since(start).Seconds(), "left_in_flight", d.inflight.Load())
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// drain counts requests in flight and, once draining, answers new ones 503.
+type drain struct {
+	next     http.Handler
+	draining atomic.Bool
+	inflight atomic.Int64
+}
+
+func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if d.draining.Load() && r.URL.Path != "/healthz" {
+		w.Header().Set("Connection", "close")
+		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, `{"error":"the server is shutting down; retry on another replica"}`)
+		return
+	}
+	d.inflight.Add(1)
+	defer d.inflight.Add(-1)
+	d.next.ServeHTTP(w, r)
 }
 
 // stack is what serving needs: the layers, the cache tiers, the handler.
@@ -130,11 +175,75 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		})
 	}
 	st.reg = buildRegistry(cfg, pool, s.goHandlers)
-	st.handler = web.New(web.Deps{Registry: st.reg, Cache: c, PublicURL: cfg.Server.PublicURL,
+	var bearers []web.Bearer
+	for _, b := range cfg.Auth.Bearer {
+		wb, err := web.NewBearer(b.Name, b.SHA256, b.Admin)
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("config: auth.bearer: %v", err)
+		}
+		bearers = append(bearers, wb)
+	}
+	lim := cfg.Limits
+	d := web.Deps{Registry: st.reg, Cache: c, PublicURL: cfg.Server.PublicURL,
 		CORSOrigins: cfg.Server.CORSOrigins, Logger: log, Version: s.version,
-		Tokens: tokens(cfg), Ready: func() bool { return pool == nil || pool.Ready() },
-		MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Metrics: m})
+		Tokens: tokens(cfg), TokenRates: tokenRates(cfg), Ready: func() bool { return pool == nil || pool.Ready() },
+		MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Bearers: bearers, Metrics: m,
+		Limits: web.Limits{MaxTileSize: lim.MaxTileSize, MaxParams: lim.MaxParams, MaxParamBytes: lim.MaxParamBytes,
+			MaxBodyBytes: lim.MaxBodyBytes, RatePerClient: lim.RatePerClient, BurstPerClient: lim.BurstPerClient,
+			TrustProxy: lim.TrustProxy, MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue}}
+	if cfg.Auth.InlineCode && pool != nil {
+		d.Inline = inlineUDFs(pool, filepath.Join(cfg.Python.CacheDir, "inline"), cfg.Python.Queue)
+	}
+	st.handler = web.New(d)
 	return st, nil
+}
+
+// inlineUDFs makes Python handlers of code sent to POST /v1/run: the code is
+// written, by its hash, to a file of its own under dir (readable by the server's
+// user only), and the handlers of recent code are kept.
+func inlineUDFs(pool *udfhost.Pool, dir string, queue int) func(string) (udfhost.Handler, error) {
+	var mu sync.Mutex
+	recent := map[string]udfhost.Handler{}
+	return func(code string) (udfhost.Handler, error) {
+		sum := sha256.Sum256([]byte(code))
+		name := hex.EncodeToString(sum[:12])
+		mu.Lock()
+		defer mu.Unlock()
+		if h, ok := recent[name]; ok {
+			return h, nil
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("inline code: %v", err)
+		}
+		p := filepath.Join(dir, "inline_"+name+".py")
+		if _, err := os.Stat(p); err != nil {
+			tmp := p + ".tmp"
+			if err := os.WriteFile(tmp, []byte(code), 0o600); err != nil {
+				return nil, fmt.Errorf("inline code: %v", err)
+			}
+			if err := os.Rename(tmp, p); err != nil {
+				return nil, fmt.Errorf("inline code: %v", err)
+			}
+		}
+		if len(recent) >= 64 {
+			clear(recent)
+		}
+		h := udfhost.NewPythonUDF(pool, udfhost.PythonOptions{Path: p, Queue: queue})
+		recent[name] = h
+		return h, nil
+	}
+}
+
+// tokenRates are the rate limits of the shared tokens that have one.
+func tokenRates(cfg *config.Config) map[string]web.Rate {
+	out := map[string]web.Rate{}
+	for _, tk := range cfg.Tokens {
+		if tk.Rate > 0 {
+			out[tk.Token] = web.Rate{PerSecond: tk.Rate, Burst: tk.Burst}
+		}
+	}
+	return out
 }
 
 // Close stops the pool, then the cache tiers.
@@ -159,6 +268,7 @@ func startPython(cfg *config.Config, log *slog.Logger) (*udfhost.Pool, error) {
 		udfs[u.Name] = map[string]string{"path": u.Path, "kind": u.Handler}
 		need = need || u.Handler == "python"
 	}
+	need = need || cfg.Auth.InlineCode
 	if !need {
 		return nil, nil
 	}
@@ -197,7 +307,7 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandler
 	reg := udfhost.NewRegistry()
 	for _, u := range cfg.UDFs {
 		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description, MVTLayer: u.MVTLayer,
-			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}}
+			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}, Private: !u.IsPublic()}
 		if u.CacheMaxAge != nil {
 			l.MaxAge, l.MaxAgeSet = u.CacheMaxAge.Std(), true
 		}

@@ -45,6 +45,7 @@ Usage:
   tileserver ingest SRC DST.parquet                  a vector file to GeoParquet for fast tiles
   tileserver cache purge --udf NAME [--bbox ...]     remove cached results from the S3 tier
   tileserver export --udf NAME --minzoom A --maxzoom B --out DEST   prerender tiles (dir, mbtiles, pmtiles, s3)
+  tileserver hash-token [--new] [--name N] [--admin] the SHA-256 of a bearer token, for auth.bearer
   tileserver version                                 print the version
 
 Run "tileserver COMMAND -h" for a command's flags.
@@ -73,6 +74,8 @@ func Main(args []string, opts ...Option) int {
 		err = cacheCmd(args, s)
 	case "export":
 		err = exportCmd(args, s)
+	case "hash-token":
+		err = hashToken(args, s, stdin)
 
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)

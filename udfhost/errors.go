@@ -21,6 +21,7 @@ const (
 	Failed                   // the UDF raised or returned something unusable: 500 with its traceback
 	Unauthorized             // a route that needs a token got none: 401
 	Forbidden                // the token does not grant this: 403
+	TooMany                  // the client (or shared token) is over its rate limit: 429
 )
 
 // HTTPStatus maps a kind to its status code.
@@ -44,6 +45,8 @@ func (k Kind) HTTPStatus() int {
 		return http.StatusUnauthorized
 	case Forbidden:
 		return http.StatusForbidden
+	case TooMany:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }

@@ -23,6 +23,9 @@ type Layer struct {
 	Defaults url.Values
 	// Err is set when the layer could not be built at all.
 	Err error
+	// Private layers answer only requests with a bearer token (or through a
+	// shared token) and are left out of anonymous listings.
+	Private bool
 }
 
 // MaxAger is implemented by handlers that choose their own cache_max_age.

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -85,21 +84,6 @@ func (s *server) rendered(udf string, err error) {
 		outcome = "error"
 	}
 	s.Metrics.Renders.WithLabelValues(udf, outcome).Inc()
-}
-
-// admin checks the request's bearer token against AdminToken.
-func (s *server) admin(r *http.Request) error {
-	if s.AdminToken == "" {
-		return udfhost.Errorf(udfhost.Forbidden, "admin routes are off: set admin_token in the config")
-	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return udfhost.Errorf(udfhost.Unauthorized, "this route needs the admin token: Authorization: Bearer <token>")
-	}
-	if subtle.ConstantTimeCompare([]byte(tok), []byte(s.AdminToken)) != 1 {
-		return udfhost.Errorf(udfhost.Forbidden, "the token is not the admin token")
-	}
-	return nil
 }
 
 // purge serves DELETE /v1/udfs/{name}/cache[?bbox=&minzoom=&maxzoom=]: the

@@ -71,7 +71,7 @@ func (s *server) instrument(next http.Handler) http.Handler {
 		}
 		if s.Logger.Enabled(r.Context(), level) {
 			s.Logger.Log(r.Context(), level, "request", "request_id", id, "method", r.Method, "route", route,
-				"path", r.URL.Path, "status", sw.code, "ms", float64(took.Microseconds())/1000, "x_cache", w.Header().Get("X-Cache"))
+				"path", logPath(r), "status", sw.code, "ms", float64(took.Microseconds())/1000, "x_cache", w.Header().Get("X-Cache"))
 		}
 	})
 }

@@ -179,6 +179,10 @@ func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*udfhost.Laye
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no collection %q (see /ogc/collections)", v["id"]))
 		return nil, dataKind{}, false
 	}
+	if err := s.mayUse(r, l); err != nil {
+		writeError(w, r, err)
+		return nil, dataKind{}, false
+	}
 	ks := dataKinds(l)
 	k, explicit := dataKind{}, v["kind"]
 	switch {
@@ -229,7 +233,8 @@ func (s *server) ogcCollectionInfo(r *http.Request, l *udfhost.Layer) map[string
 
 func (s *server) ogcCollections(w http.ResponseWriter, r *http.Request) {
 	cs := []map[string]any{}
-	for _, l := range s.Registry.List() {
+	w.Header().Add("Vary", "Authorization")
+	for _, l := range s.visible(r) {
 		if l.Handler != nil {
 			cs = append(cs, s.ogcCollectionInfo(r, l))
 		}
@@ -244,6 +249,10 @@ func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.Registry.Get(mux.Vars(r)["id"])
 	if !ok || l.Handler == nil {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no collection %q (see /ogc/collections)", mux.Vars(r)["id"]))
+		return
+	}
+	if err := s.mayUse(r, l); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	writeJSON(w, s.ogcCollectionInfo(r, l))
@@ -374,9 +383,9 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *udfhost.La
 // --- WMTS 1.0.0 ---
 
 // wmtsLayers are the layers WMTS offers: those serving PNG tiles.
-func (s *server) wmtsLayers() []*udfhost.Layer {
+func (s *server) wmtsLayers(r *http.Request) []*udfhost.Layer {
 	var out []*udfhost.Layer
-	for _, l := range s.Registry.List() {
+	for _, l := range s.visible(r) {
 		if slices.Contains(dataKinds(l), kindMap) {
 			out = append(out, l)
 		}
@@ -416,6 +425,10 @@ func (s *server) wmtsGetTile(w http.ResponseWriter, r *http.Request, q url.Value
 	l, ok := s.Registry.Get(q.Get("LAYER"))
 	if !ok || !slices.Contains(dataKinds(l), kindMap) {
 		wmtsException(w, "InvalidParameterValue", "layer", "no layer "+q.Get("LAYER"))
+		return
+	}
+	if err := s.mayUse(r, l); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	if tms := q.Get("TILEMATRIXSET"); tms != "" && tms != wmqID {
@@ -473,7 +486,8 @@ func xmlEsc(s string) string {
 // wmtsCapabilities answers the Capabilities document, KVP or RESTful.
 func (s *server) wmtsCapabilities(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r)
-	layers := s.wmtsLayers()
+	w.Header().Add("Vary", "Authorization")
+	layers := s.wmtsLayers(r)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p(`<?xml version="1.0" encoding="UTF-8"?>

@@ -228,18 +228,21 @@ func TestPythonHTTPFaults(t *testing.T) {
 		}
 	}
 
-	// Oversized parameters: a POST body over 10 MiB, a query string over 256 KiB.
-	big := `{"mode": "` + strings.Repeat("x", 11<<20) + `"}`
-	s.wantError(t, "POST", "/v1/udfs/faults/run", big, 413, "10 MiB")
-	long := strings.Repeat("y", 300<<10)
-	s.wantError(t, "GET", "/v1/udfs/faults/run?mode="+long, "", 413, "256 KiB", "POST")
-	s.wantError(t, "GET", "/v1/udfs/faults/tiles/2/1/1?mode="+long, "", 413, "256 KiB")
+	// Oversized parameters (the default limits): a POST body over 1 MiB, a
+	// parameter over 64 KiB, a query string over 256 KiB.
+	big := `{"mode": "` + strings.Repeat("x", 2<<20) + `"}`
+	s.wantError(t, "POST", "/v1/udfs/faults/run", big, 413, "1048576 bytes", "max_body_bytes")
+	long := strings.Repeat("y", 100<<10)
+	s.wantError(t, "GET", "/v1/udfs/faults/run?mode="+long, "", 413, "65536 bytes", "POST")
+	s.wantError(t, "GET", "/v1/udfs/faults/tiles/2/1/1?mode="+long, "", 413, "65536 bytes")
+	many := strings.Repeat("&m="+strings.Repeat("w", 60<<10), 5)
+	s.wantError(t, "GET", "/v1/udfs/faults/run?mode=ok"+many, "", 413, "256 KiB")
 	// Under the limits a large parameter goes through to the UDF.
-	if body := s.get(t, "/v1/udfs/faults/run?mode="+strings.Repeat("z", 200<<10), 200).Body.String(); body != "ok" {
-		t.Errorf("a 200 KiB parameter: %q", body)
+	if body := s.get(t, "/v1/udfs/faults/run?mode="+strings.Repeat("z", 60<<10), 200).Body.String(); body != "ok" {
+		t.Errorf("a 60 KiB parameter: %q", body)
 	}
-	if body := s.do(t, "POST", "/v1/udfs/faults/run", `{"mode": "`+strings.Repeat("z", 5<<20)+`"}`, 200).Body.String(); body != "ok" {
-		t.Errorf("a 5 MiB POST: %q", body)
+	if body := s.do(t, "POST", "/v1/udfs/faults/run", `{"mode": "`+strings.Repeat("z", 900<<10)+`"}`, 200).Body.String(); body != "ok" {
+		t.Errorf("a 900 KiB POST: %q", body)
 	}
 }
 

@@ -7,25 +7,21 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
 )
 
-// maxBody bounds a POSTed parameter object.
-const maxBody = 10 << 20
-
 // run serves file (single) mode: GET /v1/udfs/{name}/run?bounds=...&param=... or
 // POST with a JSON object of parameters.
 func (s *server) run(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	l, ok := s.Registry.Get(name)
+	l, ok := s.layer(w, r, mux.Vars(r)["name"])
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
 		return
 	}
-	c, err := fileCall(r)
+	c, err := s.fileCall(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -33,22 +29,35 @@ func (s *server) run(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, l, c)
 }
 
+// readBody reads a request body within limits.max_body_bytes.
+func (s *server) readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		return nil, udfhost.Errorf(udfhost.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes)
+	case err != nil:
+		return nil, udfhost.Errorf(udfhost.BadRequest, "reading the body: %v", err)
+	}
+	return body, nil
+}
+
 // fileCall reads a file-mode call's parameters from the query and, for POST, a
 // JSON body; bounds= (or the legacy bbox=) is xmin,ymin,xmax,ymax in lon/lat.
-func fileCall(r *http.Request) (call, error) {
+func (s *server) fileCall(r *http.Request) (call, error) {
 	q := r.URL.Query()
 	if r.Method == http.MethodPost {
-		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody+1))
+		body, err := s.readBody(r)
 		if err != nil {
-			return call{}, udfhost.Errorf(udfhost.BadRequest, "reading the body: %v", err)
-		}
-		if len(body) > maxBody {
-			return call{}, udfhost.Errorf(udfhost.TooLarge, "the body is over %d MiB", maxBody>>20)
+			return call{}, err
 		}
 		if len(strings.TrimSpace(string(body))) > 0 {
 			var params map[string]any
 			if err := json.Unmarshal(body, &params); err != nil {
 				return call{}, udfhost.Errorf(udfhost.BadRequest, "the body must be a JSON object of parameters: %v", err)
+			}
+			if n := len(params) + len(q); n > s.limits.MaxParams {
+				return call{}, udfhost.Errorf(udfhost.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams)
 			}
 			for k, v := range params {
 				q[k] = []string{queryValue(v)}
@@ -113,6 +122,13 @@ func (s *server) shared(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "unknown shared token"))
 		return
 	}
+	if lim := s.tokenLimits[v["token"]]; lim != nil {
+		if ok, wait := lim.allow("", time.Now()); !ok {
+			tooMany(w, r, wait, "this shared token")
+			return
+		}
+	}
+	// A shared token grants its layer, private or not.
 	l, ok := s.Registry.Get(name)
 	if !ok {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "the UDF of this token is not served"))
@@ -129,7 +145,7 @@ func (s *server) shared(w http.ResponseWriter, r *http.Request) {
 		c = call{tile: &t, ext: ext, query: r.URL.Query()}
 	} else {
 		var err error
-		if c, err = fileCall(r); err != nil {
+		if c, err = s.fileCall(r); err != nil {
 			writeError(w, r, err)
 			return
 		}

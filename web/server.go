@@ -25,16 +25,35 @@ type Deps struct {
 	Ready       func() bool       // nil = always ready
 	// MaxAgeLimit caps a request's cache_max_age (0 = 365 days).
 	MaxAgeLimit time.Duration
-	// AdminToken is the bearer token of admin routes (cache purges); "" turns
-	// them off.
+	// AdminToken is a plain-text admin bearer token (the config's legacy
+	// admin_token); "" = none. Bearers are the hashed ones.
 	AdminToken string
+	Bearers    []Bearer
+	// TokenRates limit the shared tokens that have a rate: token → limit.
+	TokenRates map[string]Rate
+	Limits     Limits
+	// Inline makes a handler of Python code for POST /v1/run (admins only);
+	// nil keeps the route off.
+	Inline func(code string) (udfhost.Handler, error)
 	// Metrics are served on /metrics; nil = a set of the server's own.
 	Metrics *metrics.Set
 }
 
+// Rate is a token bucket: requests per second, and how many at once.
+type Rate struct {
+	PerSecond float64
+	Burst     int
+}
+
 type server struct {
 	Deps
-	started time.Time
+	started     time.Time
+	bearers     []Bearer
+	hasAdmin    bool
+	limits      Limits
+	clients     *rateLimiter            // per client address; nil = no limit
+	tokenLimits map[string]*rateLimiter // per shared token with a rate
+	renders     *renderSlots
 }
 
 // New builds the router with every route and middleware.
@@ -48,7 +67,28 @@ func New(d Deps) http.Handler {
 	if d.MaxAgeLimit <= 0 {
 		d.MaxAgeLimit = 365 * 24 * time.Hour
 	}
-	s := &server{Deps: d, started: time.Now()}
+	s := &server{Deps: d, started: time.Now(), limits: d.Limits.withDefaults(), tokenLimits: map[string]*rateLimiter{}}
+	s.bearers = append(s.bearers, d.Bearers...)
+	if d.AdminToken != "" {
+		b, _ := NewBearer("admin_token", HashToken(d.AdminToken), true)
+		s.bearers = append(s.bearers, b)
+	}
+	for _, b := range s.bearers {
+		s.hasAdmin = s.hasAdmin || b.Admin
+	}
+	if s.limits.RatePerClient > 0 {
+		s.clients = newRateLimiter(s.limits.RatePerClient, s.limits.BurstPerClient)
+	}
+	for tok, rt := range d.TokenRates {
+		if rt.PerSecond > 0 {
+			burst := rt.Burst
+			if burst <= 0 {
+				burst = max(1, int(2*rt.PerSecond))
+			}
+			s.tokenLimits[tok] = newRateLimiter(rt.PerSecond, burst)
+		}
+	}
+	s.renders = newRenderSlots(s.limits.MaxRenders, s.limits.MaxRenderQueue)
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -67,7 +107,8 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}/cache", s.purge).Methods(http.MethodDelete)
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
 	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
-	r.Use(s.instrument)
+	r.HandleFunc("/v1/run", s.inline).Methods(http.MethodPost)
+	r.Use(s.instrument, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)

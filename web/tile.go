@@ -27,9 +27,8 @@ var reserved = append([]string{"format", "debug", "cache_max_age", "cache", "cac
 // tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
 func (s *server) tile(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	l, ok := s.Registry.Get(v["name"])
+	l, ok := s.layer(w, r, v["name"])
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", v["name"]))
 		return
 	}
 	y, ext, _ := strings.Cut(v["y"], ".")
@@ -60,8 +59,8 @@ const maxQuery = 256 << 10
 // serve runs a layer for a tile or a file-mode call through the cache and answers.
 func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, c call) {
 	if len(r.URL.RawQuery) > maxQuery {
-		writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to /v1/udfs/%s/run as a JSON body (up to %d MiB)",
-			maxQuery>>10, l.Name, maxBody>>20))
+		writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to /v1/udfs/%s/run as a JSON body (up to %d bytes)",
+			maxQuery>>10, l.Name, s.limits.MaxBodyBytes))
 		return
 	}
 	if err := l.Status(); err != nil {
@@ -84,7 +83,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	plain := r.Method != http.MethodPost && !c.query.Has("cache_max_age") && !c.query.Has("cache") && !c.query.Has("cache_reset")
 	if plain {
 		if e, ok := s.Cache.GetAlias(raw); ok {
-			writeEntry(w, r, e, cache.Memory, fo.MaxAge)
+			writeEntry(w, r, e, cache.Memory, fo.MaxAge, l.Private)
 			return
 		}
 	}
@@ -164,6 +163,11 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		defer s.Cache.Alias(raw, key)
 	}
 	e, src, err := s.Cache.Fetch(r.Context(), key, fo, func(ctx context.Context) (*cache.Entry, error) {
+		release, err := s.renders.acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 		start := time.Now()
 		defer func() { s.Metrics.RenderSeconds.WithLabelValues(l.Name).Observe(time.Since(start).Seconds()) }()
 		res, err := l.Handler.Run(ctx, req)
@@ -198,13 +202,13 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		}
 		var pe *cache.PanicError
 		if errors.As(err, &pe) { // as recoverPanics does for panics on the request's goroutine
-			s.Logger.Error("panic rendering a tile", "path", r.URL.Path, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			s.Logger.Error("panic rendering a tile", "path", logPath(r), "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 			err = udfhost.Errorf(udfhost.Internal, "the server failed on this request; it has been logged")
 		}
 		writeError(w, r, err)
 		return
 	}
-	writeEntry(w, r, e, src, fo.MaxAge)
+	writeEntry(w, r, e, src, fo.MaxAge, l.Private)
 }
 
 // writeEntry answers with a cached body, its validators and freshness, or 304.
@@ -212,7 +216,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 // out for a client that accepts it; the cache keeps it as encoded.
 // maxAge is how old the request accepts an answer to be: Cache-Control gives
 // clients what is left of the shorter of it and the entry's own max age.
-func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source, maxAge time.Duration) {
+func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cache.Source, maxAge time.Duration, private bool) {
 	h := w.Header()
 	body, etag, gz := e.Body, e.ETag, false
 	if compressible(e.ContentType) {
@@ -230,7 +234,11 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *cache.Entry, src cach
 		h.Set("X-Features-Truncated", e.Truncated)
 	}
 	if left := time.Until(e.Created.Add(min(e.MaxAge, maxAge))); e.MaxAge > 0 && maxAge > 0 && left > 0 {
-		h.Set("Cache-Control", "public, max-age="+strconv.Itoa(int(left.Seconds())))
+		scope := "public"
+		if private { // a private layer's tiles are for the browser that asked, not for shared caches
+			scope = "private"
+		}
+		h.Set("Cache-Control", scope+", max-age="+strconv.Itoa(int(left.Seconds())))
 	} else {
 		h.Set("Cache-Control", "no-cache")
 	}

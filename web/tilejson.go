@@ -15,9 +15,8 @@ import (
 // the request's query (parameters, colormap) through.
 func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
-	l, ok := s.Registry.Get(name)
+	l, ok := s.layer(w, r, name)
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
 		return
 	}
 	if err := l.Status(); err != nil {

@@ -81,7 +81,8 @@ func center(sch udfhost.Schema) [3]float64 {
 }
 
 func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
-	ls := s.Registry.List()
+	ls := s.visible(r)
+	w.Header().Add("Vary", "Authorization")
 	out := make([]udfInfo, len(ls))
 	for i, l := range ls {
 		out[i] = describe(l)
@@ -90,10 +91,8 @@ func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) getUDF(w http.ResponseWriter, r *http.Request) {
-	name := mux.Vars(r)["name"]
-	l, ok := s.Registry.Get(name)
+	l, ok := s.layer(w, r, mux.Vars(r)["name"])
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
 		return
 	}
 	writeJSON(w, describe(l))

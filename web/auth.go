@@ -1,0 +1,138 @@
+package web
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Bearer is a token the server accepts, known by its SHA-256 only.
+type Bearer struct {
+	Name  string   // what logs and errors call it
+	Hash  [32]byte // SHA-256 of the token
+	Admin bool     // admin routes; any bearer may use private layers
+}
+
+// HashToken returns a token's SHA-256 as the config stores it (hex).
+func HashToken(token string) string {
+	h := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(h[:])
+}
+
+// NewBearer makes a Bearer from its name and hex SHA-256.
+func NewBearer(name, sha256Hex string, admin bool) (Bearer, error) {
+	b := Bearer{Name: name, Admin: admin}
+	raw, err := hex.DecodeString(strings.ToLower(sha256Hex))
+	if err != nil || len(raw) != len(b.Hash) {
+		return b, udfhost.Errorf(udfhost.BadRequest, "bearer %s: want a SHA-256 as 64 hex digits", name)
+	}
+	copy(b.Hash[:], raw)
+	return b, nil
+}
+
+// identify reads Authorization: Bearer <token>. It returns nil without the
+// header (an anonymous request), the matching bearer, or a 401 for any other
+// token. The token's hash is compared with every configured hash in constant
+// time, so neither the answer's timing nor its content says how close a guess
+// was; the token itself is never logged nor echoed.
+func (s *server) identify(r *http.Request) (*Bearer, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, nil
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
+		return nil, udfhost.Errorf(udfhost.Unauthorized, "the Authorization header must be: Bearer <token>")
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	found := -1
+	for i := range s.bearers {
+		if subtle.ConstantTimeCompare(sum[:], s.bearers[i].Hash[:]) == 1 {
+			found = i
+		}
+	}
+	if found < 0 {
+		return nil, udfhost.Errorf(udfhost.Unauthorized, "unknown bearer token")
+	}
+	return &s.bearers[found], nil
+}
+
+// admin lets admin tokens through: 401 without one (or with an unknown
+// token), 403 with a token that is not an admin's.
+func (s *server) admin(r *http.Request) error {
+	if !s.hasAdmin {
+		return udfhost.Errorf(udfhost.Forbidden, "admin routes are off: add an admin token to auth.bearer in the config")
+	}
+	who, err := s.identify(r)
+	if err != nil {
+		return err
+	}
+	if who == nil {
+		return udfhost.Errorf(udfhost.Unauthorized, "this route needs an admin token: Authorization: Bearer <token>")
+	}
+	if !who.Admin {
+		return udfhost.Errorf(udfhost.Forbidden, "token %s is not an admin token", who.Name)
+	}
+	return nil
+}
+
+// mayUse reports whether the request may use the layer: public layers are
+// anyone's, private ones need a known bearer token.
+func (s *server) mayUse(r *http.Request, l *udfhost.Layer) error {
+	if !l.Private {
+		return nil
+	}
+	who, err := s.identify(r)
+	if err != nil {
+		return err
+	}
+	if who == nil {
+		return udfhost.Errorf(udfhost.Unauthorized, "UDF %s is private: send Authorization: Bearer <token>", l.Name)
+	}
+	return nil
+}
+
+// layer finds the named layer the request may use, or answers with the error:
+// 404 for a name that is not served, 401 for a private layer without a token.
+func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*udfhost.Layer, bool) {
+	l, ok := s.Registry.Get(name)
+	if !ok {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		return nil, false
+	}
+	if err := s.mayUse(r, l); err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	return l, true
+}
+
+// visible lists the layers the request may see: private ones only with a
+// known bearer token.
+func (s *server) visible(r *http.Request) []*udfhost.Layer {
+	all := s.Registry.List()
+	who, _ := s.identify(r)
+	if who != nil {
+		return all
+	}
+	out := make([]*udfhost.Layer, 0, len(all))
+	for _, l := range all {
+		if !l.Private {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+var sharedPath = regexp.MustCompile(`(/realtime-shared/)[^/]+`)
+
+// logPath is the request's path as logs show it: a shared token, which is a
+// credential in the path, is replaced by ***.
+func logPath(r *http.Request) string {
+	return sharedPath.ReplaceAllString(r.URL.Path, "${1}***")
+}

@@ -1,0 +1,78 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// inlineRequest is the body of POST /v1/run.
+type inlineRequest struct {
+	Code   string         `json:"code"`   // Python source defining one @fused.udf function
+	Params map[string]any `json:"params"` // its parameters
+	Bounds any            `json:"bounds"` // xmin,ymin,xmax,ymax (text or a list), optional
+	Format string         `json:"format"` // output format, optional
+}
+
+// inline serves POST /v1/run: Python code sent in the request, run once in
+// file mode, never cached. The route exists only with auth.inline_code, and
+// only admin tokens may use it: the code runs with the workers' rights.
+func (s *server) inline(w http.ResponseWriter, r *http.Request) {
+	if s.Inline == nil {
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "POST /v1/run is off on this server (auth.inline_code)"))
+		return
+	}
+	if err := s.admin(r); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	body, err := s.readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var in inlineRequest
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, `the body must be JSON: {"code": "...", "params": {...}, "bounds": "xmin,ymin,xmax,ymax", "format": "geojson"}: %v`, err))
+		return
+	}
+	if strings.TrimSpace(in.Code) == "" {
+		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "code: the Python source of a @fused.udf function is required"))
+		return
+	}
+	if n := len(in.Params); n > s.limits.MaxParams {
+		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams))
+		return
+	}
+	h, err := s.Inline(in.Code)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	for k, v := range in.Params {
+		q[k] = []string{queryValue(v)}
+	}
+	if in.Format != "" {
+		q.Set("format", in.Format)
+	}
+	c := call{query: q}
+	if in.Bounds != nil {
+		text, ok := in.Bounds.(string)
+		if !ok {
+			b, _ := json.Marshal(in.Bounds)
+			text = string(b)
+		}
+		b, err := parseBounds(text)
+		if err != nil {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "bounds: %v", err))
+			return
+		}
+		c.bounds = &b
+	}
+	l := &udfhost.Layer{Name: "inline", Kind: "python", Handler: h, MaxAgeSet: true, Defaults: url.Values{}}
+	s.serve(w, r, l, c)
+}

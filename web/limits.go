@@ -1,0 +1,221 @@
+package web
+
+import (
+	"context"
+	"math"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Limits bound what one request, and one client, may ask of the server. Zero
+// values take the defaults of DefaultLimits.
+type Limits struct {
+	MaxTileSize   int   // largest tilesize= in pixels
+	MaxParams     int   // query parameters per request
+	MaxParamBytes int   // bytes of one parameter's name or value
+	MaxBodyBytes  int64 // request body
+	// RatePerClient is requests per second per client address, as a token
+	// bucket of BurstPerClient; 0 = no limit.
+	RatePerClient  float64
+	BurstPerClient int
+	TrustProxy     bool // the client address is X-Forwarded-For's first
+	// MaxRenders bounds the handler runs at once; MaxRenderQueue more wait.
+	MaxRenders     int
+	MaxRenderQueue int
+}
+
+// DefaultLimits are the limits of a server configured with none.
+func DefaultLimits() Limits {
+	return Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20,
+		MaxRenders: 4 * runtime.NumCPU(), MaxRenderQueue: 64 * runtime.NumCPU()}
+}
+
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits()
+	if l.MaxTileSize <= 0 {
+		l.MaxTileSize = d.MaxTileSize
+	}
+	if l.MaxParams <= 0 {
+		l.MaxParams = d.MaxParams
+	}
+	if l.MaxParamBytes <= 0 {
+		l.MaxParamBytes = d.MaxParamBytes
+	}
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = d.MaxBodyBytes
+	}
+	if l.MaxRenders <= 0 {
+		l.MaxRenders = d.MaxRenders
+	}
+	if l.MaxRenderQueue <= 0 {
+		l.MaxRenderQueue = d.MaxRenderQueue
+	}
+	if l.RatePerClient > 0 && l.BurstPerClient <= 0 {
+		l.BurstPerClient = int(math.Ceil(2 * l.RatePerClient))
+	}
+	return l
+}
+
+// checkQuery enforces the parameter count and sizes.
+func (s *server) checkQuery(r *http.Request) error {
+	q := r.URL.Query()
+	n := 0
+	for k, vs := range q {
+		n += len(vs)
+		if len(k) > s.limits.MaxParamBytes {
+			return udfhost.Errorf(udfhost.TooLarge, "a parameter name is over %d bytes", s.limits.MaxParamBytes)
+		}
+		for _, v := range vs {
+			if len(v) > s.limits.MaxParamBytes {
+				return udfhost.Errorf(udfhost.TooLarge, "parameter %s is over %d bytes; POST large parameters to /run as a JSON body", truncate(k, 64), s.limits.MaxParamBytes)
+			}
+		}
+	}
+	if n > s.limits.MaxParams {
+		return udfhost.Errorf(udfhost.BadRequest, "%d query parameters: at most %d", n, s.limits.MaxParams)
+	}
+	if ts := q.Get("tilesize"); ts != "" {
+		if v, err := strconv.Atoi(ts); err == nil && v > s.limits.MaxTileSize {
+			return udfhost.Errorf(udfhost.BadRequest, "parameter tilesize: at most %d on this server, got %d", s.limits.MaxTileSize, v)
+		}
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// bucket is a token bucket: up to burst requests at once, refilled at rate per second.
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+// rateLimiter keeps one bucket per key (a client address, a shared token).
+type rateLimiter struct {
+	mu      sync.Mutex
+	rate    float64
+	burst   float64
+	buckets map[string]*bucket
+	swept   time.Time
+}
+
+func newRateLimiter(rate float64, burst int) *rateLimiter {
+	return &rateLimiter{rate: rate, burst: float64(burst), buckets: map[string]*bucket{}, swept: time.Now()}
+}
+
+// allow takes a token from key's bucket; when there is none it returns how
+// long until there is.
+func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	// Buckets full again are forgotten, so idle clients cost nothing.
+	if now.Sub(l.swept) > time.Minute {
+		full := time.Duration(l.burst / l.rate * float64(time.Second))
+		for k, b := range l.buckets {
+			if now.Sub(b.last) > full {
+				delete(l.buckets, k)
+			}
+		}
+		l.swept = now
+	}
+	b, ok := l.buckets[key]
+	if !ok {
+		b = &bucket{tokens: l.burst, last: now}
+		l.buckets[key] = b
+	}
+	b.tokens = math.Min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
+	b.last = now
+	if b.tokens >= 1 {
+		b.tokens--
+		return true, 0
+	}
+	return false, time.Duration((1 - b.tokens) / l.rate * float64(time.Second))
+}
+
+// tooMany answers 429 with Retry-After.
+func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
+	writeError(w, r, udfhost.Errorf(udfhost.TooMany, "%s: too many requests; retry after %s", what, wait.Round(time.Millisecond)))
+}
+
+// clientAddr is the request's client address: the connection's, or with
+// TrustProxy the first address of X-Forwarded-For.
+func (s *server) clientAddr(r *http.Request) string {
+	if s.limits.TrustProxy {
+		if f := r.Header.Get("X-Forwarded-For"); f != "" {
+			first, _, _ := strings.Cut(f, ",")
+			if a := strings.TrimSpace(first); a != "" {
+				return a
+			}
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// guard applies the request limits every route shares: the client's rate,
+// the parameters and the body size.
+func (s *server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.clients != nil {
+			if ok, wait := s.clients.allow(s.clientAddr(r), time.Now()); !ok {
+				tooMany(w, r, wait, "this client")
+				return
+			}
+		}
+		if err := s.checkQuery(r); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		if r.Body != nil && r.Body != http.NoBody {
+			if r.ContentLength > s.limits.MaxBodyBytes {
+				writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes))
+				return
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// renderSlots bounds the handler runs at once; a bounded number wait.
+type renderSlots struct {
+	run   chan struct{}
+	queue chan struct{}
+}
+
+func newRenderSlots(runs, queue int) *renderSlots {
+	return &renderSlots{run: make(chan struct{}, runs), queue: make(chan struct{}, runs+queue)}
+}
+
+// acquire takes a slot, waiting in the queue while there is room in it; a
+// full queue is a 503 (with Retry-After, as writeError sends for it).
+func (rs *renderSlots) acquire(ctx context.Context) (func(), error) {
+	select {
+	case rs.queue <- struct{}{}:
+	default:
+		return nil, udfhost.Errorf(udfhost.Unavailable, "the server is rendering as much as it can; retry shortly")
+	}
+	select {
+	case rs.run <- struct{}{}:
+		return func() { <-rs.run; <-rs.queue }, nil
+	case <-ctx.Done():
+		<-rs.queue
+		return nil, udfhost.Errorf(udfhost.Timeout, "waited for a render slot: %v", ctx.Err())
+	}
+}
