@@ -27,9 +27,18 @@ type Config struct {
 	Secrets map[string]string `yaml:"secrets"` // fused.secrets[...] in Python UDFs
 	// AdminToken is a bearer token of admin routes, in plain text; "" = none.
 	// auth.bearer, which stores tokens hashed, is the better place for it.
-	AdminToken string `yaml:"admin_token"`
-	Auth       Auth   `yaml:"auth"`
-	Limits     Limits `yaml:"limits"`
+	AdminToken string  `yaml:"admin_token"`
+	Auth       Auth    `yaml:"auth"`
+	Limits     Limits  `yaml:"limits"`
+	COGURLs    COGURLs `yaml:"cog_urls"`
+}
+
+// COGURLs turns on tiles of any COG named by url= (GET /v1/cog/tiles/...), for
+// the places listed.
+type COGURLs struct {
+	// Allow lists the URL prefixes and directories COGs may come from:
+	// https://host/path/, s3://bucket/prefix/ or /absolute/dir. Empty = off.
+	Allow []string `yaml:"allow"`
 }
 
 // Auth lists the bearer tokens the server accepts (Authorization: Bearer

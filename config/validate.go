@@ -125,6 +125,17 @@ func (c *Config) validateAuth() error {
 		}
 		hashes[h] = i
 	}
+	for i, a := range c.COGURLs.Allow {
+		ok := strings.HasPrefix(a, "/") && !strings.HasPrefix(a, "/vsi") && !strings.Contains(a, "..")
+		for _, scheme := range []string{"https://", "http://", "s3://"} {
+			if rest, found := strings.CutPrefix(a, scheme); found && rest != "" && !strings.HasPrefix(rest, "/") && !strings.Contains(rest, "@") && !strings.Contains(rest, "..") {
+				ok = true
+			}
+		}
+		if !ok {
+			return fmt.Errorf("config: cog_urls.allow[%d]: want https://host/path/, s3://bucket/prefix/ or an absolute directory, got %q", i, a)
+		}
+	}
 	l := c.Limits
 	switch {
 	case l.MaxTileSize < 256:

@@ -192,6 +192,10 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		Limits: web.Limits{MaxTileSize: lim.MaxTileSize, MaxParams: lim.MaxParams, MaxParamBytes: lim.MaxParamBytes,
 			MaxBodyBytes: lim.MaxBodyBytes, RatePerClient: lim.RatePerClient, BurstPerClient: lim.BurstPerClient,
 			TrustProxy: lim.TrustProxy, MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue}}
+	if len(cfg.COGURLs.Allow) > 0 {
+		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
+		d.COGSource = func(p string) (udfhost.Handler, error) { return cog.New(cog.Options{Path: p}), nil }
+	}
 	if cfg.Auth.InlineCode && pool != nil {
 		d.Inline = inlineUDFs(pool, filepath.Join(cfg.Python.CacheDir, "inline"), cfg.Python.Queue)
 	}

@@ -35,6 +35,11 @@ type Deps struct {
 	// Inline makes a handler of Python code for POST /v1/run (admins only);
 	// nil keeps the route off.
 	Inline func(code string) (udfhost.Handler, error)
+	// COGAllow lists where COGs named by url= may be (https://host/path/,
+	// s3://bucket/prefix/, /local/dir); empty keeps /v1/cog/... off.
+	COGAllow  []string
+	COGSource URLSource     // opens an allowed COG
+	COGMaxAge time.Duration // how long its tiles are cached
 	// Metrics are served on /metrics; nil = a set of the server's own.
 	Metrics *metrics.Set
 }
@@ -54,6 +59,7 @@ type server struct {
 	clients     *rateLimiter            // per client address; nil = no limit
 	tokenLimits map[string]*rateLimiter // per shared token with a rate
 	renders     *renderSlots
+	urls        urlLayers // layers of COGs named by url=
 }
 
 // New builds the router with every route and middleware.
@@ -89,6 +95,7 @@ func New(d Deps) http.Handler {
 		}
 	}
 	s.renders = newRenderSlots(s.limits.MaxRenders, s.limits.MaxRenderQueue)
+	s.urls.layers = map[string]*udfhost.Layer{}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -108,6 +115,8 @@ func New(d Deps) http.Handler {
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
 	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
 	r.HandleFunc("/v1/run", s.inline).Methods(http.MethodPost)
+	r.HandleFunc("/v1/cog/tiles/{z}/{x}/{y}", s.urlTile).Methods(get...)
+	r.HandleFunc("/v1/cog/tilejson.json", s.urlTileJSON).Methods(get...)
 	r.Use(s.instrument, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)

@@ -19,12 +19,18 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	s.writeTileJSON(w, r, l, "/v1/udfs/"+url.PathEscape(name)+"/tiles/{z}/{x}/{y}", r.URL.Query())
+}
+
+// writeTileJSON answers the TileJSON of a layer whose tiles are at tilePath
+// (below the base URL), carrying the query q through.
+func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, tilePath string, q url.Values) {
+	name := l.Name
 	if err := l.Status(); err != nil {
 		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
 		return
 	}
 	sch := l.Handler.Schema()
-	q := r.URL.Query()
 	format := sch.DefaultFormat
 	if f := q.Get("format"); f != "" {
 		var err error
@@ -34,7 +40,7 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 		}
 		q.Del("format")
 	}
-	u := s.baseURL(r) + "/v1/udfs/" + url.PathEscape(name) + "/tiles/{z}/{x}/{y}" + extension(format)
+	u := s.baseURL(r) + tilePath + extension(format)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
