@@ -76,6 +76,12 @@ func NewPool(cfg PythonConfig) (*Pool, error) {
 		os.RemoveAll(dir)
 		return nil, err
 	}
+	// The runtime is code, not secrets: readable by a worker that runs as
+	// another user (see SECURITY.md).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	if cfg.CacheDir == "" {
 		cfg.CacheDir = filepath.Join(os.TempDir(), "udftiles-cache")
 	}
