@@ -75,6 +75,8 @@ type Limits struct {
 	// a request gets 503 with Retry-After.
 	MaxRenders     int `yaml:"max_renders"`
 	MaxRenderQueue int `yaml:"max_render_queue"`
+	// MaxSubmitItems bounds the items of one submitted job (default 10000).
+	MaxSubmitItems int `yaml:"max_submit_items"`
 }
 
 // Server holds listener and URL settings.
@@ -91,6 +93,9 @@ type Server struct {
 	IdleTimeout  Duration `yaml:"idle_timeout"` // keep-alive; default 120s
 	// DrainTimeout bounds the graceful stop on SIGTERM (default 20s).
 	DrainTimeout Duration `yaml:"drain_timeout"`
+	// JobsDir keeps submitted jobs and their results (default: udftiles-jobs
+	// in the system's temporary directory).
+	JobsDir string `yaml:"jobs_dir"`
 }
 
 // Cache sizes the tiers and sets the default freshness.
@@ -223,6 +228,7 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 		c.UDFs[i].Path = resolve(baseDir, c.UDFs[i].Path)
 	}
 	c.Python.CacheDir = resolve(baseDir, c.Python.CacheDir)
+	c.Server.JobsDir = resolve(baseDir, c.Server.JobsDir)
 	return c, nil
 }
 
@@ -236,7 +242,7 @@ func resolve(base, p string) string {
 // Defaults returns a config with every default filled in and no layers.
 func Defaults() *Config {
 	return &Config{
-		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}},
+		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}, JobsDir: filepath.Join(os.TempDir(), "udftiles-jobs")},
 		Cache: Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), MaxAgeLimit: Duration(365 * 24 * time.Hour),
 			S3: S3{Prefix: "udftiles", Region: "us-east-1", ReadTimeout: Duration(250 * time.Millisecond), WriteTimeout: Duration(10 * time.Second)}},
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,

@@ -148,6 +148,8 @@ func (c *Config) validateAuth() error {
 		return fmt.Errorf("config: limits.max_body_bytes: want at least 1024, got %d", l.MaxBodyBytes)
 	case l.RatePerClient < 0 || l.BurstPerClient < 0:
 		return fmt.Errorf("config: limits.rate_per_client and burst_per_client: want 0 (no limit) or more, got %g and %d", l.RatePerClient, l.BurstPerClient)
+	case l.MaxSubmitItems < 0:
+		return fmt.Errorf("config: limits.max_submit_items: want 0 (the default) or more, got %d", l.MaxSubmitItems)
 	case l.MaxRenders < 0 || l.MaxRenderQueue < 0:
 		return fmt.Errorf("config: limits.max_renders and max_render_queue: want 0 (the default) or more, got %d and %d", l.MaxRenders, l.MaxRenderQueue)
 	}

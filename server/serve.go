@@ -191,7 +191,8 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Bearers: bearers, Metrics: m,
 		Limits: web.Limits{MaxTileSize: lim.MaxTileSize, MaxParams: lim.MaxParams, MaxParamBytes: lim.MaxParamBytes,
 			MaxBodyBytes: lim.MaxBodyBytes, RatePerClient: lim.RatePerClient, BurstPerClient: lim.BurstPerClient,
-			TrustProxy: lim.TrustProxy, MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue}}
+			TrustProxy: lim.TrustProxy, MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue, MaxSubmitItems: lim.MaxSubmitItems},
+		JobsDir: cfg.Server.JobsDir}
 	if len(cfg.COGURLs.Allow) > 0 {
 		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
 		d.COGSource = func(p string) (udfhost.Handler, error) { return cog.New(cog.Options{Path: p}), nil }

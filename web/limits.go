@@ -29,12 +29,14 @@ type Limits struct {
 	// MaxRenders bounds the handler runs at once; MaxRenderQueue more wait.
 	MaxRenders     int
 	MaxRenderQueue int
+	// MaxSubmitItems bounds the items of one submitted job.
+	MaxSubmitItems int
 }
 
 // DefaultLimits are the limits of a server configured with none.
 func DefaultLimits() Limits {
 	return Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20,
-		MaxRenders: 4 * runtime.NumCPU(), MaxRenderQueue: 64 * runtime.NumCPU()}
+		MaxRenders: 4 * runtime.NumCPU(), MaxRenderQueue: 64 * runtime.NumCPU(), MaxSubmitItems: DefaultMaxSubmitItems}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -56,6 +58,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxRenderQueue <= 0 {
 		l.MaxRenderQueue = d.MaxRenderQueue
+	}
+	if l.MaxSubmitItems <= 0 {
+		l.MaxSubmitItems = d.MaxSubmitItems
 	}
 	if l.RatePerClient > 0 && l.BurstPerClient <= 0 {
 		l.BurstPerClient = int(math.Ceil(2 * l.RatePerClient))

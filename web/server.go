@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/jobs"
 	"github.com/udftiles/udftiles/udfhost"
 )
 
@@ -40,6 +41,8 @@ type Deps struct {
 	COGAllow  []string
 	COGSource URLSource     // opens an allowed COG
 	COGMaxAge time.Duration // how long its tiles are cached
+	// JobsDir keeps the jobs of POST .../submit; "" turns jobs off.
+	JobsDir string
 	// Metrics are served on /metrics; nil = a set of the server's own.
 	Metrics *metrics.Set
 }
@@ -60,6 +63,7 @@ type server struct {
 	tokenLimits map[string]*rateLimiter // per shared token with a rate
 	renders     *renderSlots
 	urls        urlLayers // layers of COGs named by url=
+	jobs        *jobs.Manager
 }
 
 // New builds the router with every route and middleware.
@@ -96,6 +100,14 @@ func New(d Deps) http.Handler {
 	}
 	s.renders = newRenderSlots(s.limits.MaxRenders, s.limits.MaxRenderQueue)
 	s.urls.layers = map[string]*udfhost.Layer{}
+	if d.JobsDir != "" {
+		m, err := jobs.Open(d.JobsDir, s.runItem, d.Logger)
+		if err != nil {
+			d.Logger.Error("jobs are off: their directory cannot be used", "dir", d.JobsDir, "error", err.Error())
+		} else {
+			s.jobs = m
+		}
+	}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no route %s %s", r.Method, r.URL.Path))
@@ -115,6 +127,11 @@ func New(d Deps) http.Handler {
 	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
 	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
 	r.HandleFunc("/v1/run", s.inline).Methods(http.MethodPost)
+	r.HandleFunc("/v1/udfs/{name}/submit", s.submit).Methods(http.MethodPost)
+	r.HandleFunc("/v1/jobs/{id}", s.jobStatus).Methods(get...)
+	r.HandleFunc("/v1/jobs/{id}", s.jobCancel).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/jobs/{id}/results", s.jobResults).Methods(get...)
+	r.HandleFunc("/v1/jobs/{id}/retry", s.jobRetry).Methods(http.MethodPost)
 	r.HandleFunc("/v1/cog/tiles/{z}/{x}/{y}", s.urlTile).Methods(get...)
 	r.HandleFunc("/v1/cog/tilejson.json", s.urlTileJSON).Methods(get...)
 	r.Use(s.instrument, s.guard)
