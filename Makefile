@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
 
-.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export lint clean
+.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export load fuzz chaos lint clean
 
 run: deps build demo-data
 	$(BIN) serve
@@ -69,6 +69,18 @@ bench-export: deps build
 
 bench-vector: deps build
 	bench/vector.sh
+
+# 60 s of mixed load at 64 connections on loopback (bench/load.sh; DURATION, CONNECTIONS).
+load: deps build demo-data
+	bench/load.sh
+
+# Every fuzz target for FUZZTIME each (default 30s); crashers land in testdata/fuzz.
+fuzz: deps
+	scripts/fuzz.sh
+
+# The fault-injection suite in its long form (make test runs the short one).
+chaos: deps web-assets $(MINIO)
+	scripts/chaos.sh
 
 clean:
 	rm -rf bin web/node_modules web/static/vendor

@@ -240,7 +240,10 @@ type FetchOptions struct {
 // one client going away does not fail the others waiting on the same key.
 func (c *Cache) Fetch(ctx context.Context, key string, o FetchOptions, render func(context.Context) (*Entry, error)) (*Entry, Source, error) {
 	if o.MaxAge <= 0 {
-		e, err := safeRender(ctx, render)
+		// Not cancelled with the request either: a client that goes away must
+		// not cost a Python worker its life (a cancelled call kills it); the
+		// handler's own time limit still applies.
+		e, err := safeRender(context.WithoutCancel(ctx), render)
 		return e, Miss, err
 	}
 	if !o.Reset {

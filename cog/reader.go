@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -321,7 +322,16 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 		// A handle that failed may be in a bad state: drop it.
 		h.Close()
 		s.h = nil
-		return nil, err
+		var ue *udfhost.Error
+		if errors.As(err, &ue) {
+			return nil, err
+		}
+		// A read error is the file's (damaged, truncated, being replaced), not
+		// the request's: 503, and the file is looked at again next time.
+		r.mu.Lock()
+		r.checked = time.Time{}
+		r.mu.Unlock()
+		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "the layer's file cannot be read now (damaged or being replaced?): " + err.Error()}
 	}
 	return ras, nil
 }

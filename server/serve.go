@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -46,6 +47,7 @@ func serve(args []string, s *settings) error {
 		cfg.Server.Listen = *listen
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	boundMemory(cfg, log)
 	st, err := newStack(cfg, s, log)
 	if err != nil {
 		return err
@@ -106,6 +108,22 @@ func serve(args []string, s *settings) error {
 		return err
 	}
 	return nil
+}
+
+// boundMemory keeps the process near what the config sizes: Go's heap is
+// given a soft limit of twice the memory tier plus room for the rest (GC runs
+// harder near it, instead of letting garbage double the heap), and GDAL's
+// block cache 256 MiB instead of 5% of the machine's RAM. GOMEMLIMIT and
+// GDAL_CACHEMAX, when set, decide instead.
+func boundMemory(cfg *config.Config, log *slog.Logger) {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		limit := int64(2*cfg.Cache.MemoryMB+512) << 20
+		debug.SetMemoryLimit(limit)
+		log.Debug("Go heap soft limit", "mib", limit>>20)
+	}
+	if os.Getenv("GDAL_CACHEMAX") == "" {
+		os.Setenv("GDAL_CACHEMAX", "256")
+	}
 }
 
 // drain counts requests in flight and, once draining, answers new ones 503.

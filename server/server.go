@@ -45,6 +45,8 @@ Usage:
   tileserver ingest SRC DST.parquet                  a vector file to GeoParquet for fast tiles
   tileserver cache purge --udf NAME [--bbox ...]     remove cached results from the S3 tier
   tileserver export --udf NAME --minzoom A --maxzoom B --out DEST   prerender tiles (dir, mbtiles, pmtiles, s3)
+  tileserver run NAME [--param k=v] [--tile z/x/y]   run a layer of a running server once
+  tileserver submit NAME --args FILE [--param k=v]   run it once per item, as a job (fused.submit)
   tileserver hash-token [--new] [--name N] [--admin] the SHA-256 of a bearer token, for auth.bearer
   tileserver version                                 print the version
 
@@ -76,6 +78,10 @@ func Main(args []string, opts ...Option) int {
 		err = exportCmd(args, s)
 	case "hash-token":
 		err = hashToken(args, s, stdin)
+	case "run":
+		err = runCmd(args, s)
+	case "submit":
+		err = submitCmd(args, s)
 
 	case "version", "--version":
 		fmt.Fprintln(s.stdout, "tileserver", s.version)

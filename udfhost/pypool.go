@@ -219,14 +219,21 @@ drain:
 func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[string]any, blobs [][]byte) (*reply, error) {
 	var w *worker
 	wait := time.NewTimer(timeout)
-	select {
-	case w = <-p.idle:
-		wait.Stop()
-	case <-wait.C:
-		return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("all %d Python workers stayed busy for %s; try again shortly", p.cfg.Workers, timeout)}
-	case <-ctx.Done():
-		wait.Stop()
-		return nil, ctx.Err()
+	defer wait.Stop()
+	for w == nil {
+		select {
+		case w = <-p.idle:
+			if !w.alive() {
+				// It died while idle (killed from outside, out of memory): it is
+				// replaced, and the call waits for another, instead of failing.
+				p.replace(w)
+				w = nil
+			}
+		case <-wait.C:
+			return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("all %d Python workers stayed busy for %s; try again shortly", p.cfg.Workers, timeout)}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	p.busy.Add(1)
 	defer p.busy.Add(-1)
@@ -234,12 +241,7 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 	defer cancel()
 	rep, err := w.roundTrip(ctx, header, blobs)
 	if err != nil || !w.alive() {
-		w.kill()
-		p.restarts.Add(1)
-		p.mu.Lock()
-		p.live--
-		p.mu.Unlock()
-		p.spawn()
+		p.replace(w)
 		var died *errWorkerDied
 		if errors.As(err, &died) {
 			msg := "the Python worker died during the call"
@@ -257,6 +259,16 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 		w.kill()
 	}
 	return rep, nil
+}
+
+// replace ends a worker that failed or died and starts another.
+func (p *Pool) replace(w *worker) {
+	w.kill()
+	p.restarts.Add(1)
+	p.mu.Lock()
+	p.live--
+	p.mu.Unlock()
+	p.spawn()
 }
 
 // release makes w idle again, unless the pool was closed. Under p.mu, so that

@@ -163,11 +163,16 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		defer s.Cache.Alias(raw, key)
 	}
 	e, src, err := s.Cache.Fetch(r.Context(), key, fo, func(ctx context.Context) (*cache.Entry, error) {
-		release, err := s.renders.acquire(ctx)
-		if err != nil {
-			return nil, err
+		// Python layers are bounded by their own worker queue (python.queue,
+		// 503 past it): a slot held while waiting for a worker would stall the
+		// other layers' renders behind Python calls.
+		if l.Kind != "python" {
+			release, err := s.renders.acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
 		}
-		defer release()
 		start := time.Now()
 		defer func() { s.Metrics.RenderSeconds.WithLabelValues(l.Name).Observe(time.Since(start).Seconds()) }()
 		res, err := l.Handler.Run(ctx, req)

@@ -1,9 +1,10 @@
 """The `fused` module as udftiles provides it to UDFs.
 
 It mirrors the parts of Fused's Python SDK that UDFs use at run time:
-@fused.udf, fused.types, @fused.cache, fused.load, fused.run, fused.download,
-fused.secrets, and the helpers of Fused's `common` UDF (get_tiles,
-estimate_zoom, arr_to_plasma), which work offline.
+@fused.udf, fused.types, @fused.cache, fused.load, fused.run (also with
+sync=False), fused.submit, fused.download, fused.secrets, and the helpers of
+Fused's `common` UDF (get_tiles, estimate_zoom, arr_to_plasma), which work
+offline.
 """
 import functools
 import hashlib
@@ -11,14 +12,16 @@ import inspect
 import os
 import pickle
 import re
+import threading
 import time
 import urllib.parse
 import urllib.request
 
 from . import types
 from . import _host
+from . import _jobs
 
-__all__ = ["udf", "cache", "load", "run", "download", "secrets", "types", "UDF"]
+__all__ = ["udf", "cache", "load", "run", "submit", "download", "secrets", "types", "UDF"]
 
 
 class UDF:
@@ -167,6 +170,8 @@ def run(udf, *args, x=None, y=None, z=None, bounds=None, bbox=None, cache_max_ag
     With x, y, z it runs in tile mode; with bounds in file mode. Python UDFs run in
     this worker; other layers are fetched from the server as NumPy arrays.
     """
+    if not sync:
+        return _run_async(udf, args, dict(x=x, y=y, z=z, bounds=bounds, bbox=bbox, cache_max_age=cache_max_age, **params))
     target = load(udf) if not isinstance(udf, UDF) else udf
     if bounds is None:
         bounds = bbox
@@ -196,6 +201,152 @@ def _run_remote(name, tile, bounds, params):
                                                  tile["x"], tile["y"], "?" + q if q else "")
     with urllib.request.urlopen(url, timeout=60) as r:
         return np.load(io.BytesIO(r.read()))
+
+
+# ---- fused.run(sync=False) and fused.submit ----
+
+_nesting = threading.local()
+
+
+def _depth():
+    """How deep in runs and submits started by UDFs this call is."""
+    return getattr(_nesting, "depth", 0) + int(_host.CONFIG.get("depth") or 0)
+
+
+class _Nested:
+    def __enter__(self):
+        if _depth() + 1 > _jobs.MAX_DEPTH:
+            raise RecursionError("fused.run/fused.submit nested more than %d deep" % _jobs.MAX_DEPTH)
+        _nesting.depth = getattr(_nesting, "depth", 0) + 1
+
+    def __exit__(self, *exc):
+        _nesting.depth -= 1
+
+
+async def _run_async(udf, args, kw):
+    import asyncio
+    depth = _depth()
+
+    def call():
+        _nesting.depth = depth  # the worker thread's own count starts from the caller's
+        return run(udf, *args, **kw)
+    return await asyncio.get_running_loop().run_in_executor(None, call)
+
+
+def _server_client():
+    server = _host.CONFIG.get("server")
+    if not server:
+        raise RuntimeError("fused.submit: the server URL is not known to this worker")
+    return _jobs.Client(server, token="", depth=_depth() + 1)
+
+
+def submit(udf, arg_list, /, *, engine=None, max_workers=None, max_retry=2, debug_mode=False, collect=True,
+           cache_max_age=None, cache=True, ignore_exceptions=False, flatten=True, **kwargs):
+    """Run a UDF once per item of arg_list (values of its first parameter, dicts
+    of parameters, or a DataFrame's rows), in parallel.
+
+    A layer of this server named by a string runs as a job of the server, each
+    item through its cache; a UDF object (a function of this file, fused.load)
+    runs in this worker's threads (max_workers, default 8), as engine="local".
+    collect=True waits and returns one DataFrame; collect=False returns the
+    JobPool (wait(), status(), df(), collect(), results(), times(), ...).
+    """
+    with _Nested():
+        if isinstance(udf, str) and udf in (_host.CONFIG.get("udfs") or {}):
+            return _server_client().submit(udf, arg_list, max_workers=max_workers, max_retry=max_retry,
+                                           debug_mode=debug_mode, collect=collect, cache_max_age=cache_max_age,
+                                           cache=cache, ignore_exceptions=ignore_exceptions, flatten=flatten, **kwargs)
+        target = load(udf) if not isinstance(udf, UDF) else udf
+        items = _jobs._arg_items(arg_list)
+        first = _first_param(target)
+        items = [it if isinstance(it, dict) else {first: it} for it in items]
+        if debug_mode:
+            return run(target, **dict(kwargs, **(items[0] if items else {})))
+        pool = _LocalPool(target, items, kwargs, max_workers or 8, max_retry, ignore_exceptions, flatten)
+        if collect:
+            pool.wait()
+            return pool.collect()
+        return pool
+
+
+def _first_param(u):
+    fn = getattr(u, "fn", u)
+    names = [p for p in inspect.signature(fn).parameters]
+    if not names:
+        raise ValueError("fused.submit: %s takes no parameters" % getattr(u, "name", u))
+    return names[0]
+
+
+class _LocalPool(_jobs.JobPool):
+    """A JobPool whose items run in this worker's threads."""
+
+    def __init__(self, target, items, kwargs, workers, max_retry, ignore_exceptions, flatten):
+        import concurrent.futures
+        super().__init__(None, "local", ignore_exceptions=ignore_exceptions, flatten=flatten)
+        self._rows = [dict(index=i, status="pending", seconds=0.0, error="", logs="", result=None, **it)
+                      for i, it in enumerate(items)]
+        self._argnames = set().union(*[it.keys() for it in items]) if items else set()
+        self._created = _now()
+        self._finished = None
+        depth = _depth()
+
+        def one(i):
+            _nesting.depth = depth
+            row = self._rows[i]
+            row["status"] = "running"
+            start = time.time()
+            for attempt in range(1 + max(0, max_retry)):
+                try:
+                    row["result"] = run(target, **dict(kwargs, **items[i]))
+                    row["status"], row["error"] = "ok", ""
+                    break
+                except Exception as e:  # reported per item, never blocking the rest
+                    row["status"], row["error"] = "error", "%s: %s" % (type(e).__name__, e)
+                    row["_exc"] = e
+            row["seconds"] = time.time() - start
+        self._ex = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(workers)))
+        self._futures = [self._ex.submit(one, i) for i in range(len(items))]
+
+    def _status(self):
+        counts = {"pending": 0, "running": 0, "ok": 0, "error": 0, "cancelled": 0}
+        for r in self._rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        running = any(not f.done() for f in self._futures)
+        if not running and self._finished is None:
+            self._finished = _now()
+        return dict(counts, id="local", total=len(self._rows), state="running" if running else "done",
+                    created=self._created.isoformat(), finished=self._finished.isoformat() if self._finished else None)
+
+    def wait(self, timeout=None, progress=False):
+        import concurrent.futures
+        concurrent.futures.wait(self._futures, timeout=timeout)
+        return self._status()
+
+    def _fetch(self):
+        return self._rows
+
+    def _value(self, row):
+        if row["status"] != "ok":
+            return row.get("_exc") or _jobs.ServerError(row["status"], row.get("error", ""))
+        return row["result"]
+
+    def _args(self, row):
+        return {k: v for k, v in row.items() if k in self._argnames}
+
+    def cancel(self, wait=False):
+        for f in self._futures:
+            f.cancel()
+        for r in self._rows:
+            if r["status"] == "pending":
+                r["status"] = "cancelled"
+
+    def retry(self):
+        raise NotImplementedError("a local pool is not retried: submit again")
+
+
+def _now():
+    import datetime
+    return datetime.datetime.now(datetime.timezone.utc)
 
 
 # ---- fused.download ----

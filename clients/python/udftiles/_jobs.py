@@ -1,0 +1,1 @@
+../../../udfhost/pyruntime/fused/_jobs.py
