@@ -59,8 +59,9 @@ type RunError struct {
 func (e *RunError) Error() string { return e.Msg }
 
 // Runner runs the layer once with the parameters, as GET .../run would.
-// auth is the submitter's Authorization header, replayed for private layers.
-type Runner func(ctx context.Context, udf string, params map[string]string, auth string) (Output, error)
+// The spec gives the submitter's Authorization header, replayed for private
+// layers, and the depth of nested runs.
+type Runner func(ctx context.Context, udf string, params map[string]string, spec *Spec) (Output, error)
 
 // Spec is what a job runs.
 type Spec struct {
@@ -70,7 +71,8 @@ type Spec struct {
 	MaxWorkers       int                 `json:"max_workers"`
 	MaxRetry         int                 `json:"max_retry"`
 	IgnoreExceptions bool                `json:"ignore_exceptions"`
-	Auth             string              `json:"-"` // never written to disk
+	Depth            int                 `json:"depth"` // X-Udftiles-Depth of the submit
+	Auth             string              `json:"-"`     // never written to disk
 }
 
 // Item is one run of a job.
@@ -353,7 +355,7 @@ func (j *Job) runItem(ctx context.Context, i int) {
 	busy := 0 // 503s: the server is busy (queues full); waited out, not counted
 	for it.Attempts < 1+j.Spec.MaxRetry {
 		it.Attempts++
-		out, err = j.m.run(ctx, j.Spec.UDF, params, j.Spec.Auth)
+		out, err = j.m.run(ctx, j.Spec.UDF, params, &j.Spec)
 		var re *RunError
 		if err == nil || ctx.Err() != nil || (errors.As(err, &re) && re.Status < 500) {
 			break

@@ -15,7 +15,13 @@ type Request struct {
 	Bounds tiles.Bounds   // lon/lat; from the tile, from ?bounds=, or the handler's default
 	Params map[string]any // already coerced against the handler's Schema
 	Format string         // requested output format, "" = the result's natural one
+	// Depth counts the runs and submits started by UDFs above this one
+	// (X-Udftiles-Depth); Python UDFs refuse to go deeper than MaxDepth.
+	Depth int
 }
+
+// MaxDepth bounds nested runs and submits started by UDFs, as Fused does.
+const MaxDepth = 5
 
 // Handler computes results for one layer.
 type Handler interface {

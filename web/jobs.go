@@ -73,6 +73,13 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	spec := jobs.Spec{UDF: l.Name, Items: items, Params: map[string]string{}, MaxWorkers: in.MaxWorkers, MaxRetry: 2,
 		IgnoreExceptions: in.IgnoreExceptions, Auth: r.Header.Get("Authorization")}
+	if d, err := strconv.Atoi(r.Header.Get("X-Udftiles-Depth")); err == nil && d > 0 {
+		if d > udfhost.MaxDepth {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
+			return
+		}
+		spec.Depth = d
+	}
 	if in.MaxRetry != nil {
 		spec.MaxRetry = max(0, min(*in.MaxRetry, 10))
 	}
@@ -140,15 +147,18 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 
 // runItem is the jobs' Runner: GET /v1/udfs/{name}/run with the parameters,
 // in process, through the cached path and the layer's access check.
-func (s *server) runItem(ctx context.Context, udf string, params map[string]string, auth string) (jobs.Output, error) {
+func (s *server) runItem(ctx context.Context, udf string, params map[string]string, spec *jobs.Spec) (jobs.Output, error) {
 	q := url.Values{}
 	for k, v := range params {
 		q.Set(k, v)
 	}
 	q.Set("debug", "true") // the UDF's prints come back in X-UDF-Logs
 	req := httptest.NewRequest(http.MethodGet, "/v1/udfs/"+url.PathEscape(udf)+"/run?"+q.Encode(), nil).WithContext(ctx)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
+	if spec.Auth != "" {
+		req.Header.Set("Authorization", spec.Auth)
+	}
+	if spec.Depth > 0 {
+		req.Header.Set("X-Udftiles-Depth", strconv.Itoa(spec.Depth))
 	}
 	req = mux.SetURLVars(req, map[string]string{"name": udf})
 	rec := httptest.NewRecorder()

@@ -177,3 +177,22 @@ func TestSubmitJobs(t *testing.T) {
 		t.Errorf("cancel of an ended job: %d %s", rec.Code, rec.Body)
 	}
 }
+
+// TestDepthHeader: runs and submits nested deeper than udfhost.MaxDepth (the
+// X-Udftiles-Depth a UDF's fused.run and fused.submit send) are refused.
+func TestDepthHeader(t *testing.T) {
+	e := newTestServer(t)
+	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
+	srv := e.withDeps(t, web.Deps{JobsDir: t.TempDir()})
+	for _, c := range []struct {
+		depth string
+		code  int
+	}{{"1", 200}, {"5", 200}, {"6", 400}, {"x", 400}, {"-1", 400}} {
+		if rec := do(srv, "GET", "/v1/udfs/echo/run?x=1", "X-Udftiles-Depth", c.depth); rec.Code != c.code {
+			t.Errorf("run at depth %s: %d, want %d", c.depth, rec.Code, c.code)
+		}
+	}
+	if rec := post(srv, "/v1/udfs/echo/submit", `{"arg_list": [1]}`, "X-Udftiles-Depth", "6"); rec.Code != 400 || !strings.Contains(rec.Body.String(), "nested") {
+		t.Errorf("submit at depth 6: %d %s", rec.Code, rec.Body)
+	}
+}

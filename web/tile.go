@@ -97,6 +97,18 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		return
 	}
 	req := udfhost.Request{Tile: c.tile}
+	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
+			return
+		}
+		if n > udfhost.MaxDepth {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
+			return
+		}
+		req.Depth = n
+	}
 	if t := c.tile; t != nil {
 		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
 			writeError(w, r, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))

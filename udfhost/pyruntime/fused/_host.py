@@ -327,6 +327,9 @@ def build_kwargs(udf, header):
 
 
 def call_udf(header):
+    # How deep in runs and submits started by UDFs this call is (fused.submit
+    # and fused.run refuse to go deeper than fused._jobs.MAX_DEPTH).
+    CONFIG["depth"] = int(header.get("depth") or 0)
     udf = load_path(header["path"])
     kw = build_kwargs(udf, header)
     result = udf(**kw)
