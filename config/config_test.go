@@ -224,6 +224,8 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{"bearer bad name", "auth:\n  bearer:\n    - {name: 'a b', sha256: " + strings.Repeat("a", 64) + "}\n", []string{"auth.bearer[0].name"}},
 		{"bearer same token", "auth:\n  bearer:\n    - {name: a, sha256: " + strings.Repeat("b", 64) + "}\n    - {name: c, sha256: " + strings.Repeat("B", 64) + "}\n", []string{"auth.bearer[1].sha256", "auth.bearer[0]"}},
 		{"tile size", "limits:\n  max_tile_size: 100\n", []string{"limits.max_tile_size"}},
+		{"duration overflow", "cache:\n  default_max_age: 9999999d\n", []string{"longest duration"}},
+		{"duration NaN", "python:\n  timeout: NaNs\n", []string{"python.timeout"}},
 		{"body size", "limits:\n  max_body_bytes: 10\n", []string{"limits.max_body_bytes"}},
 		{"negative rate", "limits:\n  rate_per_client: -1\n", []string{"limits.rate_per_client"}},
 		{"token rate", "udfs:\n" + udf + "tokens:\n  - {token: t, udf: a, rate: -2}\n", []string{"tokens[0]", "rate"}},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -23,8 +24,11 @@ func ParseDuration(s string) (time.Duration, error) {
 	}
 	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[s[len(s)-1]]
 	n, err := strconv.ParseFloat(s[:len(s)-1], 64)
-	if unit == 0 || err != nil || n < 0 || n > 1e7 {
+	if unit == 0 || err != nil || n < 0 || n != n {
 		return 0, fmt.Errorf("want a number with a unit s, m, h or d (e.g. 90d), got %q", s)
+	}
+	if d := n * float64(unit); d >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q is longer than %s, the longest duration there is", s, time.Duration(math.MaxInt64).Truncate(24*time.Hour))
 	}
 	return time.Duration(n * float64(unit)), nil
 }

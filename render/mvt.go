@@ -166,14 +166,32 @@ func (ts *tileSpace) near(pts []orb.Point) bool {
 	return hi[0] >= ts.lonLat.Min[0] && lo[0] <= ts.lonLat.Max[0] && hi[1] >= ts.lonLat.Min[1] && lo[1] <= ts.lonLat.Max[1]
 }
 
-// project maps lon/lat to grid units of the tile (y down).
+// maxGrid bounds projected x: far beyond the world at any zoom (2^42 units
+// across at zoom 30) and exact in float64, so that clipping a segment to an
+// infinite or huge longitude stays finite.
+const maxGrid = 1 << 52
+
+// project maps lon/lat to grid units of the tile (y down). A NaN stays NaN
+// (see finite); every other coordinate projects to a finite one.
 func (ts *tileSpace) project(p orb.Point) orb.Point {
 	lat := math.Max(-tiles.MaxLat, math.Min(tiles.MaxLat, p[1]))
 	s := math.Sin(lat * math.Pi / 180)
+	x := ((p[0]+180)/360*ts.n - ts.x) * mvtExtent
 	return orb.Point{
-		((p[0]+180)/360*ts.n - ts.x) * mvtExtent,
+		math.Max(-maxGrid, math.Min(maxGrid, x)),
 		((0.5-math.Log((1+s)/(1-s))/(4*math.Pi))*ts.n - ts.y) * mvtExtent,
 	}
+}
+
+// finite reports whether projected points have no NaN: a line or ring with one
+// has no shape to draw.
+func finite(pts []orb.Point) bool {
+	for _, p := range pts {
+		if p[0] != p[0] || p[1] != p[1] {
+			return false
+		}
+	}
+	return true
 }
 
 func (ts *tileSpace) unproject(p orb.Point) orb.Point {
@@ -254,6 +272,9 @@ func (ts *tileSpace) lines(lines []orb.LineString) orb.Geometry {
 		pl := make([]orb.Point, len(l))
 		for i, p := range l {
 			pl[i] = ts.project(p)
+		}
+		if !finite(pl) {
+			continue
 		}
 		for _, piece := range ts.clip.clipLine(pl) {
 			s := snapLine(simplifyLine(piece, mvtTolerance))
@@ -356,13 +377,16 @@ func (ts *tileSpace) ring(r orb.Ring, shell bool) []orb.Point {
 	for i := range src {
 		out[i] = ts.project(src[i])
 	}
+	if !finite(out) {
+		return nil
+	}
 	var a float64
 	if reduced {
 		a = -signedArea(src0)
 	} else {
 		a = signedArea(out)
 	}
-	if a == 0 {
+	if a == 0 || a != a { // no area, or none that can be told (infinite coordinates)
 		return nil
 	}
 	if (a > 0) != shell {

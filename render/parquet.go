@@ -49,7 +49,7 @@ func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) erro
 		if ft == nil {
 			continue
 		}
-		g := ft.Geometry
+		g := withoutNil(ft.Geometry)
 		switch x := g.(type) {
 		case orb.Bound:
 			g = x.ToPolygon()

@@ -16,8 +16,9 @@ import (
 // box is an axis-aligned rectangle in tile coordinates.
 type box struct{ minX, minY, maxX, maxY float64 }
 
+// outside reports whether p is not in the box; a NaN coordinate is in no box.
 func (b box) outside(p orb.Point) bool {
-	return p[0] < b.minX || p[0] > b.maxX || p[1] < b.minY || p[1] > b.maxY
+	return !(p[0] >= b.minX && p[0] <= b.maxX && p[1] >= b.minY && p[1] <= b.maxY)
 }
 
 func (b box) containsBound(lo, hi orb.Point) bool {

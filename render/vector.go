@@ -56,7 +56,7 @@ func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, stri
 			}
 			g := ""
 			if ft.Geometry != nil {
-				g = wkt.MarshalString(ft.Geometry)
+				g = wkt.MarshalString(withoutNil(ft.Geometry))
 			}
 			if err := w.Write(append(row, g)); err != nil {
 				return nil, "", err
@@ -69,6 +69,36 @@ func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, stri
 		return b, ContentTypes["parquet"], err
 	}
 	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
+}
+
+// withoutNil returns g with the nil members of its collections, at any depth,
+// left out: orb's WKT writer panics on them, and its WKB writer counts them
+// but writes nothing for them, which corrupts the collection. A geometry
+// without them is returned as it is.
+func withoutNil(g orb.Geometry) orb.Geometry {
+	c, ok := g.(orb.Collection)
+	if !ok || !hasNil(c) {
+		return g
+	}
+	out := make(orb.Collection, 0, len(c))
+	for _, m := range c {
+		if m != nil {
+			out = append(out, withoutNil(m))
+		}
+	}
+	return out
+}
+
+func hasNil(c orb.Collection) bool {
+	for _, m := range c {
+		if m == nil {
+			return true
+		}
+		if mc, ok := m.(orb.Collection); ok && hasNil(mc) {
+			return true
+		}
+	}
+	return false
 }
 
 // features lists the features of a result, none if it has no collection.
@@ -142,10 +172,15 @@ func (w *geojsonWriter) geometry(g orb.Geometry) {
 	}
 	if c, ok := g.(orb.Collection); ok {
 		w.b = append(w.b, `{"type":"GeometryCollection","geometries":[`...)
-		for i, m := range c {
-			if i > 0 {
+		first := true
+		for _, m := range c {
+			if m == nil { // GeoJSON has no null member
+				continue
+			}
+			if !first {
 				w.b = append(w.b, ',')
 			}
+			first = false
 			w.geometry(m)
 		}
 		w.b = append(w.b, "]}"...)

@@ -17,6 +17,10 @@ import (
 // maxFrame bounds what a worker may send back: a runaway UDF cannot exhaust memory.
 const maxFrame = 1 << 30
 
+// frameChunk is the most readFrame allocates ahead of the bytes received: a
+// length prefix alone never makes it reserve maxFrame.
+const frameChunk = 1 << 20
+
 func writeFrame(w io.Writer, header map[string]any, blobs [][]byte) error {
 	lens := make([]int, len(blobs))
 	total := 0
@@ -68,8 +72,8 @@ func readFrame(r io.Reader) (*reply, error) {
 	if total < 4 || total > maxFrame {
 		return nil, fmt.Errorf("worker sent a frame of %d bytes", total)
 	}
-	body := make([]byte, total)
-	if _, err := io.ReadFull(r, body); err != nil {
+	body, err := readBody(r, int(total))
+	if err != nil {
 		return nil, err
 	}
 	hl := binary.BigEndian.Uint32(body[:4])
@@ -82,11 +86,33 @@ func readFrame(r io.Reader) (*reply, error) {
 	}
 	off := int(4 + hl)
 	for _, l := range rep.Blobs {
-		if l < 0 || off+l > len(body) {
+		if l < 0 || l > len(body)-off { // off+l could overflow
 			return nil, fmt.Errorf("worker sent blobs longer than its frame")
 		}
 		rep.blobs = append(rep.blobs, body[off:off+l])
 		off += l
 	}
 	return rep, nil
+}
+
+// readBody reads the n bytes of a frame's body. The buffer starts at
+// frameChunk and doubles as bytes arrive, so what is allocated stays within
+// twice what was received.
+func readBody(r io.Reader, n int) ([]byte, error) {
+	body := make([]byte, min(n, frameChunk))
+	got := 0
+	for {
+		m, err := io.ReadFull(r, body[got:])
+		got += m
+		if err != nil {
+			if err == io.EOF && got > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+		if got == n {
+			return body, nil
+		}
+		body = append(body, make([]byte, min(n-got, len(body)))...)
+	}
 }

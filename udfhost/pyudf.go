@@ -251,7 +251,7 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 	if timeout <= 0 {
 		timeout = u.pool.cfg.Timeout
 	}
-	header := map[string]any{"op": "call", "path": u.opts.Path, "params": u.explicit(req.Params)}
+	header := map[string]any{"op": "call", "path": u.opts.Path, "params": u.explicit(req.Params), "depth": req.Depth}
 	if req.Bounds != (tiles.Bounds{}) {
 		b := req.Bounds
 		header["bounds"] = []float64{b.MinX, b.MinY, b.MaxX, b.MaxY}
@@ -323,6 +323,9 @@ func convert(rep *reply, req Request) (Result, error) {
 			return nil, err
 		}
 		if rep.Mask {
+			if m := blob(1); len(m) != r.Width*r.Height {
+				return nil, fmt.Errorf("array mask of %d bytes for %dx%d pixels", len(m), r.Width, r.Height)
+			}
 			r.Mask = blob(1)
 		}
 		if len(rep.Bounds) == 4 {
@@ -340,7 +343,7 @@ func convert(rep *reply, req Request) (Result, error) {
 		}
 		return r, nil
 	case "features":
-		fc, err := geojson.UnmarshalFeatureCollection(blob(0))
+		fc, err := unmarshalFeatures(blob(0))
 		if err != nil {
 			return nil, fmt.Errorf("the UDF's GeoDataFrame could not be read as GeoJSON: %v", err)
 		}
@@ -369,6 +372,18 @@ func convert(rep *reply, req Request) (Result, error) {
 	return nil, fmt.Errorf("the worker returned an unknown result kind %q", rep.Kind)
 }
 
+// unmarshalFeatures reads a GeoJSON FeatureCollection. orb's reader panics on
+// some malformed documents (a null among a GeometryCollection's geometries):
+// that is an error of the UDF's output, not a failure of the server.
+func unmarshalFeatures(b []byte) (fc *geojson.FeatureCollection, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			fc, err = nil, fmt.Errorf("%v", r)
+		}
+	}()
+	return geojson.UnmarshalFeatureCollection(b)
+}
+
 // decodeArray reads little-endian values of shape (bands, height, width).
 func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
 	if len(shape) != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 {
@@ -380,7 +395,8 @@ func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
 		return nil, fmt.Errorf("unsupported array dtype %s", dtype)
 	}
 	nb, h, w := shape[0], shape[1], shape[2]
-	if nb > 64 || int64(nb)*int64(h)*int64(w)*int64(sz) != int64(len(b)) {
+	// h*w is bounded by len(b) before it is multiplied, so that it cannot overflow.
+	if nb > 64 || h > len(b) || w > len(b)/h || nb*h*w*sz != len(b) {
 		return nil, fmt.Errorf("array of shape %v and dtype %s does not match its %d bytes", shape, dtype, len(b))
 	}
 	r := &Raster{Width: w, Height: h, DType: dtype}
@@ -438,7 +454,8 @@ func PlaceOnTile(r *Raster, t tiles.Tile, size int) *Raster {
 				b := r.Bounds
 				fx := (lon - b.MinX) / (b.MaxX - b.MinX) * float64(r.Width)
 				fy := (b.MaxY - lat) / (b.MaxY - b.MinY) * float64(r.Height)
-				if fx < 0 || fy < 0 || fx >= float64(r.Width) || fy >= float64(r.Height) {
+				// Negated, so that NaN (bounds of no width) is outside too.
+				if !(fx >= 0 && fy >= 0 && fx < float64(r.Width) && fy < float64(r.Height)) {
 					srcIdx[i] = -1
 					continue
 				}

@@ -100,7 +100,9 @@ func (s Schema) Coerce(q url.Values) (map[string]any, error) {
 			unknown = append(unknown, name)
 			continue
 		}
-		out[name] = vals[len(vals)-1]
+		if len(vals) > 0 { // a name without values, as url.Values may hold, is absent
+			out[name] = vals[len(vals)-1]
+		}
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)

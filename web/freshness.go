@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"github.com/udftiles/udftiles/config"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,20 +52,7 @@ func (s *server) freshness(q url.Values, l *udfhost.Layer) (cache.FetchOptions, 
 
 // parseAge reads a cache age: a number and a unit s, m, h or d ("0" is zero).
 func parseAge(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	if v == "0" {
-		return 0, nil
-	}
-	bad := fmt.Errorf("want a number and a unit s, m, h or d (e.g. 30s, 12h, 90d), got %q", v)
-	if len(v) < 2 {
-		return 0, bad
-	}
-	unit := map[byte]time.Duration{'s': time.Second, 'm': time.Minute, 'h': time.Hour, 'd': 24 * time.Hour}[v[len(v)-1]]
-	n, err := strconv.ParseFloat(v[:len(v)-1], 64)
-	if unit == 0 || err != nil || n < 0 || n > 1e7 || n != n {
-		return 0, bad
-	}
-	return time.Duration(n * float64(unit)), nil
+	return config.ParseDuration(v)
 }
 
 func parseBool(v string) (bool, error) {
