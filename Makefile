@@ -6,7 +6,7 @@ LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
 
-.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export load fuzz chaos lint clean
+.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export bench-jobs load fuzz chaos lint clean
 
 run: deps build demo-data
 	$(BIN) serve
@@ -69,6 +69,9 @@ bench-export: deps build
 
 bench-vector: deps build
 	bench/vector.sh
+
+bench-jobs: deps build
+	bench/jobs.sh
 
 # 60 s of mixed load at 64 connections on loopback (bench/load.sh; DURATION, CONNECTIONS).
 load: deps build demo-data
