@@ -79,7 +79,7 @@ mkdir -p "$(dirname "$OUT")"
   echo
   echo "| work | result |"
   echo "| --- | ---: |"
-  echo "| $ITEMS items of a UDF sleeping 1 s, max_workers=$MAXW (uncached) | **$SLEEP s** (ideal $(echo "scale=2; ($ITEMS + $MAXW - 1) / $MAXW" | bc) s) |"
+  echo "| $ITEMS items of a UDF sleeping 1 s, max_workers=$MAXW (uncached) | **$SLEEP s** (ideal: $(( (ITEMS + MAXW - 1) / MAXW )) rounds of 1 s) |"
   echo "| $NOOP items of a no-op UDF, uncached: wall time per item | $COLD ms |"
   echo "| the same items again, from the cache: wall time per item | $WARM ms |"
 } >"$OUT"
