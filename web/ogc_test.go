@@ -395,11 +395,6 @@ func gdalHasOGCAPIVectorTiles(t *testing.T) bool {
 	return false
 }
 
-func firstLines(s string, n int) string {
-	ls := strings.SplitN(s, "\n", n+1)
-	return strings.Join(ls[:min(n, len(ls))], "\n")
-}
-
 type wmtsCaps struct {
 	XMLName xml.Name `xml:"Capabilities"`
 	Version string   `xml:"version,attr"`
