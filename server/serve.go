@@ -111,13 +111,13 @@ func serve(args []string, s *settings) error {
 }
 
 // boundMemory keeps the process near what the config sizes: Go's heap is
-// given a soft limit of twice the memory tier plus room for the rest (GC runs
-// harder near it, instead of letting garbage double the heap), and GDAL's
-// block cache 256 MiB instead of 5% of the machine's RAM. GOMEMLIMIT and
+// given a soft limit of the memory tier plus 384 MiB for everything else (GC
+// runs harder near it, instead of letting garbage double the heap), and
+// GDAL's block cache 256 MiB instead of 5% of the machine's RAM. GOMEMLIMIT and
 // GDAL_CACHEMAX, when set, decide instead.
 func boundMemory(cfg *config.Config, log *slog.Logger) {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		limit := int64(2*cfg.Cache.MemoryMB+512) << 20
+		limit := int64(cfg.Cache.MemoryMB+384) << 20
 		debug.SetMemoryLimit(limit)
 		log.Debug("Go heap soft limit", "mib", limit>>20)
 	}
