@@ -45,7 +45,7 @@ func TestPageEveryDemoLayer(t *testing.T) {
 		}
 		list := tab.text(t, "#layer-list")
 		for _, name := range []string{"elevation", "rgb", "hillshade", "countries", "cities", "countries_gpkg",
-			"cities_fgb", "countries_udf", "cities_table", "bounds_echo"} {
+			"cities_fgb", "countries_udf", "cities_table", "bounds_echo", "daily"} {
 			if !strings.Contains(list, name) {
 				t.Errorf("the layer list %q does not name %q", list, name)
 			}
@@ -128,7 +128,7 @@ func TestPageEveryDemoLayer(t *testing.T) {
 				checkFillDrawn(t, tab, shot, 0.2)
 			}
 		}
-		for _, l := range []struct{ name, want string }{{"cities_table", "lat"}, {"bounds_echo", `"bounds": [`}} {
+		for _, l := range []struct{ name, want string }{{"cities_table", "lat"}, {"bounds_echo", `"bounds": [`}, {"daily", "weekday"}} {
 			tab.selectLayer(t, l.name)
 			if n := srv.count("/v1/udfs/"+l.name+"/run", http.StatusOK); n == 0 {
 				t.Fatalf("no file-mode run of %s was served with 200; requests: %v", l.name, srv.requests())
@@ -213,6 +213,7 @@ func demoPythonLayers(t *testing.T, pool *udfhost.Pool) []*udfhost.Layer {
 		{"countries_udf", "countries.py", udfhost.PythonOptions{}},
 		{"cities_table", "cities.py", udfhost.PythonOptions{}},
 		{"bounds_echo", "bounds_echo.py", udfhost.PythonOptions{}},
+		{"daily", "daily.py", udfhost.PythonOptions{}},
 	} {
 		u.opts.Path = filepath.Join(udfs, u.file)
 		u.opts.Queue = 64 // a map view asks for a dozen tiles at once

@@ -242,6 +242,7 @@ func TestDefaultConfigServesEveryExample(t *testing.T) {
 		{"/v1/udfs/cities_table/run?bounds=-10,35,30,60&limit=3", "application/json", `"lat"`},
 		{"/server/v1/realtime-shared/fsh_demo_countries/run/tiles/3/4/2?min_pop_millions=50", "application/geo+json", `"Germany"`},
 		{"/v1/udfs/bounds_echo/tiles/3/4/2", "application/json", `"z": 3`},
+		{"/v1/udfs/daily/run?datestr=2024_09_02", "application/json", `"weekday":"Monday"`},
 		{"/server/v1/realtime-shared/fsh_demo_elevation/run/tiles/11/1101/719?dtype_out_raster=tiff", "image/tiff", ""},
 		{"/", "text/html", "maplibre"},
 		{"/metrics", "text/plain", `udftiles_python_workers{state="idle"} 2`},
