@@ -164,6 +164,9 @@ func TestJobsSurviveRestart(t *testing.T) {
 	// one still running; a new manager on the same directory is the
 	// restarted server.
 	cut, _ := m.Submit(Spec{UDF: "sq", Items: items(4, 99)})
+	// The "killed" server's job is stopped, and waited for, before the test
+	// ends: its writes must not race the removal of the directory.
+	defer waitJob(t, cut)
 	defer cut.Cancel()
 	time.Sleep(300 * time.Millisecond)
 	m2, err := Open(dir, newFake().run, nil)
