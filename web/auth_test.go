@@ -188,7 +188,7 @@ func TestRateLimits(t *testing.T) {
 		h.ServeHTTP(rec, req)
 		return rec
 	}
-	h := e.withDeps(t, web.Deps{Limits: web.Limits{RatePerClient: 0.5, BurstPerClient: 3}})
+	h := e.withDeps(t, web.Deps{Limits: web.Limits{RatePerClient: 0.05, BurstPerClient: 3}})
 	for i := 0; i < 3; i++ {
 		if rec := get(h, "/v1/udfs/f/tiles/3/2/2.png", "10.0.0.1:5000"); rec.Code != 200 {
 			t.Fatalf("request %d within the burst: %d", i, rec.Code)
@@ -205,13 +205,13 @@ func TestRateLimits(t *testing.T) {
 	if rec := get(h, "/v1/udfs/f/tiles/3/2/2.png", "10.0.0.1:5002", "X-Forwarded-For", "192.0.2.9"); rec.Code != 429 {
 		t.Errorf("an untrusted X-Forwarded-For changed the client: %d", rec.Code)
 	}
-	p := e.withDeps(t, web.Deps{Limits: web.Limits{RatePerClient: 0.5, BurstPerClient: 1, TrustProxy: true}})
+	p := e.withDeps(t, web.Deps{Limits: web.Limits{RatePerClient: 0.05, BurstPerClient: 1, TrustProxy: true}})
 	if get(p, "/healthz", "10.0.0.9:1", "X-Forwarded-For", "192.0.2.1, 10.0.0.9").Code != 200 ||
 		get(p, "/healthz", "10.0.0.9:1", "X-Forwarded-For", "192.0.2.2").Code != 200 ||
 		get(p, "/healthz", "10.0.0.9:1", "X-Forwarded-For", "192.0.2.1").Code != 429 {
 		t.Errorf("behind a trusted proxy, clients are not told apart by X-Forwarded-For")
 	}
-	s := e.withDeps(t, web.Deps{Tokens: map[string]string{"tk": "f"}, TokenRates: map[string]web.Rate{"tk": {PerSecond: 0.5, Burst: 2}}})
+	s := e.withDeps(t, web.Deps{Tokens: map[string]string{"tk": "f"}, TokenRates: map[string]web.Rate{"tk": {PerSecond: 0.05, Burst: 2}}})
 	codes := []int{}
 	for i := 0; i < 3; i++ {
 		codes = append(codes, get(s, "/server/v1/realtime-shared/tk/run/tiles/3/2/2?dtype_out_raster=png", fmt.Sprintf("10.1.0.%d:1", i)).Code)
@@ -226,7 +226,7 @@ func TestRateLimits(t *testing.T) {
 // complete.
 func TestRenderSlots(t *testing.T) {
 	e := newTestServer(t)
-	e.addFake("slow", &fakeHandler{delay: 400 * time.Millisecond}, time.Hour)
+	e.addFake("slow", &fakeHandler{delay: 1500 * time.Millisecond}, time.Hour)
 	h := e.withDeps(t, web.Deps{Limits: web.Limits{MaxRenders: 1, MaxRenderQueue: 1}})
 	var wg sync.WaitGroup
 	var mu sync.Mutex

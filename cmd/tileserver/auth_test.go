@@ -209,7 +209,18 @@ udfs:
 			answers <- answer{resp.StatusCode, string(b)}
 		}()
 	}
-	time.Sleep(500 * time.Millisecond)
+	// SIGTERM once both calls are in the workers (the pool's busy count).
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, m := s.call(t, "GET", "/metrics", "", "")
+		if strings.Contains(m, `udftiles_python_workers{state="busy"} 2`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the two slow calls never ran at once:\n%s", s.log())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
