@@ -96,6 +96,10 @@ type Server struct {
 	// JobsDir keeps submitted jobs and their results (default: udftiles-jobs
 	// in the system's temporary directory).
 	JobsDir string `yaml:"jobs_dir"`
+	// GDALCacheMB is GDAL's block cache (default 256; GDAL_CACHEMAX in the
+	// environment wins). GDAL's own default, 5% of RAM, warps uncached tiles
+	// of a few layers faster under concurrency, at the cost of memory.
+	GDALCacheMB int `yaml:"gdal_cache_mb"`
 }
 
 // Cache sizes the tiers and sets the default freshness.

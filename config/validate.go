@@ -136,6 +136,9 @@ func (c *Config) validateAuth() error {
 			return fmt.Errorf("config: cog_urls.allow[%d]: want https://host/path/, s3://bucket/prefix/ or an absolute directory, got %q", i, a)
 		}
 	}
+	if c.Server.GDALCacheMB < 0 {
+		return fmt.Errorf("config: server.gdal_cache_mb: want 0 (the default, 256) or a size in MiB, got %d", c.Server.GDALCacheMB)
+	}
 	l := c.Limits
 	switch {
 	case l.MaxTileSize < 256:

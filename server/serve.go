@@ -122,7 +122,11 @@ func boundMemory(cfg *config.Config, log *slog.Logger) {
 		log.Debug("Go heap soft limit", "mib", limit>>20)
 	}
 	if os.Getenv("GDAL_CACHEMAX") == "" {
-		os.Setenv("GDAL_CACHEMAX", "256")
+		mb := cfg.Server.GDALCacheMB
+		if mb <= 0 {
+			mb = 256
+		}
+		os.Setenv("GDAL_CACHEMAX", strconv.Itoa(mb))
 	}
 }
 

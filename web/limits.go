@@ -70,6 +70,12 @@ func (l Limits) withDefaults() Limits {
 
 // checkQuery enforces the parameter count and sizes.
 func (s *server) checkQuery(r *http.Request) error {
+	raw := r.URL.RawQuery
+	// Most queries are short: no parameter can be over the limit, nor too
+	// many of them, and there is no tilesize to look at.
+	if len(raw) <= s.limits.MaxParamBytes && strings.Count(raw, "&")+strings.Count(raw, ";") < s.limits.MaxParams && !strings.Contains(raw, "tilesize") {
+		return nil
+	}
 	q := r.URL.Query()
 	n := 0
 	for k, vs := range q {
