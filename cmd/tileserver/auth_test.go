@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -10,86 +8,40 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// runningServer is a running `tileserver serve` with its stderr collected.
-type runningServer struct {
-	base string
-	cmd  *exec.Cmd
-	mu   sync.Mutex
-	logs strings.Builder
-	done chan error
-}
-
-// startServer runs the binary on a free port with the config text, waits for
-// /healthz, and kills it when the test ends.
-func startServer(t *testing.T, bin, dir, config string) *runningServer {
+// startServer writes the config text into dir and runs the shared binary on
+// it (launch), ready to answer; it is stopped when the test ends.
+func startServer(t *testing.T, dir, config string) *tileServer {
 	t.Helper()
 	cfg := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	addr := freePort(t)
-	s := &runningServer{base: "http://" + addr, cmd: exec.Command(bin, "serve", "--config", cfg, "--listen", addr), done: make(chan error, 1)}
-	stderr, _ := s.cmd.StderrPipe()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			s.mu.Lock()
-			s.logs.WriteString(sc.Text() + "\n")
-			s.mu.Unlock()
-		}
-		s.done <- s.cmd.Wait()
-	}()
-	t.Cleanup(func() { s.cmd.Process.Kill() })
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(s.base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return s
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not become healthy: %v\n%s", err, s.log())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s := launch(t, filepath.Base(dir), cfg)
+	s.waitReady()
+	return s
 }
 
-func (s *runningServer) log() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.logs.String()
-}
+// log is everything the server wrote to stderr so far.
+func (s *tileServer) log() string { return strings.Join(s.logs.all(), "\n") }
 
-// call sends a request with an optional bearer token and returns status and body.
-func (s *runningServer) call(t *testing.T, method, path, token, body string) (int, string) {
+// call sends a request with an optional bearer token and body, and returns
+// the status and body.
+func (s *tileServer) call(t *testing.T, method, path, token, body string) (int, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.Header{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
+	r := s.doBody(method, path, h, strings.NewReader(body), 90*time.Second)
+	if r.err != nil {
+		t.Fatalf("%s %s: %v", method, path, r.err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return r.status, string(r.body)
 }
 
 // hashOf runs `tileserver hash-token` on a token and returns the sha256 it prints.
@@ -116,7 +68,7 @@ func hashOf(t *testing.T, bin, token string) string {
 // private layer needs a token, and neither token appears in the logs. With
 // inline code off the route answers 404 even to the admin.
 func TestInlineCodeAndTokens(t *testing.T) {
-	bin := buildBinary(t)
+	bin, _ := sharedBinary(t)
 	dir := t.TempDir()
 	const admin, reader = "adm-Zq81-token", "rdr-Jx02-token"
 	udf := filepath.Join(dir, "hello.py")
@@ -136,7 +88,7 @@ udfs:
   - {name: hello, handler: python, path: hello.py, public: false}
 `
 	}
-	s := startServer(t, bin, dir, conf(true))
+	s := startServer(t, dir, conf(true))
 	code := `{"code": "@fused.udf\ndef udf(n: int = 2):\n    return str(n * 21)\n", "params": {"n": 3}}`
 	for _, c := range []struct {
 		token string
@@ -167,7 +119,7 @@ udfs:
 		}
 	}
 
-	off := startServer(t, bin, t.TempDir(), strings.Replace(conf(false), "path: hello.py", "path: "+udf, 1))
+	off := startServer(t, t.TempDir(), strings.Replace(conf(false), "path: hello.py", "path: "+udf, 1))
 	if status, _ := off.call(t, "POST", "/v1/run", admin, code); status != 404 {
 		t.Errorf("inline code off: POST /v1/run %d, want 404", status)
 	}
@@ -177,12 +129,11 @@ udfs:
 // their answers, requests arriving during the drain get 503 with Retry-After,
 // and the process exits 0.
 func TestDrainOnSIGTERM(t *testing.T) {
-	bin := buildBinary(t)
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "slow.py"), []byte("import time\n@fused.udf\ndef udf(s: float = 2.0):\n    time.sleep(s)\n    return 'done'\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := startServer(t, bin, dir, `
+	s := startServer(t, dir, `
 cache: {memory_mb: 16}
 python: {workers: 2, preload: []}
 udfs:
@@ -242,9 +193,9 @@ udfs:
 		}
 	}
 	select {
-	case err := <-s.done:
-		if err != nil {
-			t.Errorf("serve exited with %v after the drain, want 0\n%s", err, s.log())
+	case <-s.done:
+		if s.err != nil {
+			t.Errorf("serve exited with %v after the drain, want 0\n%s", s.err, s.log())
 		}
 	case <-time.After(25 * time.Second):
 		t.Fatal("serve did not stop after the drain")

@@ -112,7 +112,7 @@ print("client ok")
 // threads and server jobs), fused.run(sync=False), the recursion guard, and
 // tileserver run and submit.
 func TestBatchRuns(t *testing.T) {
-	bin := buildBinary(t)
+	bin, _ := sharedBinary(t)
 	dir := t.TempDir()
 	var layers strings.Builder
 	for file, code := range jobsUDFs {
@@ -121,7 +121,7 @@ func TestBatchRuns(t *testing.T) {
 		}
 		layers.WriteString("  - {name: " + strings.TrimSuffix(file, ".py") + ", handler: python, path: " + file + "}\n")
 	}
-	s := startServer(t, bin, dir, "cache: {memory_mb: 32}\npython: {workers: 4, preload: [pandas], timeout: 60s}\nserver: {jobs_dir: jobs}\nudfs:\n"+layers.String())
+	s := startServer(t, dir, "cache: {memory_mb: 32}\npython: {workers: 4, preload: [pandas], timeout: 60s}\nserver: {jobs_dir: jobs}\nudfs:\n"+layers.String())
 
 	repo, _ := filepath.Abs("../..")
 	cmd := exec.Command("/usr/bin/python3", "-c", clientScript)

@@ -310,9 +310,14 @@ func (r response) xcache() string { return r.header.Get("X-Cache") }
 
 // do sends a request with a deadline of timeout.
 func (s *tileServer) do(method, path string, header http.Header, timeout time.Duration) response {
+	return s.doBody(method, path, header, nil, timeout)
+}
+
+// doBody is do with a request body.
+func (s *tileServer) doBody(method, path string, header http.Header, body io.Reader, timeout time.Duration) response {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, s.base+path, nil)
+	req, err := http.NewRequestWithContext(ctx, method, s.base+path, body)
 	if err != nil {
 		return response{err: err}
 	}
@@ -325,8 +330,8 @@ func (s *tileServer) do(method, path string, header http.Header, timeout time.Du
 		return response{err: err, took: time.Since(start)}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return response{status: resp.StatusCode, header: resp.Header, body: body, took: time.Since(start), err: err}
+	got, err := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: got, took: time.Since(start), err: err}
 }
 
 // get fetches path and fails the test unless it answers 200.
