@@ -235,7 +235,7 @@ func FuzzWorkerFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, header string, blob []byte, mode uint8) {
 		// Whatever the prefix says, reading allocates about what arrived.
 		before := allocatedBytes()
-		rep, err := readFrame(bytes.NewReader(raw))
+		rep, err := readFrame(bytes.NewReader(raw), 1<<30)
 		if grew := allocatedBytes() - before; grew > uint64(64*len(raw))+8<<20 {
 			t.Fatalf("reading a frame of %d bytes allocated %d bytes", len(raw), grew)
 		}
@@ -243,7 +243,7 @@ func FuzzWorkerFrame(f *testing.F) {
 			checkReply(t, rep, mode)
 		}
 		if len(header) > 0 {
-			rep, err := readFrame(bytes.NewReader(frame([]byte(header), blob)))
+			rep, err := readFrame(bytes.NewReader(frame([]byte(header), blob)), 1<<30)
 			if err == nil {
 				checkReply(t, rep, mode)
 			}

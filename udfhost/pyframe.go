@@ -1,6 +1,7 @@
 package udfhost
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -14,8 +15,18 @@ import (
 // (big-endian), where the header's "blobs" lists the blob lengths. Arrays travel
 // as blobs of raw little-endian values, described by dtype and shape in the header.
 
-// maxFrame bounds what a worker may send back: a runaway UDF cannot exhaust memory.
-const maxFrame = 1 << 30
+// frameSlack is what a reply frame may hold beyond python.max_output_mb: its
+// header (logs are cut to 64 KiB by the worker) and a mask blob.
+const frameSlack = 16 << 20
+
+// frameError is a reply that is not a well-formed frame.
+type frameError struct{ msg string }
+
+func (e *frameError) Error() string { return e.msg }
+
+func frameErrorf(format string, args ...any) error {
+	return &frameError{msg: fmt.Sprintf(format, args...)}
+}
 
 // frameChunk is the most readFrame allocates ahead of the bytes received: a
 // length prefix alone never makes it reserve maxFrame.
@@ -46,6 +57,8 @@ func writeFrame(w io.Writer, header map[string]any, blobs [][]byte) error {
 
 // reply is a decoded worker frame.
 type reply struct {
+	ID          string            `json:"id"`  // the call's id, echoed
+	PID         int               `json:"pid"` // the interpreter that answered
 	OK          bool              `json:"ok"`
 	Status      int               `json:"status"`
 	Error       string            `json:"error"`
@@ -61,16 +74,31 @@ type reply struct {
 	Blobs       []int             `json:"blobs"`
 	raw         json.RawMessage
 	blobs       [][]byte
+	frameLen    int // bytes of the frame the blobs share
 }
 
-func readFrame(r io.Reader) (*reply, error) {
+// ownBlob returns blob i in a buffer that holds little else: a result kept in
+// the cache must not pin the frame it came in (its header carries the logs).
+func (r *reply) ownBlob(i int) []byte {
+	if i >= len(r.blobs) {
+		return nil
+	}
+	b := r.blobs[i]
+	if r.frameLen-len(b) > 4<<10 {
+		return bytes.Clone(b)
+	}
+	return b
+}
+
+// readFrame reads one reply of at most max bytes.
+func readFrame(r io.Reader, max int) (*reply, error) {
 	var n [4]byte
 	if _, err := io.ReadFull(r, n[:]); err != nil {
 		return nil, err
 	}
 	total := binary.BigEndian.Uint32(n[:])
-	if total < 4 || total > maxFrame {
-		return nil, fmt.Errorf("worker sent a frame of %d bytes", total)
+	if total < 4 || int64(total) > int64(max) {
+		return nil, frameErrorf("worker sent a frame of %d bytes (at most %d)", total, max)
 	}
 	body, err := readBody(r, int(total))
 	if err != nil {
@@ -78,16 +106,16 @@ func readFrame(r io.Reader) (*reply, error) {
 	}
 	hl := binary.BigEndian.Uint32(body[:4])
 	if int(hl) > len(body)-4 {
-		return nil, fmt.Errorf("worker sent a header of %d bytes in a frame of %d", hl, total)
+		return nil, frameErrorf("worker sent a header of %d bytes in a frame of %d", hl, total)
 	}
-	rep := &reply{raw: body[4 : 4+hl]}
+	rep := &reply{raw: body[4 : 4+hl], frameLen: len(body)}
 	if err := json.Unmarshal(rep.raw, rep); err != nil {
-		return nil, fmt.Errorf("worker sent a bad header: %v", err)
+		return nil, frameErrorf("worker sent a bad header: %v", err)
 	}
 	off := int(4 + hl)
 	for _, l := range rep.Blobs {
 		if l < 0 || l > len(body)-off { // off+l could overflow
-			return nil, fmt.Errorf("worker sent blobs longer than its frame")
+			return nil, frameErrorf("worker sent blobs longer than its frame")
 		}
 		rep.blobs = append(rep.blobs, body[off:off+l])
 		off += l

@@ -23,6 +23,8 @@ type PythonConfig struct {
 	Workers      int           // processes kept running
 	Timeout      time.Duration // default per-call limit
 	MemoryMB     int           // address-space limit per worker; 0 = none
+	MaxOutputMB  int           // the largest result one call may return (413 past it); 0 = 256
+	MaxLogMB     int           // what one call may print before it fails; 0 = 64
 	StartTimeout time.Duration // how long a worker may take to import and report ready
 	CacheDir     string        // @fused.cache, fused.download and HOME of workers
 	WorkDir      string        // working directory of workers (relative paths in UDFs)
@@ -33,6 +35,23 @@ type PythonConfig struct {
 	Env          []string       // extra environment for workers
 	Logger       *slog.Logger
 }
+
+// maxFrame is the largest reply frame a worker may send: a result of
+// MaxOutputMB and its header.
+func (c PythonConfig) maxFrame() int {
+	mb := c.MaxOutputMB
+	if mb <= 0 {
+		mb = DefaultMaxOutputMB
+	}
+	return mb<<20 + frameSlack
+}
+
+// DefaultMaxOutputMB and DefaultMaxLogMB are python.max_output_mb and
+// python.max_log_mb when the config sets none.
+const (
+	DefaultMaxOutputMB = 256
+	DefaultMaxLogMB    = 64
+)
 
 // Pool runs Python calls on long-lived worker processes, one call per worker at
 // a time. A worker that dies or times out is replaced.
@@ -67,6 +86,12 @@ func NewPool(cfg PythonConfig) (*Pool, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxOutputMB <= 0 {
+		cfg.MaxOutputMB = DefaultMaxOutputMB
+	}
+	if cfg.MaxLogMB <= 0 {
+		cfg.MaxLogMB = DefaultMaxLogMB
 	}
 	dir, err := os.MkdirTemp("", "udftiles-python-")
 	if err != nil {
@@ -129,7 +154,7 @@ func (p *Pool) initMessage() map[string]any {
 		udfs = map[string]any{}
 	}
 	return map[string]any{"op": "init", "cache_dir": p.cfg.CacheDir, "secrets": secrets,
-		"memory_mb": p.cfg.MemoryMB, "preload": preload, "udfs": udfs, "server": p.cfg.Server}
+		"memory_mb": p.cfg.MemoryMB, "max_output_mb": p.cfg.MaxOutputMB, "max_log_mb": p.cfg.MaxLogMB, "preload": preload, "udfs": udfs, "server": p.cfg.Server}
 }
 
 // spawn starts one worker in the background; on failure it retries with backoff
@@ -228,6 +253,12 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 				// replaced, and the call waits for another, instead of failing.
 				p.replace(w)
 				w = nil
+			} else if n := w.pending(); n > 0 {
+				// Something in it wrote to the reply pipe after its last call
+				// (a thread, a forked child): it cannot be trusted with this one.
+				p.cfg.Logger.Warn("python worker wrote outside a call; replaced", "pid", w.pid, "bytes", n)
+				p.replace(w)
+				w = nil
 			}
 		case <-wait.C:
 			return nil, &Error{Kind: Unavailable, Msg: fmt.Sprintf("all %d Python workers stayed busy for %s; try again shortly", p.cfg.Workers, timeout)}
@@ -249,6 +280,11 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 				msg += " (" + died.how + ")"
 			}
 			return nil, &Error{Kind: WorkerDied, Msg: msg, Logs: died.tail}
+		}
+		var pe *errProtocol
+		if errors.As(err, &pe) {
+			p.cfg.Logger.Warn("python worker replaced", "pid", w.pid, "reason", pe.what)
+			return nil, &Error{Kind: WorkerDied, Msg: pe.Error() + "; it was replaced and its answer discarded"}
 		}
 		if err == nil {
 			err = errors.New("the Python worker ended after the call")

@@ -271,8 +271,11 @@ func (u *PythonUDF) Run(ctx context.Context, req Request) (Result, error) {
 	}
 	if !rep.OK {
 		k := Failed
-		if rep.Status == 400 {
+		switch rep.Status {
+		case 400:
 			k = BadRequest
+		case 413:
+			k = TooLarge
 		}
 		return nil, &Error{Kind: k, Msg: rep.Error, Logs: rep.Logs}
 	}
@@ -359,15 +362,15 @@ func convert(rep *reply, req Request) (Result, error) {
 		}
 		return &Table{Columns: rep.Columns, Types: rep.Types, Rows: split.Data}, nil
 	case "text":
-		return &Value{ContentType: "text/html; charset=utf-8", Body: blob(0), Kind: "text"}, nil
+		return &Value{ContentType: "text/html; charset=utf-8", Body: rep.ownBlob(0), Kind: "text"}, nil
 	case "json":
-		return &Value{ContentType: "application/json", Body: blob(0), Kind: "json"}, nil
+		return &Value{ContentType: "application/json", Body: rep.ownBlob(0), Kind: "json"}, nil
 	case "bytes":
 		ct := rep.ContentType
 		if ct == "" {
 			ct = "application/octet-stream"
 		}
-		return &Value{ContentType: ct, Body: blob(0), Kind: "bytes"}, nil
+		return &Value{ContentType: ct, Body: rep.ownBlob(0), Kind: "bytes"}, nil
 	}
 	return nil, fmt.Errorf("the worker returned an unknown result kind %q", rep.Kind)
 }

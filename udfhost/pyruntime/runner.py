@@ -2,25 +2,64 @@
 
 The server starts one worker per slot and talks to it over two pipes (fd 3 in,
 fd 4 out) with length-prefixed frames: a JSON header followed by binary blobs,
-so arrays travel as raw bytes with their dtype and shape. The UDF's own stdout
-and stderr are captured per call and returned as its logs.
+so arrays travel as raw bytes with their dtype and shape.
+
+One worker serves many callers in turn, so nothing of one call may reach
+another:
+
+- every request carries an id, and every reply echoes it with this process's
+  pid: the server refuses (and replaces the worker on) any other frame;
+- the pipes are moved to private descriptors, closed on exec and in forked
+  children, and a forked child that returns into this loop exits instead of
+  answering;
+- prints are captured per call by the thread that makes them: threads a call
+  starts write to that call, and once it has ended their output is dropped,
+  never given to the next caller; a call's logs are bounded;
+- processes a call started (in any session or process group) are killed when
+  it ends.
 """
-import io
+import ctypes
+import fcntl
 import json
 import os
+import signal
 import struct
 import sys
-import traceback
-import contextlib
+import threading
 
-IN = os.fdopen(3, "rb", buffering=0)
-OUT = os.fdopen(4, "wb", buffering=0)
+# The pipes, moved away from the descriptors UDF code may expect, close-on-exec.
+_IN_FD = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, 100)
+_OUT_FD = fcntl.fcntl(4, fcntl.F_DUPFD_CLOEXEC, 100)
+os.close(3)
+os.close(4)
+PID = os.getpid()
+
+# Bounds on one call's prints: what is kept for the reply, and what a call may
+# print at all before it fails (python.max_log_mb).
+LOG_HEAD = 16 << 10
+LOG_TAIL = 48 << 10
+LOG_LIMIT = 64 << 20
+# The largest result a call may send (python.max_output_mb).
+OUTPUT_LIMIT = 256 << 20
+
+
+def _in_child():
+    # A forked child must never read requests nor write replies: only this
+    # process answers the server.
+    for fd in (_IN_FD, _OUT_FD):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+os.register_at_fork(after_in_child=_in_child)
 
 
 def read_exact(n):
     buf = bytearray()
     while len(buf) < n:
-        chunk = IN.read(n - len(buf))
+        chunk = os.read(_IN_FD, min(n - len(buf), 1 << 20))
         if not chunk:
             raise EOFError
         buf += chunk
@@ -40,40 +79,311 @@ def read_msg():
 
 
 def write_msg(header, blobs=()):
-    blobs = [bytes(b) for b in blobs]
+    if os.getpid() != PID:
+        os._exit(0)  # a child forked without the hooks (ctypes, os.syscall)
+    blobs = [memoryview(b).cast("B") for b in blobs]
     header["blobs"] = [len(b) for b in blobs]
     h = json.dumps(header, default=str, allow_nan=False).encode()
-    body = struct.pack(">I", len(h)) + h + b"".join(blobs)
-    OUT.write(struct.pack(">I", len(body)) + body)
+    total = 4 + len(h) + sum(len(b) for b in blobs)
+    _write_all(struct.pack(">II", total, len(h)) + h)
+    for b in blobs:
+        _write_all(b)
 
+
+def _write_all(b):
+    b = memoryview(b)
+    while len(b):
+        n = os.write(_OUT_FD, b[:1 << 20])
+        b = b[n:]
+
+
+# ---- per-call output ----
+
+class LogLimitError(OSError):
+    """Raised by a print past python.max_log_mb: the call fails (500)."""
+
+
+class CallLog:
+    """What one call printed: the first LOG_HEAD and last LOG_TAIL characters
+    kept, the rest counted."""
+
+    def __init__(self):
+        self.head = []
+        self.head_len = 0
+        self.tail = []
+        self.tail_len = 0
+        self.total = 0
+        self.over = False
+        self.lock = threading.Lock()
+
+    def write(self, s):
+        with self.lock:
+            self.total += len(s)
+            if self.total > LOG_LIMIT:
+                if self.over:
+                    return
+                self.over = True
+                raise LogLimitError("the UDF printed more than %d MB (python.max_log_mb)" % (LOG_LIMIT >> 20))
+            if self.head_len < LOG_HEAD:
+                part = s[:LOG_HEAD - self.head_len]
+                self.head.append(part)
+                self.head_len += len(part)
+                s = s[len(part):]
+            if s:
+                self.tail.append(s)
+                self.tail_len += len(s)
+                if self.tail_len > 2 * LOG_TAIL:
+                    joined = "".join(self.tail)[-LOG_TAIL:]
+                    self.tail, self.tail_len = [joined], len(joined)
+
+    def value(self):
+        with self.lock:
+            head = "".join(self.head)
+            tail = "".join(self.tail)
+            kept = len(head) + min(len(tail), LOG_TAIL)
+            if kept < self.total:
+                return head + "\n[... %d characters not kept ...]\n" % (self.total - kept) + tail[-LOG_TAIL:]
+            return head + tail
+
+
+_active = None  # the CallLog of the call running now, or None between calls
+
+
+def _call_of_thread():
+    return getattr(threading.current_thread(), "_udftiles_log", None)
+
+
+class CallStream:
+    """sys.stdout and sys.stderr: text goes to the log of the call whose thread
+    writes it, while that call runs; anything else is dropped."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def __init__(self, name):
+        self.name = name
+
+    def write(self, s):
+        if not isinstance(s, str):
+            raise TypeError("write() argument must be str, not %s" % type(s).__name__)
+        log = _call_of_thread()
+        if log is not None and log is _active:
+            log.write(s)
+        return len(s)
+
+    def writelines(self, lines):
+        for s in lines:
+            self.write(s)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def readable(self):
+        return False
+
+    def fileno(self):
+        raise OSError("the UDF's %s is captured per call and has no descriptor" % self.name)
+
+    @property
+    def closed(self):
+        return False
+
+
+def _tag_threads():
+    """Threads belong to the call that started them; work handed to a pool
+    belongs to the call that handed it."""
+    init = threading.Thread.__init__
+
+    def __init__(self, *a, **kw):
+        init(self, *a, **kw)
+        self._udftiles_log = _call_of_thread()
+    threading.Thread.__init__ = __init__
+
+    import concurrent.futures.thread as cft
+    submit = cft.ThreadPoolExecutor.submit
+
+    def pool_submit(self, fn, /, *args, **kwargs):
+        log = _call_of_thread()
+
+        def run(*a, **kw):
+            t = threading.current_thread()
+            prev = getattr(t, "_udftiles_log", None)
+            t._udftiles_log = log
+            try:
+                return fn(*a, **kw)
+            finally:
+                t._udftiles_log = prev
+        return submit(self, run, *args, **kwargs)
+    cft.ThreadPoolExecutor.submit = pool_submit
+
+
+# ---- processes a call leaves behind ----
+
+def _become_subreaper():
+    # Orphans of a call's processes (double forks, new sessions) are given to
+    # this process rather than to init, where the sweep finds them.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    except Exception:
+        pass
+
+
+def _last_pid():
+    try:
+        with open("/proc/loadavg") as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def _ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _descendants(candidates):
+    """The pids among candidates whose parent chain reaches this process."""
+    parents = {}
+    for pid in candidates:
+        if pid != PID:
+            p = _ppid(pid)
+            if p is not None:
+                parents[pid] = p
+    found = set()
+    for pid in list(parents):
+        chain, p = [], pid
+        for _ in range(64):
+            chain.append(p)
+            q = parents.get(p)
+            if q is None:
+                q = _ppid(p)
+                if q is None:
+                    break
+                parents[p] = q
+            if q == PID or q in found:
+                found.update(chain)
+                break
+            if q <= 1:
+                break
+            p = q
+    return found
+
+
+def _all_pids():
+    return [int(n) for n in os.listdir("/proc") if n.isdigit()]
+
+
+def sweep(since):
+    """Kill every process started since the pid counter read `since` that
+    descends from this worker, then reap them. Cheap when the call started
+    none: the system's last pid is unchanged, or only a few pids to check."""
+    killed = 0
+    for _ in range(8):
+        now = _last_pid()
+        if now == since:
+            break
+        if 0 <= since < now and now - since <= 4096:
+            cands = [p for p in range(since + 1, now + 1) if os.path.exists("/proc/%d" % p)]
+        else:
+            cands = _all_pids()
+        # Children of earlier calls' children were swept; direct children of
+        # this worker are found whatever their pid.
+        found = _descendants(cands)
+        if not found:
+            break
+        for pid in found:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        since = -1  # a killed process may have forked meanwhile: look everywhere
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            break
+    return killed
+
+
+# ---- the loop ----
 
 def main():
-    import fused
+    global _active
+    import fused  # noqa: F401  (loads the package UDFs import)
     from fused import _host
 
     header, _ = read_msg()
+    _configure_limits(header)
     _host.configure(header)
-    write_msg({"ok": True, "op": "ready", "pid": os.getpid()})
+    _become_subreaper()
+    _tag_threads()
+    sys.stdout, sys.stderr = CallStream("stdout"), CallStream("stderr")
+    write_msg({"ok": True, "op": "ready", "pid": PID, "id": header.get("id")})
     while True:
         try:
             header, blobs = read_msg()
         except EOFError:
             return
-        write_msg(*handle(header, blobs))
+        since = _last_pid()
+        log = CallLog()
+        me = threading.current_thread()
+        me._udftiles_log, _active = log, log
+        try:
+            reply, out = handle(header, blobs, log)
+        finally:
+            _active, me._udftiles_log = None, None
+        if os.getpid() != PID:
+            os._exit(0)  # a forked child came back here: it never answers
+        try:
+            killed = sweep(since)
+        except Exception:
+            killed = 0
+        if killed:
+            reply["swept"] = killed
+        reply["logs"] = log.value()
+        reply["id"], reply["pid"] = header.get("id"), PID
+        write_msg(reply, out)
 
 
-def handle(header, blobs):
+def _configure_limits(header):
+    global LOG_LIMIT, OUTPUT_LIMIT
+    if header.get("max_log_mb"):
+        LOG_LIMIT = int(header["max_log_mb"]) << 20
+    if header.get("max_output_mb"):
+        OUTPUT_LIMIT = int(header["max_output_mb"]) << 20
+
+
+def handle(header, blobs, log):
     from fused import _host
 
-    logs = io.StringIO()
     try:
-        with contextlib.redirect_stdout(logs), contextlib.redirect_stderr(logs):
-            if header["op"] == "inspect":
-                reply, out = _host.inspect_udf(header), []
-            elif header["op"] == "call":
-                reply, out = _host.call_udf(header)
-            else:
-                raise ValueError("unknown op %r" % header["op"])
+        if header["op"] == "inspect":
+            reply, out = _host.inspect_udf(header), []
+        elif header["op"] == "call":
+            reply, out = _host.call_udf(header)
+        else:
+            raise ValueError("unknown op %r" % header["op"])
+        size = sum(len(memoryview(b).cast("B")) for b in out)
+        if size > OUTPUT_LIMIT:
+            return {"ok": False, "status": 413,
+                    "error": "the UDF's result is %.1f MB: more than %d MB (python.max_output_mb); "
+                             "return less (a smaller area, fewer bands, a smaller dtype) or raise the limit"
+                             % (size / 1e6, OUTPUT_LIMIT >> 20)}, []
+        if log.over:
+            raise LogLimitError("the UDF printed more than %d MB (python.max_log_mb)" % (LOG_LIMIT >> 20))
         reply["ok"] = True
     except _host.ParamError as e:
         reply, out = {"ok": False, "status": 400, "error": str(e)}, []
@@ -82,12 +392,21 @@ def handle(header, blobs):
                       "error": "MemoryError: the UDF ran out of memory (python.memory_mb)\n"
                       + _host.format_exception(e)}, []
     except BaseException as e:  # the UDF's failure, reported to the caller
-        if isinstance(e, (KeyboardInterrupt, SystemExit)) and not isinstance(e, SystemExit):
+        if isinstance(e, KeyboardInterrupt):
             raise
+        if os.getpid() != PID:
+            os._exit(0)
+        if log.over:
+            e = LogLimitError("the UDF printed more than %d MB (python.max_log_mb); its logs were cut"
+                              % (LOG_LIMIT >> 20))
         reply, out = {"ok": False, "status": 500, "error": _host.format_exception(e)}, []
-    reply["logs"] = logs.getvalue()[-65536:]
     return reply, out
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except BaseException:
+        import traceback
+        os.write(2, traceback.format_exc().encode("utf-8", "replace"))
+        raise SystemExit(1)
