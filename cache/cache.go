@@ -4,6 +4,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -32,13 +33,29 @@ type Entry struct {
 	MaxAge      time.Duration
 	Logs        string // what the UDF printed while rendering, shown with debug=true
 	Truncated   string // what a feature limit kept, when it cut the result
+
+	key string // the memory tier's key, once stored there
+}
+
+// entryOverhead is what an entry costs besides its strings and body: the
+// struct, the memory tier's item and index, and the purge index's map slot.
+const entryOverhead = 256
+
+// cost is what keeping e under key costs in memory: everything it holds.
+func (e *Entry) cost(key string) int64 {
+	return int64(cap(e.Body) + len(e.ContentType) + len(e.ETag) + len(e.Logs) + len(e.Truncated) + 2*len(key) + entryOverhead)
 }
 
 // Expires is when the entry stops being served.
 func (e *Entry) Expires() time.Time { return e.Created.Add(e.MaxAge) }
 
 // NewEntry builds an entry created now, with its ETag.
+// A body in a much larger buffer is copied out of it: the cache must not pin
+// memory it does not count.
 func NewEntry(body []byte, contentType string, maxAge time.Duration) *Entry {
+	if c := cap(body); c-len(body) > 4<<10 && c > len(body)+len(body)/8 {
+		body = bytes.Clone(body)
+	}
 	sum := sha256.Sum256(body)
 	return &Entry{Body: body, ContentType: contentType, MaxAge: maxAge, Created: time.Now(),
 		ETag: `"` + hex.EncodeToString(sum[:12]) + `"`}
@@ -102,6 +119,11 @@ type Cache struct {
 	mu      sync.Mutex
 	purges  []purge      // newest last
 	npurges atomic.Int32 // len(purges), read without the lock on every hit
+
+	// byUDF indexes the memory tier's entries by UDF, so that a purge frees
+	// them at once rather than when they are next read.
+	idx   sync.Mutex
+	byUDF map[string]map[string]*Entry
 }
 
 // purge is a purge of the memory tier: entries of udf created before at whose
@@ -120,7 +142,7 @@ const maxPurges = 256
 // 0 disables the memory tier. tier (nil: none) is the tier behind memory; m
 // (nil: none) counts lookups.
 func New(memoryBytes int64, tier Tier, m *metrics.Set) (*Cache, error) {
-	c := &Cache{tier: tier, m: m}
+	c := &Cache{tier: tier, m: m, byUDF: map[string]map[string]*Entry{}}
 	if m != nil {
 		c.memHit = m.CacheLookups.WithLabelValues(string(Memory), "hit")
 	}
@@ -129,6 +151,7 @@ func New(memoryBytes int64, tier Tier, m *metrics.Set) (*Cache, error) {
 		counters := max(memoryBytes/2048*10, 10000)
 		mem, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
 			NumCounters: counters, MaxCost: memoryBytes, BufferItems: 64,
+			OnExit: c.forget,
 		})
 		if err != nil {
 			return nil, err
@@ -220,8 +243,58 @@ func (c *Cache) Put(key string, e *Entry) {
 	if c.mem == nil || e.MaxAge <= 0 || left <= 0 {
 		return
 	}
-	c.mem.SetWithTTL(key, e, int64(len(e.Body))+int64(len(key))+64, left)
+	if e.key != "" && e.key != key {
+		cp := *e // one entry, one key: the index knows it by its key
+		e = &cp
+	}
+	if c := cap(e.Body); c-len(e.Body) > 4<<10 && c > len(e.Body)+len(e.Body)/8 {
+		if e.key == key {
+			cp := *e
+			e = &cp
+		}
+		e.Body = bytes.Clone(e.Body)
+	}
+	e.key = key
+	udf := KeyUDF(key)
+	c.idx.Lock()
+	m := c.byUDF[udf]
+	if m == nil {
+		m = map[string]*Entry{}
+		c.byUDF[udf] = m
+	}
+	m[key] = e
+	c.idx.Unlock()
+	if !c.mem.SetWithTTL(key, e, e.cost(key), left) {
+		c.forget(e) // dropped: the set buffer was full
+	}
 	c.mem.Wait() // make the entry visible before the next request looks
+}
+
+// forget removes an entry that left the memory tier from the index.
+func (c *Cache) forget(e *Entry) {
+	if e == nil || e.key == "" {
+		return
+	}
+	udf := KeyUDF(e.key)
+	c.idx.Lock()
+	if m := c.byUDF[udf]; m[e.key] == e {
+		delete(m, e.key)
+		if len(m) == 0 {
+			delete(c.byUDF, udf)
+		}
+	}
+	c.idx.Unlock()
+}
+
+// MemoryEntries is how many entries the memory tier holds.
+func (c *Cache) MemoryEntries() int {
+	c.idx.Lock()
+	defer c.idx.Unlock()
+	n := 0
+	for _, m := range c.byUDF {
+		n += len(m)
+	}
+	return n
 }
 
 // FetchOptions say how a request uses the cache.
@@ -317,6 +390,7 @@ func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bo
 	}
 	c.npurges.Store(int32(len(c.purges)))
 	c.mu.Unlock()
+	c.dropMemory(udf, match)
 	if c.tier == nil {
 		return 0, nil
 	}
@@ -325,6 +399,26 @@ func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bo
 		c.m.Purged.WithLabelValues(string(c.tier.Source())).Add(float64(n))
 	}
 	return n, err
+}
+
+// dropMemory deletes udf's memory entries whose keys match (nil: all), so a
+// purge frees their memory now.
+func (c *Cache) dropMemory(udf string, match func(key string) bool) {
+	if c.mem == nil {
+		return
+	}
+	c.idx.Lock()
+	var keys []string
+	for k := range c.byUDF[udf] {
+		if match == nil || match(k) {
+			keys = append(keys, k)
+		}
+	}
+	c.idx.Unlock()
+	for _, k := range keys {
+		c.mem.Del(k) // OnExit takes it out of the index
+	}
+	c.mem.Wait()
 }
 
 // purged reports whether a purge after e was created covers key.
