@@ -10,15 +10,21 @@
 #           cache=false, and countries tiles with default caching over a large tile list
 #   python  hillshade and countries_udf: warmed tiles, cache=false tiles and hillshade
 #           tiles with a parameter value never requested before
+#   hostile one connection of UDFs that attack the server they run in (udfhost/testdata/
+#           hostile.py): 10000² arrays as 100 MB PNGs, 20000² arrays (413), 100 MB of prints
+#           (500), forged reply frames (502), forks, background threads printing, processes
+#           left in new sessions
 #
-# The connections are split evenly (the remainder goes to cached). A short warm-up load of
+# The connections are split evenly between the first four (the remainder goes to cached,
+# which also gives hostile its one). A short warm-up load of
 # the same mix fills the server's bounded pools (dataset handles, workers) first; then
 # go_goroutines, process_open_fds and process_resident_memory_bytes are read from /metrics
 # after a settle with no requests, before and after the measured run, and the server's
 # RSS (VmRSS) is sampled every second during it. The script fails (exit 1) when:
-#   - any answer is not 2xx, except 503s of the python class saying the UDF's queue is
-#     full ("too many calls waiting") and 503s saying the server's render queue is full
-#     ("rendering as much as it can", load shedding); or a socket error or timeout occurs;
+#   - any answer is not 2xx, except 503s of the python and hostile classes saying the UDF's
+#     queue is full ("too many calls waiting"), 503s saying the server's render queue is full
+#     ("rendering as much as it can", load shedding), and the hostile class's 413, 500 and
+#     502 (what its attacks earn); or a socket error or timeout occurs;
 #   - goroutines after > before + LOAD_GOROUTINE_SLACK, or fds after > before + LOAD_FD_SLACK;
 #   - the server's peak RSS (sampled, and the kernel's VmHWM) exceeds cache.memory_mb +
 #     LOAD_RSS_ALLOWANCE_MB: the server's own budget beyond the cache (Go's heap is held to
@@ -55,7 +61,7 @@ ALLOWANCE_MB=${LOAD_RSS_ALLOWANCE_MB:-768}
 G_SLACK=${LOAD_GOROUTINE_SLACK:-20}
 FD_SLACK=${LOAD_FD_SLACK:-10}
 OUT=$ROOT/bench/results/load.md
-CLASSES=(cached cog vector python)
+CLASSES=(cached cog vector python hostile)
 
 log() { echo "bench-load: $*" >&2; }
 die() { echo "bench-load: FAILED: $*" >&2; exit 1; }
@@ -75,7 +81,7 @@ for v in DUR_S WARM_S CONNECTIONS MEMORY_MB PY_WORKERS SETTLE ALLOWANCE_MB G_SLA
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number (DURATION and LOAD_WARMUP like 60s or 2m), got '${!v}'"
 done
 [ "$DUR_S" -gt 0 ] || die "DURATION must be positive"
-[ "$CONNECTIONS" -ge ${#CLASSES[@]} ] || die "CONNECTIONS must be at least ${#CLASSES[@]} (one per class)"
+[ "$CONNECTIONS" -ge $((${#CLASSES[@]} + 3)) ] || die "CONNECTIONS must be at least $((${#CLASSES[@]} + 3))"
 [ "$MEMORY_MB" -gt 0 ] || die "LOAD_MEMORY_MB must be positive: the cached class needs the memory tier"
 [ "$PY_WORKERS" -gt 0 ] || die "LOAD_PYTHON_WORKERS must be positive"
 RSS_BOUND_MB=$((MEMORY_MB + ALLOWANCE_MB))
@@ -83,10 +89,12 @@ RSS_BOUND_MB=$((MEMORY_MB + ALLOWANCE_MB))
 ENVSET=""
 for v in GOGC GOMEMLIMIT GOMAXPROCS GDAL_CACHEMAX; do [ -z "${!v:-}" ] || ENVSET+=" \`$v=${!v}\`"; done
 
-# Connections per class: an even split, the remainder to cached.
+# Connections per class: an even split of the first four, the remainder to cached, one of
+# cached's to hostile (large outputs one at a time).
 declare -A CONNS
-for c in "${CLASSES[@]}"; do CONNS[$c]=$((CONNECTIONS / ${#CLASSES[@]})); done
-CONNS[cached]=$((CONNS[cached] + CONNECTIONS % ${#CLASSES[@]}))
+for c in cached cog vector python; do CONNS[$c]=$((CONNECTIONS / 4)); done
+CONNS[cached]=$((CONNS[cached] + CONNECTIONS % 4 - 1))
+CONNS[hostile]=1
 
 scripts/deps.sh wrk procps
 for tool in wrk curl awk timeout; do command -v "$tool" >/dev/null || die "$tool not found"; done
@@ -181,6 +189,7 @@ awk -v root="$ROOT" -v port="$PORT" -v mem="$MEMORY_MB" -v pyw="$PY_WORKERS" -v 
   section == "python" && /^[ ]+workers:[ ]*[0-9]+/ { sub(/workers:[ ]*[0-9]+/, "workers: " pyw); nw++ }
   /^[ ]+(- )?path:[ ]*[^ \/"#$]/ { sub(/path:[ ]*/, "path: " root "/") }
   /^admin_token:/ { $0 = "admin_token: " admin; na++ }
+  /^udfs:[ ]*$/ { print; print "  - {name: hostile, handler: python, path: " root "/udfhost/testdata/hostile.py, cache_max_age: 0s}"; next }
   { print }
   END { if (!na) print "admin_token: " admin; if (nl != 1 || nm != 1 || nw != 1) exit 3 }' config.yaml >"$WORK/config.yaml" ||
   die "config.yaml no longer has one server.listen, cache.memory_mb and python.workers line to set"
@@ -302,6 +311,18 @@ interleave \
   "$WORK/t.hillshade|/v1/udfs/hillshade/tiles/|.png?cache=false" \
   "$WORK/t.countries_udf|/v1/udfs/countries_udf/tiles/|.mvt?cache=false" \
   "$WORK/t.hillshade|/v1/udfs/hillshade/tiles/|.png?azimuth=315.{n}" >"$WORK/python.paths"
+cat >"$WORK/hostile.paths" <<'PATHS'
+/v1/udfs/hostile/run?mode=noise&n=10000&format=png
+/v1/udfs/hostile/run?mode=chatter&value=SECRET
+/v1/udfs/hostile/run?mode=noise&n=20000&format=npy
+/v1/udfs/hostile/run?mode=forge&value=SECRET
+/v1/udfs/hostile/run?mode=flood&n=100
+/v1/udfs/hostile/run?mode=fork&value=forked
+/v1/udfs/hostile/run?mode=noise&n=10000&format=tif
+/v1/udfs/hostile/run?mode=spawn&n=3333
+/v1/udfs/hostile/run?mode=cfork&value=forked
+/v1/udfs/hostile/run?mode=daemon&n=3333
+PATHS
 
 # Every kind of request answers 2xx once before the load.
 for c in cog vector python; do
@@ -310,6 +331,8 @@ for c in cog vector python; do
     [[ $r == 2* ]] || die "$p: HTTP ${r% *}"
   done < <(awk 'NR <= 4' "$WORK/$c.paths" | sed 's/{n}/00000000/')
 done
+r=$(fetch "/v1/udfs/hostile/run?mode=echo&value=ready")
+[[ $r == 2* ]] || die "the hostile layer: HTTP ${r% *}"
 
 # ---------------------------------------------------------------------------------------
 # wrk: one process per class, each walking its list and counting answers by status.
@@ -484,11 +507,11 @@ for c in "${CLASSES[@]}"; do
   # Intended 503s: a Python UDF's queue full (python class only) and the server's render
   # queue full (load shedding, any class).
   ok503=$shed
-  [ "$c" != python ] || ok503=$((ok503 + qf))
+  [ "$c" != python ] && [ "$c" != hostile ] || ok503=$((ok503 + qf))
   statuses=$(while read -r code cnt; do
     [ -n "$code" ] || continue
     if [ "$code" = 503 ]; then
-      printf '%s: %s (%s queue full, %s render queue full), ' "$code" "$cnt" "$([ "$c" = python ] && echo "$qf" || echo 0)" "$shed"
+      printf '%s: %s (%s queue full, %s render queue full), ' "$code" "$cnt" "$([ "$c" = python ] || [ "$c" = hostile ] && echo "$qf" || echo 0)" "$shed"
     else
       printf '%s: %s, ' "$code" "$cnt"
     fi
@@ -496,6 +519,9 @@ for c in "${CLASSES[@]}"; do
   while read -r code cnt; do
     [ -n "$code" ] || continue
     [[ $code == 2?? ]] && continue
+    if [ "$c" = hostile ] && { [ "$code" = 413 ] || [ "$code" = 500 ] || [ "$code" = 502 ]; }; then
+      continue # what the attacks earn
+    fi
     if [ "$code" = 503 ]; then
       [ "$cnt" -eq "$ok503" ] || FAILS+=("$c: $((cnt - ok503)) answers 503 for another reason than a full Python queue or render queue")
       continue
@@ -586,8 +612,11 @@ mkdir -p "$(dirname "$OUT")"
   echo "**vector** MVT of countries (GeoParquet), countries_gpkg, cities_fgb with \`cache=false\` and"
   echo "countries with caching, z2–10 over Europe; **python** the warmed hillshade/countries_udf tiles,"
   echo "hillshade and countries_udf (MVT) with \`cache=false\`, hillshade with an \`azimuth\` never requested"
-  echo "before. Intended 503s: a full Python UDF queue (\"too many calls waiting\", python class only) and a full"
-  echo "render queue (\"rendering as much as it can\", load shedding of servers with render slots)."
+  echo "before; **hostile** one connection of UDFs attacking the server (100 MB PNG and GeoTIFF results of"
+  echo "10000² arrays, 20000² arrays refused with 413, 100 MB of prints failing with 500, forged reply frames"
+  echo "answered 502, forks, printing threads, processes left behind). Intended 503s: a full Python UDF"
+  echo "queue (\"too many calls waiting\", python and hostile classes) and a full render queue (\"rendering as"
+  echo "much as it can\", load shedding of servers with render slots)."
   echo "Server-side answers during the run (\`udftiles_http_requests_total\`): $(cat "$WORK/server-codes")."
   echo
   echo "| /metrics (after ${SETTLE} s without requests) | at start | before the run | after the run | allowed after |"

@@ -124,6 +124,9 @@ type Cache struct {
 	// them at once rather than when they are next read.
 	idx   sync.Mutex
 	byUDF map[string]map[string]*Entry
+	// maxEntry is the largest entry the memory tier keeps: an eighth of it,
+	// so that one large file-mode result does not evict thousands of tiles.
+	maxEntry int64
 }
 
 // purge is a purge of the memory tier: entries of udf created before at whose
@@ -147,6 +150,7 @@ func New(memoryBytes int64, tier Tier, m *metrics.Set) (*Cache, error) {
 		c.memHit = m.CacheLookups.WithLabelValues(string(Memory), "hit")
 	}
 	if memoryBytes > 0 {
+		c.maxEntry = memoryBytes / 8
 		// About one counter per ten 2 KiB entries' worth of bytes, as ristretto advises.
 		counters := max(memoryBytes/2048*10, 10000)
 		mem, err := ristretto.NewCache(&ristretto.Config[string, *Entry]{
@@ -253,6 +257,9 @@ func (c *Cache) Put(key string, e *Entry) {
 			e = &cp
 		}
 		e.Body = bytes.Clone(e.Body)
+	}
+	if e.cost(key) > c.maxEntry {
+		return // the tier behind memory (S3) still keeps it
 	}
 	e.key = key
 	udf := KeyUDF(key)

@@ -103,3 +103,17 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapInuse)
 }
+
+// TestLargeEntryNotInMemory: an entry over an eighth of the tier is not kept
+// in memory, where it would evict thousands of small ones.
+func TestLargeEntryNotInMemory(t *testing.T) {
+	c := newCache(t, 8<<20)
+	c.Put("u/v/1/1/1/small.png", NewEntry(make([]byte, 100<<10), "image/png", time.Hour))
+	c.Put("u/v/file/big.png", NewEntry(make([]byte, 2<<20), "image/png", time.Hour))
+	if _, ok := c.Get("u/v/file/big.png"); ok {
+		t.Error("a 2 MiB entry is kept in an 8 MiB tier")
+	}
+	if _, ok := c.Get("u/v/1/1/1/small.png"); !ok {
+		t.Error("a small entry is not kept")
+	}
+}

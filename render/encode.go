@@ -154,6 +154,9 @@ func Encode(res udfhost.Result, format string, o Options) ([]byte, string, error
 }
 
 func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, error) {
+	if r.Bands == nil && r.Samples != nil {
+		return encodeSamples(r, format, st)
+	}
 	var (
 		b   []byte
 		err error

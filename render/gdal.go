@@ -1,11 +1,14 @@
 package render
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/airbusgeo/godal"
 	"github.com/udftiles/udftiles/udfhost"
@@ -14,6 +17,10 @@ import (
 var registerGDAL = sync.OnceFunc(godal.RegisterAll)
 
 var memSeq atomic.Int64
+
+// largeRaster is the number of values past which viaGDAL writes to a
+// temporary file rather than to GDAL's memory.
+const largeRaster = 4 << 20
 
 // gdalTypes maps raster dtypes to GDAL sample types.
 var gdalTypes = map[string]godal.DataType{
@@ -29,27 +36,72 @@ func viaGDAL(nb int, dt godal.DataType, w, h int, ext string, switches []string,
 	if err != nil {
 		return nil, err
 	}
-	defer src.Close()
+	closeSrc := sync.OnceFunc(func() { src.Close() })
+	defer closeSrc()
 	if err := fill(src); err != nil {
 		return nil, err
 	}
 	name := fmt.Sprintf("/vsimem/udftiles-%d.%s", memSeq.Add(1), ext)
+	large := nb*w*h > largeRaster
+	if large {
+		// A large file goes through the disk: read back at its size, it is
+		// not held twice, in GDAL's memory and in a growing buffer.
+		f, err := os.CreateTemp("", "udftiles-*."+ext)
+		if err != nil {
+			return nil, err
+		}
+		f.Close()
+		name = f.Name()
+		defer os.Remove(name)
+	}
 	// GDAL 3.6 writes a GeoTIFF mask to a .msk sidecar by default: one we would
 	// neither return nor free. Inside the file, it travels with the bytes.
 	out, err := src.Translate(name, switches, godal.ConfigOption("GDAL_TIFF_INTERNAL_MASK=YES"))
 	if err != nil {
 		return nil, err
 	}
-	defer godal.VSIUnlink(name)
 	if err := out.Close(); err != nil {
 		return nil, err
 	}
+	if large {
+		closeSrc() // its memory is not needed to read the file back
+		return os.ReadFile(name)
+	}
+	defer godal.VSIUnlink(name)
 	f, err := godal.VSIOpen(name)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	return io.ReadAll(f)
+}
+
+// typedSamples views little-endian samples as a slice of their Go type, as
+// godal writes them (this runs on little-endian machines only, as does GDAL's
+// native order here).
+func typedSamples(b []byte, dtype string) any {
+	if len(b) == 0 || dtype == "uint8" {
+		return b
+	}
+	if uintptr(unsafe.Pointer(&b[0]))%8 != 0 {
+		b = bytes.Clone(b) // the worker aligns its blobs; this is for any other producer
+	}
+	p := unsafe.Pointer(&b[0])
+	switch dtype {
+	case "uint16":
+		return unsafe.Slice((*uint16)(p), len(b)/2)
+	case "int16":
+		return unsafe.Slice((*int16)(p), len(b)/2)
+	case "uint32":
+		return unsafe.Slice((*uint32)(p), len(b)/4)
+	case "int32":
+		return unsafe.Slice((*int32)(p), len(b)/4)
+	case "float32":
+		return unsafe.Slice((*float32)(p), len(b)/4)
+	case "float64":
+		return unsafe.Slice((*float64)(p), len(b)/8)
+	}
+	return b
 }
 
 // WebP encodes an image with GDAL's WEBP driver, keeping its alpha.
@@ -68,7 +120,7 @@ func GeoTIFF(r *udfhost.Raster) ([]byte, error) {
 		return nil, fmt.Errorf("tif: unsupported dtype %q", r.DType)
 	}
 	n := r.Width * r.Height
-	return viaGDAL(len(r.Bands), dt, r.Width, r.Height, "tif",
+	return viaGDAL(r.BandCount(), dt, r.Width, r.Height, "tif",
 		[]string{"-of", "GTiff", "-co", "COMPRESS=DEFLATE", "-co", "TILED=YES"},
 		func(ds *godal.Dataset) error {
 			if r.EPSG != 0 { // an array with no place is written without georeferencing
@@ -94,18 +146,34 @@ func GeoTIFF(r *udfhost.Raster) ([]byte, error) {
 				}
 			}
 			for i, band := range ds.Bands() {
-				vals := r.Bands[i][:n]
+				if r.HasNoData {
+					if err := band.SetNoData(r.NoData); err != nil {
+						return err
+					}
+				}
+				if r.Bands == nil && !(masked && r.HasNoData) {
+					// Samples as they are, in their own type: no float64 copy.
+					if err := band.Write(0, 0, typedSamples(r.Samples[i], r.DType), r.Width, r.Height); err != nil {
+						return err
+					}
+					continue
+				}
+				var vals []float64
+				if r.Bands != nil {
+					vals = r.Bands[i][:n]
+				} else {
+					vals = make([]float64, n)
+					at := r.Sampler(i)
+					for p := range vals {
+						vals[p] = at(p)
+					}
+				}
 				if masked && r.HasNoData {
 					vals = append([]float64(nil), vals...)
 					for p, m := range r.Mask[:n] {
 						if m == 0 {
 							vals[p] = r.NoData
 						}
-					}
-				}
-				if r.HasNoData {
-					if err := band.SetNoData(r.NoData); err != nil {
-						return err
 					}
 				}
 				if err := band.Write(0, 0, vals, r.Width, r.Height); err != nil {

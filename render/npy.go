@@ -23,18 +23,26 @@ func NPY(r *udfhost.Raster) ([]byte, error) {
 		return nil, fmt.Errorf("npy: unsupported dtype %q", r.DType)
 	}
 	header := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%d, %d, %d), }",
-		descr, len(r.Bands), r.Height, r.Width)
+		descr, r.BandCount(), r.Height, r.Width)
 	// Magic (6) + version (2) + length (2) + header + newline, padded to 64 bytes.
 	pad := 64 - (10+len(header)+1)%64
 	header += string(bytes.Repeat([]byte{' '}, pad%64)) + "\n"
 	var buf bytes.Buffer
-	buf.Grow(10 + len(header) + len(r.Bands)*r.Width*r.Height*8)
+	buf.Grow(10 + len(header) + r.BandCount()*r.Width*r.Height*udfhost.SampleSize[r.DType])
 	buf.WriteString("\x93NUMPY\x01\x00")
 	_ = binary.Write(&buf, binary.LittleEndian, uint16(len(header)))
 	buf.WriteString(header)
+	if r.Bands == nil && !(r.HasNoData && r.Mask != nil) {
+		for _, s := range r.Samples { // already the bytes npy holds
+			buf.Write(s)
+		}
+		return buf.Bytes(), nil
+	}
 	var b8 [8]byte
-	for _, band := range r.Bands {
-		for i, v := range band {
+	for b := range r.BandCount() {
+		at := r.Sampler(b)
+		for i := range r.Width * r.Height {
+			v := at(i)
 			if r.HasNoData && r.Mask != nil && r.Mask[i] == 0 {
 				v = r.NoData
 			}

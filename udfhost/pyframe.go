@@ -125,7 +125,8 @@ func readFrame(r io.Reader, max int) (*reply, error) {
 
 // readBody reads the n bytes of a frame's body. The buffer starts at
 // frameChunk and doubles as bytes arrive, so what is allocated stays within
-// twice what was received.
+// twice what was received, until an eighth of n has arrived: then the rest is
+// allocated at once, so that a large reply is not copied again and again.
 func readBody(r io.Reader, n int) ([]byte, error) {
 	body := make([]byte, min(n, frameChunk))
 	got := 0
@@ -141,6 +142,12 @@ func readBody(r io.Reader, n int) ([]byte, error) {
 		if got == n {
 			return body, nil
 		}
-		body = append(body, make([]byte, min(n-got, len(body)))...)
+		size := min(n, 2*len(body))
+		if got >= n/8 {
+			size = n
+		}
+		grown := make([]byte, size)
+		copy(grown, body)
+		body = grown
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -342,7 +341,10 @@ func convert(rep *reply, req Request) (Result, error) {
 			if v, ok := req.Params["tilesize"].(int); ok && (v == 256 || v == 512) {
 				size = v
 			}
-			r = PlaceOnTile(r, *req.Tile, size)
+			return PlaceOnTile(r, *req.Tile, size), nil
+		}
+		if r.Width*r.Height*len(r.Samples) <= widenLimit {
+			r.Widen()
 		}
 		return r, nil
 	case "features":
@@ -387,13 +389,13 @@ func unmarshalFeatures(b []byte) (fc *geojson.FeatureCollection, err error) {
 	return geojson.UnmarshalFeatureCollection(b)
 }
 
-// decodeArray reads little-endian values of shape (bands, height, width).
+// decodeArray reads little-endian values of shape (bands, height, width). The
+// raster's Samples are slices of b: nothing is copied or widened.
 func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
 	if len(shape) != 3 || shape[0] < 1 || shape[1] < 1 || shape[2] < 1 {
 		return nil, fmt.Errorf("array shape %v: want (bands, height, width)", shape)
 	}
-	sizes := map[string]int{"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4, "float32": 4, "float64": 8}
-	sz, ok := sizes[dtype]
+	sz, ok := SampleSize[dtype]
 	if !ok {
 		return nil, fmt.Errorf("unsupported array dtype %s", dtype)
 	}
@@ -403,34 +405,17 @@ func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
 		return nil, fmt.Errorf("array of shape %v and dtype %s does not match its %d bytes", shape, dtype, len(b))
 	}
 	r := &Raster{Width: w, Height: h, DType: dtype}
-	n := w * h
-	// One loop per dtype: a switch per pixel cost a third of a no-op call.
-	read := map[string]func(p []byte) float64{
-		"uint8":   func(p []byte) float64 { return float64(p[0]) },
-		"int8":    func(p []byte) float64 { return float64(int8(p[0])) },
-		"uint16":  func(p []byte) float64 { return float64(binary.LittleEndian.Uint16(p)) },
-		"int16":   func(p []byte) float64 { return float64(int16(binary.LittleEndian.Uint16(p))) },
-		"uint32":  func(p []byte) float64 { return float64(binary.LittleEndian.Uint32(p)) },
-		"int32":   func(p []byte) float64 { return float64(int32(binary.LittleEndian.Uint32(p))) },
-		"float32": func(p []byte) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(p))) },
-		"float64": func(p []byte) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(p)) },
-	}[dtype]
+	per := w * h * sz
 	for band := 0; band < nb; band++ {
-		vals := make([]float64, n)
-		src := b[band*n*sz : (band+1)*n*sz]
-		if dtype == "uint8" {
-			for i, v := range src {
-				vals[i] = float64(v)
-			}
-		} else {
-			for i := range vals {
-				vals[i] = read(src[i*sz:])
-			}
-		}
-		r.Bands = append(r.Bands, vals)
+		r.Samples = append(r.Samples, b[band*per:(band+1)*per:(band+1)*per])
 	}
 	return r, nil
 }
+
+// widenLimit is the most values a file-mode array is widened to float64 for
+// the encoders' fast paths (32 MiB of them); larger ones are encoded from
+// their samples a row at a time.
+const widenLimit = 4 << 20
 
 // PlaceOnTile resamples a raster onto the size×size grid of tile t (nearest
 // neighbour, so raw values survive): by its lon/lat bounds when it has them,
@@ -438,6 +423,7 @@ func decodeArray(dtype string, shape []int, b []byte) (*Raster, error) {
 func PlaceOnTile(r *Raster, t tiles.Tile, size int) *Raster {
 	m := t.Mercator()
 	if r.EPSG != 4326 && r.Width == size && r.Height == size {
+		r.Widen()
 		r.Bounds, r.EPSG = m, 3857
 		return r
 	}
@@ -469,11 +455,12 @@ func PlaceOnTile(r *Raster, t tiles.Tile, size int) *Raster {
 			srcIdx[i] = sy*r.Width + sx
 		}
 	}
-	for _, band := range r.Bands {
+	for b := range r.BandCount() {
+		at := r.Sampler(b)
 		vals := make([]float64, n)
 		for i, s := range srcIdx {
 			if s >= 0 {
-				vals[i] = band[s]
+				vals[i] = at(s)
 			} else {
 				vals[i] = math.NaN()
 			}

@@ -1,6 +1,8 @@
 package udfhost
 
 import (
+	"encoding/binary"
+	"math"
 	"sync"
 
 	"github.com/paulmach/orb/geojson"
@@ -40,6 +42,11 @@ type Raster struct {
 	Width, Height int
 	// Bands holds each band's values, row-major, len Width*Height each.
 	Bands [][]float64
+	// Samples, set instead of Bands, holds each band's values as they came
+	// from a UDF: little-endian DType, Width*Height values each. A large
+	// array stays one or two bytes a value, not eight, until an encoder reads
+	// it a row at a time (see Sampler and Widen).
+	Samples [][]byte
 	// DType is the source sample type in numpy spelling: uint8, uint16, int16,
 	// uint32, int32, float32, float64. Raw encoders (tif, npy) write this type.
 	DType string
@@ -108,6 +115,69 @@ func pools(n int) (*sync.Pool, *sync.Pool) {
 	}
 	p, _ := rasterPools.LoadOrStore(n, pp)
 	return p.(poolPair).floats, p.(poolPair).bytes
+}
+
+// SampleSize is the bytes of one value of each dtype Samples may hold.
+var SampleSize = map[string]int{"uint8": 1, "int8": 1, "uint16": 2, "int16": 2, "uint32": 4, "int32": 4, "float32": 4, "float64": 8}
+
+// BandCount is the number of bands, whichever way they are held.
+func (r *Raster) BandCount() int {
+	if r.Bands != nil {
+		return len(r.Bands)
+	}
+	return len(r.Samples)
+}
+
+// Sampler returns a reader of band b's values by pixel index (row-major).
+func (r *Raster) Sampler(b int) func(i int) float64 {
+	if r.Bands != nil {
+		band := r.Bands[b]
+		return func(i int) float64 { return band[i] }
+	}
+	p := r.Samples[b]
+	switch r.DType {
+	case "uint8":
+		return func(i int) float64 { return float64(p[i]) }
+	case "int8":
+		return func(i int) float64 { return float64(int8(p[i])) }
+	case "uint16":
+		return func(i int) float64 { return float64(binary.LittleEndian.Uint16(p[2*i:])) }
+	case "int16":
+		return func(i int) float64 { return float64(int16(binary.LittleEndian.Uint16(p[2*i:]))) }
+	case "uint32":
+		return func(i int) float64 { return float64(binary.LittleEndian.Uint32(p[4*i:])) }
+	case "int32":
+		return func(i int) float64 { return float64(int32(binary.LittleEndian.Uint32(p[4*i:]))) }
+	case "float32":
+		return func(i int) float64 { return float64(math.Float32frombits(binary.LittleEndian.Uint32(p[4*i:]))) }
+	default: // float64
+		return func(i int) float64 { return math.Float64frombits(binary.LittleEndian.Uint64(p[8*i:])) }
+	}
+}
+
+// Widen turns Samples into Bands, eight bytes a value: for rasters small
+// enough that the encoders' fast paths are worth it.
+func (r *Raster) Widen() {
+	if r.Bands != nil || r.Samples == nil {
+		return
+	}
+	n := r.Width * r.Height
+	bands := make([][]float64, len(r.Samples))
+	for b, src := range r.Samples {
+		vals := make([]float64, n)
+		if r.DType == "uint8" {
+			for i, v := range src[:n] {
+				vals[i] = float64(v)
+			}
+		} else {
+			at := r.Sampler(b)
+			for i := range vals {
+				vals[i] = at(i)
+			}
+		}
+		bands[b] = vals
+	}
+	r.Bands, r.Samples = bands, nil
 }
 
 // Value is a non-spatial result: raw bytes with their content type.

@@ -188,3 +188,97 @@ func sleepers(arg string) []int {
 	}
 	return out
 }
+
+// TestLargeOutputsBounded: UDFs returning 10000² and 20000² arrays, in tile
+// and file mode and every raster format, keep the server's peak RSS within
+// the documented bound (cache.memory_mb + 768 MiB); past python.max_output_mb
+// the answer is a 413.
+func TestLargeOutputsBounded(t *testing.T) {
+	hostile, err := filepath.Abs("../../udfhost/testdata/hostile.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const memoryMB = 64
+	dir := t.TempDir()
+	chaosWriteFiles(t, dir, map[string]string{
+		"config.yaml": fmt.Sprintf(`cache: {memory_mb: %d}
+python: {workers: 2, preload: [numpy], cache_dir: pycache, timeout: 60s, memory_mb: 3072}
+udfs:
+  - {name: big, handler: python, path: %s}
+`, memoryMB, hostile),
+	})
+	s := chaosLaunch(t, "server", filepath.Join(dir, "config.yaml"))
+	s.waitReady()
+	pid := s.cmd.Process.Pid
+	start := peakRSS(t, pid)
+	type req struct {
+		path string
+		want int
+	}
+	var reqs []req
+	for _, f := range []string{"png", "npy", "tif", "jpg", "webp"} {
+		want := 200
+		if f == "jpg" || f == "webp" {
+			want = 413 // 100 megapixels: png, tif or npy
+		}
+		reqs = append(reqs, req{"/v1/udfs/big/run?mode=noise&n=10000&format=" + f, want})
+		reqs = append(reqs, req{"/v1/udfs/big/run?mode=noise&n=20000&format=" + f, 413})
+	}
+	reqs = append(reqs, req{"/v1/udfs/big/tiles/3/4/2.png?mode=noise&n=10000", 200},
+		req{"/v1/udfs/big/tiles/3/4/3.png?mode=noise&n=20000", 413})
+	// Two at a time: both workers busy with large results.
+	var wg sync.WaitGroup
+	errs := make(chan string, len(reqs))
+	sem := make(chan struct{}, 2)
+	for _, r := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			got := s.do("GET", r.path, nil, 5*time.Minute)
+			if got.err != nil || got.status != r.want {
+				errs <- fmt.Sprintf("%s: %d %v %.200s, want %d", r.path, got.status, got.err, got.body, r.want)
+				return
+			}
+			if r.want == 413 && !strings.Contains(string(got.body), "max_output_mb") && !strings.Contains(string(got.body), "megapixels") {
+				errs <- fmt.Sprintf("%s: 413 without saying why: %.200s", r.path, got.body)
+			}
+			t.Logf("%s: %d, %d bytes in %s", r.path, got.status, len(got.body), got.took.Round(time.Millisecond))
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	peak := peakRSS(t, pid)
+	bound := int64(memoryMB+768) << 20
+	t.Logf("chaos summary: server peak RSS %d MiB (%d MiB at start), bound %d MiB", peak>>20, start>>20, bound>>20)
+	if peak > bound {
+		t.Errorf("peak RSS %d MiB over the bound of %d MiB", peak>>20, bound>>20)
+	}
+	if status, body := s.call(t, "GET", "/v1/udfs/big/run?mode=echo&value=after", "", ""); status != 200 || !strings.Contains(body, `"after"`) {
+		t.Errorf("after the large outputs: %d %s", status, body)
+	}
+}
+
+// peakRSS is a process's peak resident size (VmHWM).
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmHWM")
+	return 0
+}

@@ -39,8 +39,6 @@ PID = os.getpid()
 LOG_HEAD = 16 << 10
 LOG_TAIL = 48 << 10
 LOG_LIMIT = 64 << 20
-# The largest result a call may send (python.max_output_mb).
-OUTPUT_LIMIT = 256 << 20
 
 
 def _in_child():
@@ -84,6 +82,7 @@ def write_msg(header, blobs=()):
     blobs = [memoryview(b).cast("B") for b in blobs]
     header["blobs"] = [len(b) for b in blobs]
     h = json.dumps(header, default=str, allow_nan=False).encode()
+    h += b" " * (-(4 + len(h)) % 8)  # blobs start 8-byte aligned in the server's buffer
     total = 4 + len(h) + sum(len(b) for b in blobs)
     _write_all(struct.pack(">II", total, len(h)) + h)
     for b in blobs:
@@ -359,11 +358,9 @@ def main():
 
 
 def _configure_limits(header):
-    global LOG_LIMIT, OUTPUT_LIMIT
+    global LOG_LIMIT
     if header.get("max_log_mb"):
         LOG_LIMIT = int(header["max_log_mb"]) << 20
-    if header.get("max_output_mb"):
-        OUTPUT_LIMIT = int(header["max_output_mb"]) << 20
 
 
 def handle(header, blobs, log):
@@ -376,17 +373,14 @@ def handle(header, blobs, log):
             reply, out = _host.call_udf(header)
         else:
             raise ValueError("unknown op %r" % header["op"])
-        size = sum(len(memoryview(b).cast("B")) for b in out)
-        if size > OUTPUT_LIMIT:
-            return {"ok": False, "status": 413,
-                    "error": "the UDF's result is %.1f MB: more than %d MB (python.max_output_mb); "
-                             "return less (a smaller area, fewer bands, a smaller dtype) or raise the limit"
-                             % (size / 1e6, OUTPUT_LIMIT >> 20)}, []
+        _host.check_output(sum(len(memoryview(b).cast("B")) for b in out))
         if log.over:
             raise LogLimitError("the UDF printed more than %d MB (python.max_log_mb)" % (LOG_LIMIT >> 20))
         reply["ok"] = True
     except _host.ParamError as e:
         reply, out = {"ok": False, "status": 400, "error": str(e)}, []
+    except _host.OutputTooLarge as e:
+        reply, out = {"ok": False, "status": 413, "error": str(e)}, []
     except MemoryError as e:
         reply, out = {"ok": False, "status": 500,
                       "error": "MemoryError: the UDF ran out of memory (python.memory_mb)\n"

@@ -103,4 +103,7 @@ def udf(mode: str = "echo", value: str = "", n: int = 1):
     if mode == "big":
         import numpy as np
         return np.zeros((n, n), dtype="uint8")
+    if mode == "noise":
+        import numpy as np
+        return np.random.default_rng(n).integers(0, 256, (n, n), dtype="uint8")
     raise ValueError("unknown mode " + mode)

@@ -13,7 +13,7 @@ import typing
 from . import types as ftypes
 from . import _tiles
 
-CONFIG = {"cache_dir": "/tmp/udftiles-cache", "secrets": {}, "udfs": {}, "server": ""}
+CONFIG = {"cache_dir": "/tmp/udftiles-cache", "secrets": {}, "udfs": {}, "server": "", "max_output_mb": 256}
 _modules = {}  # path -> (stamp, module, udf)
 
 RESERVED = {"bounds", "bbox", "x", "y", "z"}
@@ -21,6 +21,19 @@ RESERVED = {"bounds", "bbox", "x", "y", "z"}
 
 class ParamError(ValueError):
     """A parameter value the UDF cannot take: the caller's mistake (400)."""
+
+
+class OutputTooLarge(ValueError):
+    """A result past python.max_output_mb (413)."""
+
+
+def check_output(nbytes):
+    """Refuse a result of nbytes past python.max_output_mb, before it is copied."""
+    limit = int(CONFIG.get("max_output_mb") or 256) << 20
+    if nbytes > limit:
+        raise OutputTooLarge(
+            "the UDF's result is %.1f MB: more than %d MB (python.max_output_mb); return less "
+            "(a smaller area, fewer bands, a smaller dtype) or raise the limit" % (nbytes / 1e6, limit >> 20))
 
 
 def configure(header):
@@ -417,6 +430,7 @@ def _raster(arr):
             mask = np.moveaxis(mask, 2, 0)
     if arr.ndim != 3:
         raise TypeError("unsupported array shape %s: want (H, W) or (bands, H, W)" % (arr.shape,))
+    check_output(arr.nbytes)
     arr = np.ascontiguousarray(arr.astype(arr.dtype.newbyteorder("<"), copy=False))
     reply = {"kind": "raster", "dtype": str(arr.dtype.name), "shape": list(arr.shape)}
     blobs = [arr.tobytes()]
