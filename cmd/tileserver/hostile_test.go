@@ -282,3 +282,85 @@ func peakRSS(t *testing.T, pid int) int64 {
 	t.Fatal("no VmHWM")
 	return 0
 }
+
+// TestChattyResultsStayInTheTier: thousands of small results, each with 60 KiB
+// of prints, in a 64 MiB memory tier: the heap stays within the tier and the
+// documented overhead, because an entry costs its logs too.
+func TestChattyResultsStayInTheTier(t *testing.T) {
+	hostile, err := filepath.Abs("../../udfhost/testdata/hostile.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const memoryMB = 64
+	bin, _ := sharedBinary(t)
+	admin := "chatty-admin-token"
+	dir := t.TempDir()
+	chaosWriteFiles(t, dir, map[string]string{
+		"config.yaml": fmt.Sprintf(`cache: {memory_mb: %d}
+python: {workers: 2, cache_dir: pycache, queue: 64}
+auth:
+  bearer:
+    - {name: ops, sha256: %s, admin: true}
+udfs:
+  - {name: chatty, handler: python, path: %s}
+`, memoryMB, hashOf(t, bin, admin), hostile),
+	})
+	s := chaosLaunch(t, "server", filepath.Join(dir, "config.yaml"))
+	s.waitReady()
+	// What the heap holds after a collection (the heap profile runs one), not
+	// garbage waiting for the next.
+	heap := func() int64 {
+		h := http.Header{"Authorization": {"Bearer " + admin}}
+		if r := s.do("GET", "/debug/pprof/heap?gc=1", h, 30*time.Second); r.status != 200 {
+			t.Fatalf("heap profile: %d %v", r.status, r.err)
+		}
+		r := s.do("GET", "/metrics", h, 10*time.Second)
+		for _, line := range strings.Split(string(r.body), "\n") {
+			if v, ok := strings.CutPrefix(line, "go_memstats_heap_inuse_bytes "); ok {
+				f, _ := strconv.ParseFloat(v, 64)
+				return int64(f)
+			}
+		}
+		t.Fatalf("no go_memstats_heap_inuse_bytes in /metrics")
+		return 0
+	}
+	before := heap()
+	n := chaosPick(3000, 10000)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				r := s.do("GET", fmt.Sprintf("/v1/udfs/chatty/run?mode=chatty&n=61440&value=r%d", i), nil, 60*time.Second)
+				if r.err != nil || r.status != 200 {
+					failed.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		t.Fatalf("%d of %d calls failed", failed.Load(), n)
+	}
+	after := heap()
+	// The tier, the request aliases (a sixteenth of it), and the server's own
+	// working set: the memory bound the README gives.
+	bound := before + int64(memoryMB)<<20 + int64(memoryMB)<<20/16 + 32<<20
+	t.Logf("chaos summary: %d results of 60 KiB of prints each (%d MiB in all): heap in use %d MiB before, %d MiB after; bound %d MiB",
+		n, n*60>>10, before>>20, after>>20, bound>>20)
+	if after > bound {
+		t.Errorf("heap in use %d MiB after caching %d chatty results in a %d MiB tier: want at most %d MiB", after>>20, n, memoryMB, bound>>20)
+	}
+	// The last results are still served from memory, with their logs.
+	r := s.do("GET", fmt.Sprintf("/v1/udfs/chatty/run?mode=chatty&n=61440&value=r%d&debug=true", n), nil, 10*time.Second)
+	if r.status != 200 || !strings.Contains(r.header.Get("X-UDF-Logs"), "chatty r") {
+		t.Errorf("the last result: %d, X-Cache %s, logs %.80q", r.status, r.xcache(), r.header.Get("X-UDF-Logs"))
+	}
+}

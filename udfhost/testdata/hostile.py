@@ -41,6 +41,9 @@ def udf(mode: str = "echo", value: str = "", n: int = 1):
     if mode == "echo":
         print("echo", value)
         return {"value": value, "pid": os.getpid()}
+    if mode == "chatty":
+        print(("chatty %s " % value) * (n // (8 + len(value)) + 1))
+        return {"value": value}
     if mode == "forge":
         return {"wrote": _forge(value)}
     if mode == "forge_later":
