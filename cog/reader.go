@@ -32,7 +32,15 @@ type Options struct {
 	MinZoom    *int     // overrides the zoom derived from the coarsest overview
 	MaxZoom    *int     // overrides the zoom derived from the native resolution
 	Pool       int      // dataset handles, each used by one read at a time; 0 = 8
+	// Drivers are the GDAL drivers allowed to open Path; empty = any that
+	// recognises it. Files named by requests are opened with URLDrivers.
+	Drivers []string
 }
+
+// URLDrivers open the files requests name (url=): GeoTIFF only. Formats that
+// name other files or URLs (VRT and its kin, a VRT renamed .tif) would let a
+// file inside cog_urls.allow read what lies outside it.
+var URLDrivers = []string{"GTiff", "COG"}
 
 // recheckFile is how often a served file is checked for replacement.
 const recheckFile = time.Second
@@ -134,8 +142,11 @@ func (r *Reader) load() (*info, error) {
 }
 
 func (r *Reader) open() (*handle, error) {
-	ds, err := godal.Open(r.opts.Path, godal.RasterOnly(),
-		godal.ConfigOption("GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR"))
+	opts := []godal.OpenOption{godal.RasterOnly(), godal.ConfigOption("GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR")}
+	if len(r.opts.Drivers) > 0 {
+		opts = append(opts, godal.Drivers(r.opts.Drivers...))
+	}
+	ds, err := godal.Open(r.opts.Path, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", r.opts.Path, err)
 	}

@@ -48,7 +48,20 @@ type Auth struct {
 	// InlineCode turns on POST /v1/run, which runs Python code sent in the
 	// request, for admin tokens only. Off by default.
 	InlineCode bool `yaml:"inline_code"`
+	// AnonymousJobControl lets anyone holding the id of an anonymous job
+	// (one submitted without a token) cancel, retry or delete it. Off by
+	// default: that takes an admin token. Reading its status and results
+	// takes only the id either way.
+	AnonymousJobControl bool `yaml:"anonymous_job_control"`
+	// Metrics says who may read /metrics: public (the default: anyone, with
+	// private layers' series folded into udf="(private)" for requests
+	// without a token), token (any auth.bearer token) or admin (admin
+	// tokens only).
+	Metrics string `yaml:"metrics"`
 }
+
+// MetricsAccess are the values of auth.metrics.
+var MetricsAccess = []string{"public", "token", "admin"}
 
 // Bearer is one token, stored as its SHA-256 (tileserver hash-token makes one).
 type Bearer struct {
@@ -67,8 +80,8 @@ type Limits struct {
 	// as a token bucket of BurstPerClient (default 2 s of rate); 0 = no limit.
 	RatePerClient  float64 `yaml:"rate_per_client"`
 	BurstPerClient int     `yaml:"burst_per_client"`
-	// TrustProxy takes the client address from X-Forwarded-For (set it only
-	// behind a proxy that sets that header).
+	// TrustProxy is the older spelling of server.trust_proxy; either one
+	// being true trusts the proxy.
 	TrustProxy bool `yaml:"trust_proxy"`
 	// MaxRenders bounds the tiles and runs rendered at once (default 4 per
 	// CPU); up to MaxRenderQueue more wait (default 64 per CPU), and past that
@@ -77,6 +90,16 @@ type Limits struct {
 	MaxRenderQueue int `yaml:"max_render_queue"`
 	// MaxSubmitItems bounds the items of one submitted job (default 10000).
 	MaxSubmitItems int `yaml:"max_submit_items"`
+	// MaxJobsRunning bounds the jobs one client has running at once (default
+	// 4), MaxJobsStored those it has kept, running or ended (default 100):
+	// a submit past either is a 429 with Retry-After. A client is a bearer
+	// token, or for anonymous submits the client address (as the rate limit
+	// tells clients apart, trust_proxy included).
+	MaxJobsRunning int `yaml:"max_jobs_running"`
+	MaxJobsStored  int `yaml:"max_jobs_stored"`
+	// MaxJobResultMB bounds the results one job keeps, in MiB (default
+	// 1024): the items past it end in error (413).
+	MaxJobResultMB int `yaml:"max_job_result_mb"`
 }
 
 // Server holds listener and URL settings.
@@ -84,6 +107,12 @@ type Server struct {
 	Listen      string   `yaml:"listen"`
 	PublicURL   string   `yaml:"public_url"`
 	CORSOrigins []string `yaml:"cors_origins"`
+	// TrustProxy: the server is behind a proxy that sets X-Forwarded-For,
+	// X-Forwarded-Proto and X-Forwarded-Host; the client address is taken
+	// from the first, the base of URLs in documents (without public_url) from
+	// the others. Off, those headers are ignored. limits.trust_proxy, its
+	// older spelling, means the same.
+	TrustProxy bool `yaml:"trust_proxy"`
 	// Timeouts of the HTTP server (see net/http.Server).
 	ReadHeaderTimeout Duration `yaml:"read_header_timeout"` // default 10s
 	ReadTimeout       Duration `yaml:"read_timeout"`        // the whole request, body included; default 30s
@@ -96,6 +125,9 @@ type Server struct {
 	// JobsDir keeps submitted jobs and their results (default: udftiles-jobs
 	// in the system's temporary directory).
 	JobsDir string `yaml:"jobs_dir"`
+	// JobsTTL is how long a job is kept once it has ended (default 7d);
+	// expired jobs are removed at start-up and by an hourly sweep.
+	JobsTTL Duration `yaml:"jobs_ttl"`
 	// GDALCacheMB is GDAL's block cache (default 256; GDAL_CACHEMAX in the
 	// environment wins). GDAL's own default, 5% of RAM, warps uncached tiles
 	// of a few layers faster under concurrency, at the cost of memory.
@@ -134,6 +166,12 @@ type Python struct {
 	CacheDir    string   `yaml:"cache_dir"` // @fused.cache and fused.download
 	Preload     []string `yaml:"preload"`   // modules imported when a worker starts
 	Queue       int      `yaml:"queue"`     // calls waiting per UDF before 503; 0 = 4 per worker
+	// MaxOutputMB bounds the result of one call (default 256): past it the
+	// call is a 413.
+	MaxOutputMB int `yaml:"max_output_mb"`
+	// MaxLogMB bounds what one call may print (default 64): past it the call
+	// fails with a 500 and its logs cut.
+	MaxLogMB int `yaml:"max_log_mb"`
 }
 
 // Token grants anonymous use of one UDF through the shared-token routes.
@@ -246,7 +284,7 @@ func resolve(base, p string) string {
 // Defaults returns a config with every default filled in and no layers.
 func Defaults() *Config {
 	return &Config{
-		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}, JobsDir: filepath.Join(os.TempDir(), "udftiles-jobs")},
+		Server: Server{Listen: ":8080", CORSOrigins: []string{"*"}, JobsDir: filepath.Join(os.TempDir(), "udftiles-jobs"), JobsTTL: Duration(7 * 24 * time.Hour)},
 		Cache: Cache{MemoryMB: 512, DefaultMaxAge: Duration(90 * 24 * time.Hour), MaxAgeLimit: Duration(365 * 24 * time.Hour),
 			S3: S3{Prefix: "udftiles", Region: "us-east-1", ReadTimeout: Duration(250 * time.Millisecond), WriteTimeout: Duration(10 * time.Second)}},
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
@@ -254,6 +292,10 @@ func Defaults() *Config {
 		Limits: Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20},
 	}
 }
+
+// TrustsProxy reports whether X-Forwarded-* headers are believed:
+// server.trust_proxy, or its older spelling limits.trust_proxy.
+func (c *Config) TrustsProxy() bool { return c.Server.TrustProxy || c.Limits.TrustProxy }
 
 // Timeouts returns the server's timeouts with their defaults filled in.
 func (c *Config) Timeouts() (readHeader, read, write, idle, drain time.Duration) {

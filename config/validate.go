@@ -19,6 +19,12 @@ func (c *Config) Validate() error {
 	if c.Python.Workers < 1 {
 		return fmt.Errorf("config: python.workers: want at least 1, got %d", c.Python.Workers)
 	}
+	if c.Python.MaxOutputMB < 0 || c.Python.MaxOutputMB > 4000 {
+		return fmt.Errorf("config: python.max_output_mb: want 1 to 4000 (0 = 256), got %d", c.Python.MaxOutputMB)
+	}
+	if c.Python.MaxLogMB < 0 || c.Python.MaxLogMB > 4000 {
+		return fmt.Errorf("config: python.max_log_mb: want 1 to 4000 (0 = 64), got %d", c.Python.MaxLogMB)
+	}
 	if u := c.Server.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return fmt.Errorf("config: server.public_url: want an absolute http(s) URL, got %q", u)
 	}
@@ -125,6 +131,9 @@ func (c *Config) validateAuth() error {
 		}
 		hashes[h] = i
 	}
+	if m := c.Auth.Metrics; m != "" && !contains(MetricsAccess, m) {
+		return fmt.Errorf("config: auth.metrics: want one of %s, got %q", strings.Join(MetricsAccess, ", "), m)
+	}
 	for i, a := range c.COGURLs.Allow {
 		ok := strings.HasPrefix(a, "/") && !strings.HasPrefix(a, "/vsi") && !strings.Contains(a, "..")
 		for _, scheme := range []string{"https://", "http://", "s3://"} {
@@ -143,8 +152,8 @@ func (c *Config) validateAuth() error {
 	switch {
 	case l.MaxTileSize < 256:
 		return fmt.Errorf("config: limits.max_tile_size: want 256 or more pixels, got %d", l.MaxTileSize)
-	case l.MaxParams < 1:
-		return fmt.Errorf("config: limits.max_params: want at least 1, got %d", l.MaxParams)
+	case l.MaxParams < 1 || l.MaxParams > 10000:
+		return fmt.Errorf("config: limits.max_params: want 1 to 10000 (Go reads no more parameters than that), got %d", l.MaxParams)
 	case l.MaxParamBytes < 64:
 		return fmt.Errorf("config: limits.max_param_bytes: want at least 64, got %d", l.MaxParamBytes)
 	case l.MaxBodyBytes < 1024:
@@ -153,6 +162,12 @@ func (c *Config) validateAuth() error {
 		return fmt.Errorf("config: limits.rate_per_client and burst_per_client: want 0 (no limit) or more, got %g and %d", l.RatePerClient, l.BurstPerClient)
 	case l.MaxSubmitItems < 0:
 		return fmt.Errorf("config: limits.max_submit_items: want 0 (the default) or more, got %d", l.MaxSubmitItems)
+	case l.MaxJobsRunning < 0:
+		return fmt.Errorf("config: limits.max_jobs_running: want 0 (the default, 4) or more jobs per client, got %d", l.MaxJobsRunning)
+	case l.MaxJobsStored < 0:
+		return fmt.Errorf("config: limits.max_jobs_stored: want 0 (the default, 100) or more jobs per client, got %d", l.MaxJobsStored)
+	case l.MaxJobResultMB < 0:
+		return fmt.Errorf("config: limits.max_job_result_mb: want 0 (the default, 1024) or more MiB per job, got %d", l.MaxJobResultMB)
 	case l.MaxRenders < 0 || l.MaxRenderQueue < 0:
 		return fmt.Errorf("config: limits.max_renders and max_render_queue: want 0 (the default) or more, got %d and %d", l.MaxRenders, l.MaxRenderQueue)
 	}
@@ -164,6 +179,9 @@ func (c *Config) validateAuth() error {
 		if d.v < 0 {
 			return fmt.Errorf("config: server.%s: want a positive duration (e.g. 30s), got %v", d.key, d.v.Std())
 		}
+	}
+	if c.Server.JobsTTL <= 0 {
+		return fmt.Errorf("config: server.jobs_ttl: want a positive duration (e.g. 7d): how long an ended job is kept, got %v", c.Server.JobsTTL.Std())
 	}
 	return nil
 }

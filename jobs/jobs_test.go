@@ -105,8 +105,8 @@ func TestJobRunsItemsInOrder(t *testing.T) {
 				t.Errorf("item 5: %s after %d attempts, want ok after 1 (the 503 waited out)", it.Status, it.Attempts)
 			}
 		default:
-			if it.Status != OK || string(it.Body) != strconv.Itoa(n*n+3) {
-				t.Errorf("item %d: %s %q", i, it.Status, it.Body)
+			if body, err := j.Result(i); it.Status != OK || err != nil || string(body) != strconv.Itoa(n*n+3) {
+				t.Errorf("item %d: %s %q %v", i, it.Status, body, err)
 			}
 		}
 	}
@@ -174,7 +174,10 @@ func TestJobsSurviveRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2, ok := m2.Get(done.ID)
-	if !ok || d2.Status().OK != 2 || string(d2.Items()[1].Body) != "9" {
+	if !ok {
+		t.Fatal("the finished job is gone after a restart")
+	}
+	if body, _ := d2.Result(1); d2.Status().OK != 2 || string(body) != "9" {
 		t.Fatalf("the finished job after a restart: %v %+v", ok, d2.Status())
 	}
 	c2, ok := m2.Get(cut.ID)

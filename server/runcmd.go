@@ -246,8 +246,13 @@ func submitCmd(args []string, s *settings) error {
 		select {
 		case <-ctx.Done():
 			// Interrupted: the job is cancelled, not left running unseen.
-			r.json(context.Background(), "DELETE", "/v1/jobs/"+job.ID, nil, &st)
+			// (An anonymous job is cancelled by admins only, unless the
+			// server sets auth.anonymous_job_control.)
+			err := r.json(context.Background(), "DELETE", "/v1/jobs/"+job.ID, nil, &st)
 			bar.Done()
+			if err != nil {
+				return fmt.Errorf("submit: interrupted; job %s is left running: the cancel was refused: %v", job.ID, err)
+			}
 			return fmt.Errorf("submit: interrupted; job %s cancelled", job.ID)
 		case <-time.After(250 * time.Millisecond):
 		}

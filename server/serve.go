@@ -25,6 +25,7 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/internal/environ"
 	"github.com/udftiles/udftiles/metrics"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/udfhost"
@@ -48,6 +49,11 @@ func serve(args []string, s *settings) error {
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	boundMemory(cfg, log)
+	// UDF code runs in processes that may share this user: they must not read
+	// the credentials in this process's environment (see docs/security.md).
+	if err := environ.Hide(); err != nil {
+		log.Warn("the server's environment stays readable in /proc", "error", err.Error())
+	}
 	st, err := newStack(cfg, s, log)
 	if err != nil {
 		return err
@@ -213,11 +219,18 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(), AdminToken: cfg.AdminToken, Bearers: bearers, Metrics: m,
 		Limits: web.Limits{MaxTileSize: lim.MaxTileSize, MaxParams: lim.MaxParams, MaxParamBytes: lim.MaxParamBytes,
 			MaxBodyBytes: lim.MaxBodyBytes, RatePerClient: lim.RatePerClient, BurstPerClient: lim.BurstPerClient,
-			TrustProxy: lim.TrustProxy, MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue, MaxSubmitItems: lim.MaxSubmitItems},
-		JobsDir: cfg.Server.JobsDir}
+			TrustProxy: cfg.TrustsProxy(), MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue, MaxSubmitItems: lim.MaxSubmitItems,
+			MaxJobsRunning: lim.MaxJobsRunning, MaxJobsStored: lim.MaxJobsStored, MaxJobResultMB: lim.MaxJobResultMB},
+		JobsDir: cfg.Server.JobsDir, JobsTTL: cfg.Server.JobsTTL.Std(), AnonymousJobControl: cfg.Auth.AnonymousJobControl}
+	d.MetricsAccess = cfg.Auth.Metrics
 	if len(cfg.COGURLs.Allow) > 0 {
 		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
-		d.COGSource = func(p string) (udfhost.Handler, error) { return cog.New(cog.Options{Path: p}), nil }
+		// Files named by requests open as GeoTIFFs only; the configured
+		// layers keep whatever GDAL opens.
+		d.COGSource = func(p string) (udfhost.Handler, error) {
+			return cog.New(cog.Options{Path: p, Drivers: cog.URLDrivers}), nil
+		}
+		d.PrivateFiles = privateFiles(cfg, log)
 	}
 	if cfg.Auth.InlineCode && pool != nil {
 		d.Inline = inlineUDFs(pool, filepath.Join(cfg.Python.CacheDir, "inline"), cfg.Python.Queue)
@@ -262,6 +275,24 @@ func inlineUDFs(pool *udfhost.Pool, dir string, queue int) func(string) (udfhost
 	}
 }
 
+// privateFiles are the paths of the private layers, which url= refuses; a
+// private layer whose file lies under cog_urls.allow is named in the log, as
+// the operator may not expect its file to be reachable that way.
+func privateFiles(cfg *config.Config, log *slog.Logger) []string {
+	var out []string
+	for _, u := range cfg.UDFs {
+		if u.IsPublic() || u.Path == "" {
+			continue
+		}
+		out = append(out, u.Path)
+		if entry, ok := web.AllowCovers(u.Path, cfg.COGURLs.Allow); ok {
+			log.Warn("a private layer's file lies under cog_urls.allow; url= refuses it, but keep private files outside the allowed places",
+				"udf", u.Name, "path", u.Path, "allow", entry)
+		}
+	}
+	return out
+}
+
 // tokenRates are the rate limits of the shared tokens that have one.
 func tokenRates(cfg *config.Config) map[string]web.Rate {
 	out := map[string]web.Rate{}
@@ -302,6 +333,7 @@ func startPython(cfg *config.Config, log *slog.Logger) (*udfhost.Pool, error) {
 	p := cfg.Python
 	return udfhost.NewPool(udfhost.PythonConfig{
 		Interpreter: p.Interpreter, Workers: p.Workers, Timeout: p.Timeout.Std(), MemoryMB: p.MemoryMB,
+		MaxOutputMB: p.MaxOutputMB, MaxLogMB: p.MaxLogMB,
 		CacheDir: p.CacheDir, Secrets: cfg.Secrets, Preload: p.Preload, UDFs: udfs,
 		Server: loopbackURL(cfg.Server.Listen), Logger: log,
 	})

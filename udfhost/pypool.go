@@ -102,7 +102,7 @@ func NewPool(cfg PythonConfig) (*Pool, error) {
 		return nil, err
 	}
 	// The runtime is code, not secrets: readable by a worker that runs as
-	// another user (see SECURITY.md).
+	// another user (see docs/security.md).
 	if err := os.Chmod(dir, 0o755); err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -13,7 +13,7 @@ import (
 )
 
 // TestWorkersAsAnotherUser runs the workers through an interpreter wrapper
-// that drops to another user (setpriv, as SECURITY.md describes): UDF code
+// that drops to another user (setpriv, as docs/security.md describes): UDF code
 // then runs as that user and cannot read a file only the server's user may
 // read. Dropping to another user needs root, as the CI machine is.
 func TestWorkersAsAnotherUser(t *testing.T) {

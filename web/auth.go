@@ -40,7 +40,14 @@ func NewBearer(name, sha256Hex string, admin bool) (Bearer, error) {
 // token. The token's hash is compared with every configured hash in constant
 // time, so neither the answer's timing nor its content says how close a guess
 // was; the token itself is never logged nor echoed.
+//
+// An in-process run of a job's item carries its owner in the context instead
+// (runAs), and is that bearer whatever its headers say: nothing an HTTP request
+// sends can set it.
 func (s *server) identify(r *http.Request) (*Bearer, error) {
+	if who, ok := r.Context().Value(runAsKey{}).(runAs); ok {
+		return s.bearerNamed(who.owner)
+	}
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, nil
@@ -60,6 +67,26 @@ func (s *server) identify(r *http.Request) (*Bearer, error) {
 		return nil, udfhost.Errorf(udfhost.Unauthorized, "unknown bearer token")
 	}
 	return &s.bearers[found], nil
+}
+
+// runAsKey keys the owner of the job an in-process item run is for.
+type runAsKey struct{}
+
+// runAs is a job's owner: a bearer's name, "" for an anonymous submit.
+type runAs struct{ owner string }
+
+// bearerNamed is the bearer of a job's owner: nil for an anonymous job, a 403
+// for a name no longer in the config.
+func (s *server) bearerNamed(name string) (*Bearer, error) {
+	if name == "" {
+		return nil, nil
+	}
+	for i := range s.bearers {
+		if s.bearers[i].Name == name {
+			return &s.bearers[i], nil
+		}
+	}
+	return nil, udfhost.Errorf(udfhost.Forbidden, "the job's owner, bearer %s, is no longer in auth.bearer: its items cannot run as it", name)
 }
 
 // admin lets admin tokens through: 401 without one (or with an unknown

@@ -4,12 +4,15 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/udfhost"
@@ -132,18 +135,42 @@ func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
 	if len(s.COGAllow) == 0 || s.COGSource == nil {
 		return nil, udfhost.Errorf(udfhost.NotFound, "tiles of COGs named by url= are off on this server (cog_urls.allow)")
 	}
-	gdalPath, err := AllowedURL(r.URL.Query().Get("url"), s.COGAllow)
+	raw := r.URL.Query().Get("url")
+	gdalPath, err := AllowedURL(raw, s.COGAllow)
 	if err != nil {
 		return nil, err
+	}
+	local := !strings.HasPrefix(gdalPath, "/vsi")
+	// A private layer's file is not served to whoever names it: the same
+	// answer as for a missing file, so the name says nothing about it.
+	if s.privateFile(gdalPath) {
+		if local {
+			return nil, udfhost.Errorf(udfhost.NotFound, "parameter url: no file %s", raw)
+		}
+		return nil, udfhost.Errorf(udfhost.NotFound, "parameter url: no COG at %s", raw)
 	}
 	s.urls.mu.Lock()
 	defer s.urls.mu.Unlock()
 	if l, ok := s.urls.layers[gdalPath]; ok {
 		return l, nil
 	}
+	if local {
+		if err := checkLocalCOG(gdalPath, raw); err != nil {
+			return nil, err
+		}
+	}
 	h, err := s.COGSource(gdalPath)
 	if err != nil {
 		return nil, err
+	}
+	if st, ok := h.(udfhost.Statuser); ok {
+		if err := st.Status(); err != nil {
+			if c, ok := h.(interface{ Close() }); ok {
+				c.Close()
+			}
+			s.Logger.Debug("url= names a file that cannot be opened", "url", raw, "error", err.Error())
+			return nil, openError(err, raw, local)
+		}
 	}
 	sum := sha256.Sum256([]byte(gdalPath))
 	l := &udfhost.Layer{Name: "cog-" + hex.EncodeToString(sum[:6]), Kind: "cog", Handler: h, MaxAge: s.COGMaxAge, Defaults: url.Values{}}
@@ -158,6 +185,126 @@ func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
 	s.urls.layers[gdalPath] = l
 	s.urls.order = append(s.urls.order, gdalPath)
 	return l, nil
+}
+
+// checkLocalCOG refuses, before GDAL sees it, a local path that cannot be a
+// GeoTIFF: a directory, anything but a regular file (a FIFO would hold the
+// request forever), a file the server cannot read, and one that does not
+// start as a TIFF does (a VRT, renamed or not, or any other format).
+func checkLocalCOG(p, raw string) error {
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return udfhost.Errorf(udfhost.NotFound, "parameter url: no file %s", raw)
+	case st.IsDir():
+		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is a directory, not a GeoTIFF", raw)
+	case !st.Mode().IsRegular():
+		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a regular file", raw)
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return udfhost.Errorf(udfhost.Forbidden, "parameter url: %s cannot be read by the server", raw)
+	}
+	defer f.Close()
+	var magic [4]byte
+	if _, err := io.ReadFull(f, magic[:]); err != nil || !isTIFF(magic) {
+		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a GeoTIFF (only GeoTIFF and COG files are served by url=)", raw)
+	}
+	return nil
+}
+
+// isTIFF is true for the first bytes of a TIFF or a BigTIFF, either byte order.
+func isTIFF(m [4]byte) bool {
+	s := string(m[:])
+	return s == "II*\x00" || s == "MM\x00*" || s == "II+\x00" || s == "MM\x00+"
+}
+
+// openError is the answer for an allowed url= GDAL cannot open as a GeoTIFF:
+// short, in the request's terms, without GDAL's text.
+func openError(err error, raw string, local bool) error {
+	msg := err.Error()
+	switch {
+	case local || strings.Contains(msg, "not recognized as") || strings.Contains(msg, "not recognised as"):
+		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a GeoTIFF the server can read (only GeoTIFF and COG files are served by url=)", raw)
+	case strings.Contains(msg, "HTTP response code: 404") || strings.Contains(msg, "No such file"):
+		return udfhost.Errorf(udfhost.NotFound, "parameter url: no COG at %s", raw)
+	case strings.Contains(msg, "HTTP response code: 403") || strings.Contains(msg, "HTTP response code: 401"):
+		return udfhost.Errorf(udfhost.Forbidden, "parameter url: %s refuses the server", raw)
+	}
+	return udfhost.Errorf(udfhost.Unavailable, "parameter url: %s cannot be read now", raw)
+}
+
+// privateFile reports whether gdalPath is a private layer's file, one of its
+// side files (x.tif.ovr, x.tif.msk, x.tif.aux.xml) or a file inside a private
+// layer's folder, by name or, for local files, by identity (links).
+func (s *server) privateFile(gdalPath string) bool {
+	var st os.FileInfo
+	local := !strings.HasPrefix(gdalPath, "/vsi")
+	if local {
+		st, _ = os.Stat(gdalPath)
+	}
+	for _, p := range s.PrivateFiles {
+		names := []string{layerPath(p)}
+		if local && !strings.HasPrefix(p, "/vsi") {
+			if real, err := filepath.EvalSymlinks(names[0]); err == nil && real != names[0] {
+				names = append(names, real)
+			}
+			if pst, err := os.Stat(p); err == nil && st != nil && os.SameFile(st, pst) {
+				return true
+			}
+		}
+		for _, n := range names {
+			if gdalPath == n || strings.HasPrefix(gdalPath, n+".") && !strings.Contains(gdalPath[len(n):], "/") ||
+				strings.HasPrefix(gdalPath, strings.TrimSuffix(n, "/")+"/") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// layerPath is a layer's configured path spelt as AllowedURL spells the path
+// it returns: local paths absolute and clean, /vsicurl/ URLs cleaned.
+func layerPath(p string) string {
+	switch {
+	case strings.HasPrefix(p, "/vsicurl/"):
+		if u, err := cleanURL(strings.TrimPrefix(p, "/vsicurl/")); err == nil {
+			return "/vsicurl/" + u.String()
+		}
+		return p
+	case strings.HasPrefix(p, "/vsis3/"):
+		return "/vsis3/" + strings.TrimPrefix(path.Clean("/"+strings.TrimPrefix(p, "/vsis3/")), "/")
+	case strings.HasPrefix(p, "/vsi"):
+		return p
+	}
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return filepath.Clean(p)
+}
+
+// AllowCovers returns the cog_urls.allow entry under which a layer's path (a
+// local path, /vsis3/bucket/key or /vsicurl/URL) lies, if any: url= could name
+// that file, so the server refuses it for a private layer and says so at
+// start-up.
+func AllowCovers(layerFile string, allow []string) (string, bool) {
+	raw := layerPath(layerFile)
+	switch {
+	case strings.HasPrefix(raw, "/vsis3/"):
+		raw = "s3://" + strings.TrimPrefix(raw, "/vsis3/")
+	case strings.HasPrefix(raw, "/vsicurl/"):
+		raw = strings.TrimPrefix(raw, "/vsicurl/")
+	case strings.HasPrefix(raw, "/vsi"):
+		return "", false
+	}
+	for _, a := range allow {
+		// A missing file under an allowed directory is covered too: it may
+		// appear later. A folder (a saved Python UDF) is covered as a file is.
+		if _, err := AllowedURL(raw, []string{a}); err == nil || udfhost.KindOf(err) == udfhost.NotFound {
+			return a, true
+		}
+	}
+	return "", false
 }
 
 // urlTile serves /v1/cog/tiles/{z}/{x}/{y}[.ext]?url=...

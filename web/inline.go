@@ -39,6 +39,20 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, `the body must be JSON: {"code": "...", "params": {...}, "bounds": "xmin,ymin,xmax,ymax", "format": "geojson"}: %v`, err))
 		return
 	}
+	// The body and its params are read once more, to refuse a key given twice.
+	var raw struct {
+		Params json.RawMessage `json:"params"`
+	}
+	_ = json.Unmarshal(body, &raw)
+	for _, obj := range [][]byte{body, raw.Params} {
+		if len(obj) == 0 || string(obj) == "null" {
+			continue
+		}
+		if _, err := jsonParams(obj); err != nil {
+			writeError(w, r, asBadRequest(err, "the body"))
+			return
+		}
+	}
 	if strings.TrimSpace(in.Code) == "" {
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "code: the Python source of a @fused.udf function is required"))
 		return
@@ -54,9 +68,17 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	for k, v := range in.Params {
+		if _, dup := q[k]; dup {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "parameter %s: given in both the query and params; give it once", truncate(k, 64)))
+			return
+		}
 		q[k] = []string{queryValue(v)}
 	}
 	if in.Format != "" {
+		if q.Has("format") {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "parameter format: given in both the query and the body; give it once"))
+			return
+		}
 		q.Set("format", in.Format)
 	}
 	c := call{query: q}

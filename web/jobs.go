@@ -4,13 +4,17 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/mux"
@@ -71,8 +75,18 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "max_workers: want 1 to %d, got %d", jobs.MaxWorkersLimit, in.MaxWorkers))
 		return
 	}
+	// The job is its submitter's: the bearer's name (never the token), or
+	// no one for an anonymous submit, counted against the client's address.
+	who, err := s.identify(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
 	spec := jobs.Spec{UDF: l.Name, Items: items, Params: map[string]string{}, MaxWorkers: in.MaxWorkers, MaxRetry: 2,
-		IgnoreExceptions: in.IgnoreExceptions, Auth: r.Header.Get("Authorization")}
+		IgnoreExceptions: in.IgnoreExceptions, Client: "addr:" + s.clientAddr(r)}
+	if who != nil {
+		spec.Owner, spec.Client = who.Name, "bearer:"+who.Name
+	}
 	if d, err := strconv.Atoi(r.Header.Get("X-Udftiles-Depth")); err == nil && d > 0 {
 		if d > udfhost.MaxDepth {
 			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
@@ -91,7 +105,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	j, err := s.jobs.Submit(spec)
 	if err != nil {
-		writeError(w, r, err)
+		s.jobError(w, r, err, who)
 		return
 	}
 	base := s.baseURL(r) + "/v1/jobs/" + j.ID
@@ -146,23 +160,26 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 }
 
 // runItem is the jobs' Runner: GET /v1/udfs/{name}/run with the parameters,
-// in process, through the cached path and the layer's access check.
+// in process, through the cached path and the layer's access check, as the
+// job's owner (carried in the context, never in a header).
 func (s *server) runItem(ctx context.Context, udf string, params map[string]string, spec *jobs.Spec) (jobs.Output, error) {
 	q := url.Values{}
 	for k, v := range params {
 		q.Set(k, v)
 	}
 	q.Set("debug", "true") // the UDF's prints come back in X-UDF-Logs
+	ctx = context.WithValue(ctx, runAsKey{}, runAs{owner: spec.Owner})
 	req := httptest.NewRequest(http.MethodGet, "/v1/udfs/"+url.PathEscape(udf)+"/run?"+q.Encode(), nil).WithContext(ctx)
-	if spec.Auth != "" {
-		req.Header.Set("Authorization", spec.Auth)
-	}
 	if spec.Depth > 0 {
 		req.Header.Set("X-Udftiles-Depth", strconv.Itoa(spec.Depth))
 	}
 	req = mux.SetURLVars(req, map[string]string{"name": udf})
 	rec := httptest.NewRecorder()
 	s.run(rec, req)
+	if err := ctx.Err(); err != nil {
+		// The run was abandoned (s.run answers nothing then): not a result.
+		return jobs.Output{}, err
+	}
 	logs := ""
 	if h := rec.Header().Get("X-UDF-Logs"); h != "" {
 		logs, _ = strconv.Unquote(h)
@@ -178,46 +195,144 @@ func (s *server) runItem(ctx context.Context, udf string, params map[string]stri
 	return jobs.Output{Body: rec.Body.Bytes(), ContentType: rec.Header().Get("Content-Type"), Logs: logs, Cache: rec.Header().Get("X-Cache")}, nil
 }
 
-func (s *server) job(w http.ResponseWriter, r *http.Request) (*jobs.Job, bool) {
+// jobError answers a refused submit or retry: a per-client limit is a 429
+// with Retry-After and how to make room.
+func (s *server) jobError(w http.ResponseWriter, r *http.Request, err error, who *Bearer) {
+	var le *jobs.LimitError
+	if !errors.As(err, &le) {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(le.RetryAfter.Seconds())))))
+	ttl := days(s.jobs.TTL())
+	if le.Limit == "running" {
+		how := "wait for one to end, or cancel one (DELETE /v1/jobs/{id})"
+		if who == nil && !s.AnonymousJobControl {
+			how = "wait for one to end"
+		}
+		writeError(w, r, udfhost.Errorf(udfhost.TooMany, "this client has %d jobs running: at most %d (limits.max_jobs_running); %s", le.Max, le.Max, how))
+		return
+	}
+	how := fmt.Sprintf("remove ended jobs (DELETE /v1/jobs/{id}?remove=true) or wait until they expire (server.jobs_ttl: %s)", ttl)
+	if who == nil && !s.AnonymousJobControl {
+		how = fmt.Sprintf("ended jobs expire after server.jobs_ttl (%s); jobs submitted with a bearer token can be removed (DELETE /v1/jobs/{id}?remove=true)", ttl)
+	}
+	writeError(w, r, udfhost.Errorf(udfhost.TooMany, "this client has %d jobs stored: at most %d (limits.max_jobs_stored); %s", le.Max, le.Max, how))
+}
+
+// days writes a duration in days when it is whole days, as the config does.
+func days(d time.Duration) string {
+	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return d.String()
+}
+
+// job finds the job of the request's id that the caller may see: its owner
+// and admins see a bearer's job, anyone holding the id an anonymous one.
+// Another bearer, or an anonymous caller, gets the 404 of an unknown id, so
+// that the ids of others' jobs are not confirmed. control (cancel, retry,
+// delete) of an anonymous job takes an admin token unless
+// auth.anonymous_job_control is on: 401 without a token, 403 with another.
+func (s *server) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.Job, *Bearer, bool) {
 	if s.jobs == nil {
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "jobs are off on this server"))
-		return nil, false
+		return nil, nil, false
 	}
-	j, ok := s.jobs.Get(mux.Vars(r)["id"])
+	who, err := s.identify(r)
+	if err != nil {
+		writeError(w, r, err)
+		return nil, nil, false
+	}
+	id := mux.Vars(r)["id"]
+	j, ok := s.jobs.Get(id)
+	if ok && j.Owner() != "" && (who == nil || (!who.Admin && who.Name != j.Owner())) {
+		ok = false
+	}
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q", mux.Vars(r)["id"]))
-		return nil, false
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q (a job submitted with a bearer token is seen with that token or an admin's)", id))
+		return nil, nil, false
 	}
-	return j, true
+	if control && j.Owner() == "" && !s.AnonymousJobControl && (who == nil || !who.Admin) {
+		if who == nil {
+			writeError(w, r, udfhost.Errorf(udfhost.Unauthorized, "cancelling, retrying or deleting an anonymous job needs an admin token (or auth.anonymous_job_control: true)"))
+		} else {
+			writeError(w, r, udfhost.Errorf(udfhost.Forbidden, "token %s is not an admin token: an anonymous job is cancelled, retried or deleted by admins only (or with auth.anonymous_job_control: true)", who.Name))
+		}
+		return nil, nil, false
+	}
+	return j, who, true
+}
+
+// private reports whether a job's answers are for its caller only: a
+// bearer's job, or one of a private (or no longer served) layer.
+func (s *server) private(j *jobs.Job) bool {
+	l, ok := s.Registry.Get(j.UDF())
+	return j.Owner() != "" || !ok || l.Private
 }
 
 // jobStatus serves GET /v1/jobs/{id}: counts by state and progress.
 func (s *server) jobStatus(w http.ResponseWriter, r *http.Request) {
-	if j, ok := s.job(w, r); ok {
-		w.Header().Set("Cache-Control", "no-store")
+	if j, _, ok := s.job(w, r, false); ok {
+		cc := "no-store"
+		if s.private(j) {
+			cc = "private, no-store"
+		}
+		w.Header().Set("Cache-Control", cc)
 		writeJSON(w, j.Status())
 	}
 }
 
-// jobCancel serves DELETE /v1/jobs/{id}.
+// jobCancel serves DELETE /v1/jobs/{id}: a running job is cancelled (an
+// ended one is left as it is). With ?remove=true the job and its results are
+// removed too, once it has stopped: that makes room for new submits. A
+// cancel never removes anything, so a late cancel loses no results.
 func (s *server) jobCancel(w http.ResponseWriter, r *http.Request) {
-	if j, ok := s.job(w, r); ok {
-		j.Cancel()
-		writeJSON(w, j.Status())
-	}
-}
-
-// jobRetry serves POST /v1/jobs/{id}/retry: failed and cancelled items run again.
-func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.job(w, r)
+	j, _, ok := s.job(w, r, true)
 	if !ok {
 		return
 	}
-	// The token of the first submit is not kept on disk: a retry brings its own.
-	j.Spec.Auth = r.Header.Get("Authorization")
+	if j.Status().State == jobs.JobRunning {
+		j.Cancel()
+	}
+	if r.URL.Query().Get("remove") != "true" {
+		writeJSON(w, j.Status())
+		return
+	}
+	// A cancelled job stops once its running items have given up.
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	_ = j.Wait(ctx)
+	st := j.Status()
+	switch err := s.jobs.Delete(j.ID); {
+	case errors.Is(err, jobs.ErrRunning):
+		writeError(w, r, udfhost.Errorf(udfhost.Unavailable, "job %s is still stopping; remove it again in a moment", j.ID))
+	case errors.Is(err, jobs.ErrNotFound):
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q", j.ID))
+	case err != nil:
+		writeError(w, r, err)
+	default:
+		writeJSON(w, map[string]any{"deleted": true, "id": j.ID, "status": st})
+	}
+}
+
+// jobRetry serves POST /v1/jobs/{id}/retry: failed and cancelled items run
+// again, as the job's owner whoever asks.
+func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
+	j, who, ok := s.job(w, r, true)
+	if !ok {
+		return
+	}
 	n, err := j.Retry()
-	if err != nil {
+	switch {
+	case errors.Is(err, jobs.ErrNotFound):
+		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q", j.ID))
+		return
+	case errors.Is(err, jobs.ErrRunning):
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%v", err))
+		return
+	case err != nil:
+		s.jobError(w, r, err, who)
 		return
 	}
 	writeJSONStatus(w, http.StatusAccepted, map[string]any{"retried": n, "status": j.Status()})
@@ -228,7 +343,7 @@ func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
 // cache, error, logs and result (JSON and text as they are, other bytes in
 // base64).
 func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
-	j, ok := s.job(w, r)
+	j, _, ok := s.job(w, r, false)
 	if !ok {
 		return
 	}
@@ -240,6 +355,10 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "format: json, csv or parquet, got %q", format))
 		return
 	}
+	if s.private(j) {
+		w.Header().Set("Cache-Control", "private")
+	}
+	st := j.Status()
 	items := j.Items()
 	argCols := map[string]bool{}
 	for _, it := range items {
@@ -259,7 +378,7 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 			t.Types[c] = "str"
 		}
 	}
-	for _, it := range items {
+	row := func(it jobs.Item, body []byte) []any {
 		row := []any{int64(it.Index)}
 		for _, a := range args {
 			if v, ok := it.Args[a]; ok {
@@ -268,25 +387,40 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 				row = append(row, nil)
 			}
 		}
-		row = append(row, it.Status, it.Seconds, int64(it.Attempts), it.Cache, it.Error, it.Logs, it.ContentType, resultText(it))
-		t.Rows = append(t.Rows, row)
+		return append(row, it.Status, it.Seconds, int64(it.Attempts), it.Cache, it.Error, it.Logs, it.ContentType, resultText(it, body))
 	}
 	if format == "json" {
-		// JSON results are embedded as JSON, not as text.
-		out := make([]map[string]any, len(t.Rows))
-		for i, row := range t.Rows {
+		// Rows are written as they are read from disk, one result in
+		// memory at a time; JSON results are embedded as JSON, not as text.
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		enc := json.NewEncoder(w)
+		enc.SetEscapeHTML(false)
+		io.WriteString(w, `{"results":[`)
+		first := true
+		j.Results(func(it jobs.Item, body []byte) error {
 			m := map[string]any{}
-			for c, v := range row {
+			for c, v := range row(it, body) {
 				m[t.Columns[c]] = v
 			}
-			if strings.Contains(items[i].ContentType, "json") && json.Valid(items[i].Body) {
-				m["result"] = json.RawMessage(items[i].Body)
+			if it.Status == jobs.OK && strings.Contains(it.ContentType, "json") && json.Valid(body) {
+				m["result"] = json.RawMessage(body)
 			}
-			out[i] = m
-		}
-		writeJSON(w, map[string]any{"status": j.Status(), "results": out})
+			if !first {
+				io.WriteString(w, ",")
+			}
+			first = false
+			return enc.Encode(m)
+		})
+		io.WriteString(w, `],"status":`)
+		enc.Encode(st)
+		io.WriteString(w, "}\n")
 		return
 	}
+	j.Results(func(it jobs.Item, body []byte) error {
+		t.Rows = append(t.Rows, row(it, body))
+		return nil
+	})
 	body, ct, err := render.Encode(t, format, render.Options{})
 	if err != nil {
 		writeError(w, r, err)
@@ -298,13 +432,13 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 
 // resultText is an item's result as text: the body when it is UTF-8 text
 // (JSON, CSV, plain), else its base64.
-func resultText(it jobs.Item) any {
+func resultText(it jobs.Item, body []byte) any {
 	if it.Status != jobs.OK {
 		return nil
 	}
 	ct := it.ContentType
-	if (strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json")) && utf8.Valid(it.Body) {
-		return string(it.Body)
+	if (strings.HasPrefix(ct, "text/") || strings.Contains(ct, "json")) && utf8.Valid(body) {
+		return string(body)
 	}
-	return base64.StdEncoding.EncodeToString(it.Body)
+	return base64.StdEncoding.EncodeToString(body)
 }

@@ -84,7 +84,8 @@ func TestSubmitJobs(t *testing.T) {
 	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: h, MaxAge: time.Hour})
 	e.reg.Add(&udfhost.Layer{Name: "hidden", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour, Private: true})
 	reader, _ := web.NewBearer("r", web.HashToken("tok"), false)
-	srv := e.withDeps(t, web.Deps{JobsDir: t.TempDir(), Bearers: []web.Bearer{reader}, Limits: web.Limits{MaxSubmitItems: 20}})
+	// Anonymous jobs are cancelled and retried here without a token.
+	srv := e.withDeps(t, web.Deps{JobsDir: t.TempDir(), Bearers: []web.Bearer{reader}, Limits: web.Limits{MaxSubmitItems: 20}, AnonymousJobControl: true})
 
 	id, st := submitAndWait(t, srv, "echo", `{"arg_list": [3, 1, 13, 2], "params": {"k": "a"}, "max_workers": 3}`)
 	if st["state"] != "done" || st["ok"] != 3.0 || st["error"] != 1.0 || st["total"] != 4.0 {
@@ -161,7 +162,7 @@ func TestSubmitJobs(t *testing.T) {
 		t.Errorf("an unknown job: %d", rec.Code)
 	}
 
-	// Retry reruns the failed item only; cancel of an ended job changes nothing.
+	// Retry reruns the failed item only; DELETE cancels, ?remove=true removes.
 	runs = h.runs.Load()
 	if rec := post(srv, "/v1/jobs/"+id+"/retry", ""); rec.Code != 202 || !strings.Contains(rec.Body.String(), `"retried":1`) {
 		t.Errorf("retry: %d %s", rec.Code, rec.Body)
@@ -173,8 +174,17 @@ func TestSubmitJobs(t *testing.T) {
 	if h.runs.Load() != runs+1 {
 		t.Errorf("retry ran the layer %d times, want once", h.runs.Load()-runs)
 	}
-	if rec := do(srv, "DELETE", "/v1/jobs/"+id); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"state":"done"`) {
-		t.Errorf("cancel of an ended job: %d %s", rec.Code, rec.Body)
+	if rec := do(srv, "DELETE", "/v1/jobs/"+id); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"state":"done"`) || strings.Contains(rec.Body.String(), `"deleted"`) {
+		t.Errorf("DELETE (a cancel) of an ended job: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(srv, "GET", "/v1/jobs/"+id+"/results"); rec.Code != 200 {
+		t.Errorf("a cancel removed an ended job's results: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(srv, "DELETE", "/v1/jobs/"+id+"?remove=true"); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"state":"done"`) || !strings.Contains(rec.Body.String(), `"deleted":true`) {
+		t.Errorf("DELETE ?remove=true of an ended job: %d %s", rec.Code, rec.Body)
+	}
+	if rec := do(srv, "GET", "/v1/jobs/"+id); rec.Code != 404 {
+		t.Errorf("a deleted job: %d", rec.Code)
 	}
 }
 

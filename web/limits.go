@@ -5,12 +5,14 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/udftiles/udftiles/jobs"
 	"github.com/udftiles/udftiles/udfhost"
 )
 
@@ -25,18 +27,28 @@ type Limits struct {
 	// bucket of BurstPerClient; 0 = no limit.
 	RatePerClient  float64
 	BurstPerClient int
-	TrustProxy     bool // the client address is X-Forwarded-For's first
+	// TrustProxy: a proxy in front sets X-Forwarded-For (the client address
+	// is its first), X-Forwarded-Proto and X-Forwarded-Host (the base of the
+	// URLs in documents); otherwise those headers are ignored.
+	TrustProxy bool
 	// MaxRenders bounds the handler runs at once; MaxRenderQueue more wait.
 	MaxRenders     int
 	MaxRenderQueue int
 	// MaxSubmitItems bounds the items of one submitted job.
 	MaxSubmitItems int
+	// MaxJobsRunning and MaxJobsStored bound the jobs of one client (a
+	// bearer token, or the address of anonymous submits) running and kept;
+	// MaxJobResultMB the results one job keeps.
+	MaxJobsRunning int
+	MaxJobsStored  int
+	MaxJobResultMB int
 }
 
 // DefaultLimits are the limits of a server configured with none.
 func DefaultLimits() Limits {
 	return Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20,
-		MaxRenders: 4 * runtime.NumCPU(), MaxRenderQueue: 64 * runtime.NumCPU(), MaxSubmitItems: DefaultMaxSubmitItems}
+		MaxRenders: 4 * runtime.NumCPU(), MaxRenderQueue: 64 * runtime.NumCPU(), MaxSubmitItems: DefaultMaxSubmitItems,
+		MaxJobsRunning: jobs.DefaultMaxRunning, MaxJobsStored: jobs.DefaultMaxStored, MaxJobResultMB: jobs.DefaultMaxResultBytes >> 20}
 }
 
 func (l Limits) withDefaults() Limits {
@@ -62,21 +74,50 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxSubmitItems <= 0 {
 		l.MaxSubmitItems = d.MaxSubmitItems
 	}
+	if l.MaxJobsRunning <= 0 {
+		l.MaxJobsRunning = d.MaxJobsRunning
+	}
+	if l.MaxJobsStored <= 0 {
+		l.MaxJobsStored = d.MaxJobsStored
+	}
+	if l.MaxJobResultMB <= 0 {
+		l.MaxJobResultMB = d.MaxJobResultMB
+	}
 	if l.RatePerClient > 0 && l.BurstPerClient <= 0 {
 		l.BurstPerClient = int(math.Ceil(2 * l.RatePerClient))
 	}
 	return l
 }
 
-// checkQuery enforces the parameter count and sizes.
+// checkQuery enforces the parameter count and sizes, and that each parameter
+// is given once (see repeatable). A query Go cannot parse whole (a ';'
+// separator, a broken %-escape, more than 10,000 parameters) is refused:
+// r.URL.Query() would silently drop those parts, or all of them.
 func (s *server) checkQuery(r *http.Request) error {
 	raw := r.URL.RawQuery
-	// Most queries are short: no parameter can be over the limit, nor too
-	// many of them, and there is no tilesize to look at.
-	if len(raw) <= s.limits.MaxParamBytes && strings.Count(raw, "&")+strings.Count(raw, ";") < s.limits.MaxParams && !strings.Contains(raw, "tilesize") {
-		return nil
+	if len(raw) > maxQuery {
+		return udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to the layer's /run as a JSON body (up to %d bytes)",
+			maxQuery>>10, s.limits.MaxBodyBytes)
 	}
-	q := r.URL.Query()
+	// Most queries are short: no parameter can be over the limit, nor too
+	// many of them, and there is no tilesize to look at; repeated names are
+	// found by comparing them as written.
+	if len(raw) <= s.limits.MaxParamBytes && strings.Count(raw, "&") < min(s.limits.MaxParams, fastScanPairs) &&
+		!strings.Contains(raw, ";") && !strings.Contains(raw, "tilesize") {
+		if dup, ok := quickDuplicate(raw); ok {
+			if dup != "" {
+				return duplicateError(dup)
+			}
+			return nil
+		}
+	}
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		if strings.Count(raw, "&") >= maxQueryPairs {
+			return udfhost.Errorf(udfhost.BadRequest, "more than %d query parameters: at most %d", maxQueryPairs, s.limits.MaxParams)
+		}
+		return udfhost.Errorf(udfhost.BadRequest, "the query string is malformed (%v): separate parameters with '&' and escape '%%' as %%25", err)
+	}
 	n := 0
 	for k, vs := range q {
 		n += len(vs)
@@ -92,6 +133,9 @@ func (s *server) checkQuery(r *http.Request) error {
 	if n > s.limits.MaxParams {
 		return udfhost.Errorf(udfhost.BadRequest, "%d query parameters: at most %d", n, s.limits.MaxParams)
 	}
+	if dup := duplicated(q); dup != "" {
+		return duplicateError(dup)
+	}
 	if ts := q.Get("tilesize"); ts != "" {
 		if v, err := strconv.Atoi(ts); err == nil && v > s.limits.MaxTileSize {
 			return udfhost.Errorf(udfhost.BadRequest, "parameter tilesize: at most %d on this server, got %d", s.limits.MaxTileSize, v)
@@ -99,6 +143,10 @@ func (s *server) checkQuery(r *http.Request) error {
 	}
 	return nil
 }
+
+// maxQueryPairs is the most parameters Go's url.ParseQuery reads: past it, it
+// reads none (GODEBUG urlmaxqueryparams).
+const maxQueryPairs = 10000
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

@@ -5,6 +5,7 @@ package web
 // through serve, so they share the cache with /v1/udfs/{name}/tiles.
 
 import (
+	"encoding/json"
 	"encoding/xml"
 	"fmt"
 	"net/http"
@@ -204,6 +205,7 @@ func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*udfhost.Laye
 		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no tile matrix set %q (this server has %s)", v["tms"], wmqID))
 		return nil, dataKind{}, false
 	}
+	privateDoc(w, l) // a tile's own Cache-Control replaces this
 	return l, k, true
 }
 
@@ -234,7 +236,9 @@ func (s *server) ogcCollectionInfo(r *http.Request, l *udfhost.Layer) map[string
 func (s *server) ogcCollections(w http.ResponseWriter, r *http.Request) {
 	cs := []map[string]any{}
 	w.Header().Add("Vary", "Authorization")
-	for _, l := range s.visible(r) {
+	visible := s.visible(r)
+	privateDoc(w, visible...)
+	for _, l := range visible {
 		if l.Handler != nil {
 			cs = append(cs, s.ogcCollectionInfo(r, l))
 		}
@@ -255,6 +259,7 @@ func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	privateDoc(w, l)
 	writeJSON(w, s.ogcCollectionInfo(r, l))
 }
 
@@ -393,14 +398,26 @@ func (s *server) wmtsLayers(r *http.Request) []*udfhost.Layer {
 	return out
 }
 
-// wmts is the KVP endpoint: GetCapabilities and GetTile.
+// wmts is the KVP endpoint: GetCapabilities and GetTile. Parameter names are
+// case-insensitive, as OGC's KVP encoding has them, so a name given twice in
+// two spellings is given twice. Every error is an OWS ExceptionReport (see
+// owsErrors for those raised outside this function).
 func (s *server) wmts(w http.ResponseWriter, r *http.Request) {
 	q := url.Values{}
 	for k, v := range r.URL.Query() {
-		q[strings.ToUpper(k)] = v
+		K := strings.ToUpper(k)
+		if _, dup := q[K]; dup || len(v) > 1 {
+			wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", strings.ToLower(k), k+" is given more than once")
+			return
+		}
+		q[K] = v
 	}
-	if svc := q.Get("SERVICE"); !strings.EqualFold(svc, "WMTS") {
-		wmtsException(w, "MissingParameterValue", "service", "SERVICE=WMTS is required")
+	switch svc := q.Get("SERVICE"); {
+	case svc == "":
+		wmtsException(w, http.StatusBadRequest, "MissingParameterValue", "service", "SERVICE=WMTS is required")
+		return
+	case !strings.EqualFold(svc, "WMTS"):
+		wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", "service", "SERVICE="+svc+": this is a WMTS (SERVICE=WMTS)")
 		return
 	}
 	switch req := q.Get("REQUEST"); strings.ToLower(req) {
@@ -409,38 +426,38 @@ func (s *server) wmts(w http.ResponseWriter, r *http.Request) {
 	case "gettile":
 		s.wmtsGetTile(w, r, q)
 	case "":
-		wmtsException(w, "MissingParameterValue", "request", "REQUEST is required")
+		wmtsException(w, http.StatusBadRequest, "MissingParameterValue", "request", "REQUEST is required")
 	default:
-		wmtsException(w, "OperationNotSupported", "request", "request "+req+" is not supported (GetCapabilities, GetTile)")
+		wmtsException(w, http.StatusNotImplemented, "OperationNotSupported", "request", "request "+req+" is not supported (GetCapabilities, GetTile)")
 	}
 }
 
 func (s *server) wmtsGetTile(w http.ResponseWriter, r *http.Request, q url.Values) {
 	for _, p := range []string{"LAYER", "TILEMATRIX", "TILEROW", "TILECOL"} {
 		if q.Get(p) == "" {
-			wmtsException(w, "MissingParameterValue", strings.ToLower(p), p+" is required")
+			wmtsException(w, http.StatusBadRequest, "MissingParameterValue", strings.ToLower(p), p+" is required")
 			return
 		}
 	}
 	l, ok := s.Registry.Get(q.Get("LAYER"))
 	if !ok || !slices.Contains(dataKinds(l), kindMap) {
-		wmtsException(w, "InvalidParameterValue", "layer", "no layer "+q.Get("LAYER"))
+		wmtsException(w, http.StatusNotFound, "InvalidParameterValue", "layer", "no layer "+q.Get("LAYER"))
 		return
 	}
 	if err := s.mayUse(r, l); err != nil {
-		writeError(w, r, err)
+		writeError(w, r, err) // made an ExceptionReport by owsErrors, with its status and WWW-Authenticate
 		return
 	}
 	if tms := q.Get("TILEMATRIXSET"); tms != "" && tms != wmqID {
-		wmtsException(w, "InvalidParameterValue", "tilematrixset", "no tile matrix set "+tms+" (this server has "+wmqID+")")
+		wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", "tilematrixset", "no tile matrix set "+tms+" (this server has "+wmqID+")")
 		return
 	}
 	if f := q.Get("FORMAT"); f != "" && f != mimePNG && f != "png" {
-		wmtsException(w, "InvalidParameterValue", "format", "format "+f+": this server serves image/png")
+		wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", "format", "format "+f+": this server serves image/png")
 		return
 	}
 	if st := q.Get("STYLE"); st != "" && st != "default" {
-		wmtsException(w, "InvalidParameterValue", "style", "no style "+st+" (default)")
+		wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", "style", "no style "+st+" (default)")
 		return
 	}
 	tm := q.Get("TILEMATRIX")
@@ -449,32 +466,129 @@ func (s *server) wmtsGetTile(w http.ResponseWriter, r *http.Request, q url.Value
 	}
 	z, err := strconv.Atoi(tm)
 	if err != nil || z < 0 || z > wmqMaxZoom {
-		wmtsException(w, "InvalidParameterValue", "tilematrix", "no tile matrix "+q.Get("TILEMATRIX"))
+		wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", "tilematrix", "no tile matrix "+q.Get("TILEMATRIX"))
 		return
 	}
-	t, err := parseTile(strconv.Itoa(z), q.Get("TILECOL"), q.Get("TILEROW"))
-	if err != nil {
-		wmtsException(w, "TileOutOfRange", "tilerow", err.Error())
-		return
-	}
+	// A tile off the tile matrix is a 400, as the standard has it; a tile of
+	// the matrix that the layer does not serve (zooms, bounds) is not found.
 	sch := l.Handler.Schema()
 	if z < sch.MinZoom || z > sch.MaxZoom {
-		wmtsException(w, "TileOutOfRange", "tilematrix", fmt.Sprintf("tile matrix %d is outside %s's %d..%d", z, l.Name, sch.MinZoom, sch.MaxZoom))
+		wmtsException(w, http.StatusNotFound, "TileOutOfRange", "tilematrix", fmt.Sprintf("tile matrix %d is outside %s's %d..%d", z, l.Name, sch.MinZoom, sch.MaxZoom))
+		return
+	}
+	var rc [2]int
+	for i, p := range []string{"TILEROW", "TILECOL"} {
+		if rc[i], err = strconv.Atoi(q.Get(p)); err != nil {
+			wmtsException(w, http.StatusBadRequest, "InvalidParameterValue", strings.ToLower(p), p+" "+q.Get(p)+" is not an integer")
+			return
+		}
+	}
+	t, err := tiles.New(z, rc[1], rc[0])
+	if err != nil {
+		locator := "tilerow"
+		if n := 1 << z; rc[1] < 0 || rc[1] >= n {
+			locator = "tilecol"
+		}
+		wmtsException(w, http.StatusBadRequest, "TileOutOfRange", locator, fmt.Sprintf("tile row %d, column %d: %v", rc[0], rc[1], err))
+		return
+	}
+	if !t.LonLat().Intersects(sch.Bounds) {
+		locator, c := "tilerow", tiles.Cover(sch.Bounds, z)
+		if t.X < c.MinX || t.X > c.MaxX {
+			locator = "tilecol"
+		}
+		wmtsException(w, http.StatusNotFound, "TileOutOfRange", locator, fmt.Sprintf("tile row %d, column %d is outside %s's bounds", rc[0], rc[1], l.Name))
 		return
 	}
 	s.serveTile(w, r, l, t, "png", url.Values{})
 }
 
-// wmtsException answers an OWS 1.1 ExceptionReport with 400.
-func wmtsException(w http.ResponseWriter, code, locator, text string) {
-	w.Header().Set("Content-Type", "application/xml")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusBadRequest)
+// wmtsException answers an OWS 1.1 ExceptionReport (OGC 06-121r9, 8.5) with
+// the HTTP status of its code: 400 for MissingParameterValue,
+// InvalidParameterValue and TileOutOfRange off the tile matrix, 404 for
+// TileOutOfRange of a tile the layer does not serve and for unknown layers,
+// 501 for OperationNotSupported, and the failure's own status (401, 429, 500,
+// 503, ...) for NoApplicableCode.
+func wmtsException(w http.ResponseWriter, status int, code, locator, text string) {
+	h := w.Header()
+	h.Del("ETag")
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/xml")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	loc := ""
+	if locator != "" {
+		loc = ` locator="` + xmlEsc(locator) + `"`
+	}
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?>
 <ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1" version="1.1.0" xml:lang="en">
-  <ows:Exception exceptionCode="%s" locator="%s"><ows:ExceptionText>%s</ows:ExceptionText></ows:Exception>
+  <ows:Exception exceptionCode="%s"%s><ows:ExceptionText>%s</ows:ExceptionText></ows:Exception>
 </ows:ExceptionReport>
-`, xmlEsc(code), xmlEsc(locator), xmlEsc(text))
+`, xmlEsc(code), loc, xmlEsc(text))
+}
+
+// owsErrors makes the JSON errors of the /wmts route (request limits, rate
+// limits, tokens, a failed render) OWS ExceptionReports with the same status,
+// so that a WMTS client only ever reads XML from it.
+func (s *server) owsErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/wmts" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		ow := &owsWriter{ResponseWriter: w}
+		next.ServeHTTP(ow, r)
+		ow.finish()
+	})
+}
+
+// owsWriter holds back a JSON error body to rewrite it as an ExceptionReport.
+type owsWriter struct {
+	http.ResponseWriter
+	status int // of the error held back; 0 passes everything through
+	wrote  bool
+	body   strings.Builder
+}
+
+func (o *owsWriter) WriteHeader(code int) {
+	if o.wrote {
+		return
+	}
+	o.wrote = true
+	if code >= 400 && strings.HasPrefix(o.Header().Get("Content-Type"), "application/json") {
+		o.status = code
+		return
+	}
+	o.ResponseWriter.WriteHeader(code)
+}
+
+func (o *owsWriter) Write(b []byte) (int, error) {
+	if !o.wrote {
+		o.WriteHeader(http.StatusOK)
+	}
+	if o.status != 0 {
+		return o.body.Write(b)
+	}
+	return o.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (o *owsWriter) Unwrap() http.ResponseWriter { return o.ResponseWriter }
+
+func (o *owsWriter) finish() {
+	if o.status == 0 {
+		return
+	}
+	var e errorBody
+	_ = json.Unmarshal([]byte(o.body.String()), &e)
+	code := "NoApplicableCode"
+	switch o.status {
+	case http.StatusBadRequest:
+		code = "InvalidParameterValue"
+	case http.StatusNotFound:
+		code = "TileOutOfRange"
+	}
+	wmtsException(o.ResponseWriter, o.status, code, "", e.Error)
 }
 
 func xmlEsc(s string) string {
@@ -488,6 +602,7 @@ func (s *server) wmtsCapabilities(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r)
 	w.Header().Add("Vary", "Authorization")
 	layers := s.wmtsLayers(r)
+	privateDoc(w, layers...)
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p(`<?xml version="1.0" encoding="UTF-8"?>

@@ -499,21 +499,26 @@ func TestWMTSCapabilities(t *testing.T) {
 	if resp.Header.Get("Content-Type") != "image/png" || string(body) != string(xyz) {
 		t.Errorf("GetTile: %q, %d bytes; XYZ %d bytes", resp.Header.Get("Content-Type"), len(body), len(xyz))
 	}
-	for q, code := range map[string]string{
-		"REQUEST=GetCapabilities":             "MissingParameterValue",
-		"SERVICE=WMS&REQUEST=GetCapabilities": "MissingParameterValue",
-		"SERVICE=WMTS":                        "MissingParameterValue",
-		"SERVICE=WMTS&REQUEST=GetFeatureInfo": "OperationNotSupported",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0":                                           "MissingParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=countries&TILEMATRIX=1&TILEROW=0&TILECOL=0":                                 "InvalidParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=nope&TILEMATRIX=1&TILEROW=0&TILECOL=0":                                      "InvalidParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=x&TILEROW=0&TILECOL=0":                                 "InvalidParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0&TILECOL=0&FORMAT=image/jpeg":               "InvalidParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0&TILECOL=0&TILEMATRIXSET=CRS84":             "InvalidParameterValue",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=" + fmt.Sprint(sch.MaxZoom) + "&TILEROW=-1&TILECOL=0":  "TileOutOfRange",
-		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=" + fmt.Sprint(sch.MaxZoom+1) + "&TILEROW=0&TILECOL=0": "TileOutOfRange",
+	type exc struct {
+		code   string
+		status int // as OGC 06-121r9 and WMTS 1.0.0 give it; 404 for what the layer does not serve
+	}
+	for q, want := range map[string]exc{
+		"REQUEST=GetCapabilities":             {"MissingParameterValue", 400},
+		"SERVICE=WMS&REQUEST=GetCapabilities": {"InvalidParameterValue", 400},
+		"SERVICE=WMTS":                        {"MissingParameterValue", 400},
+		"SERVICE=WMTS&REQUEST=GetFeatureInfo": {"OperationNotSupported", 501},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0":                                           {"MissingParameterValue", 400},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=countries&TILEMATRIX=1&TILEROW=0&TILECOL=0":                                 {"InvalidParameterValue", 404},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=nope&TILEMATRIX=1&TILEROW=0&TILECOL=0":                                      {"InvalidParameterValue", 404},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=x&TILEROW=0&TILECOL=0":                                 {"InvalidParameterValue", 400},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0&TILECOL=0&FORMAT=image/jpeg":               {"InvalidParameterValue", 400},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=1&TILEROW=0&TILECOL=0&TILEMATRIXSET=CRS84":             {"InvalidParameterValue", 400},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=" + fmt.Sprint(sch.MaxZoom) + "&TILEROW=-1&TILECOL=0":  {"TileOutOfRange", 400},
+		"SERVICE=WMTS&REQUEST=GetTile&LAYER=elevation&TILEMATRIX=" + fmt.Sprint(sch.MaxZoom+1) + "&TILEROW=0&TILECOL=0": {"TileOutOfRange", 404},
 	} {
-		resp, body := httpGet(t, srv.URL+"/wmts?"+q, 400)
+		code := want.code
+		resp, body := httpGet(t, srv.URL+"/wmts?"+q, want.status)
 		var rep struct {
 			XMLName    xml.Name `xml:"ExceptionReport"`
 			Exceptions []struct {

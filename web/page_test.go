@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -326,6 +328,71 @@ func TestPage(t *testing.T) {
 		tab.requireNoConsoleErrors(t)
 	})
 
+	t.Run("python html", func(t *testing.T) {
+		srv := newPageServer(t, py.layers(t)...)
+		tab := newTab(t, browser)
+
+		// A str result is HTML: shown in a sandboxed frame, under the page's
+		// Content-Security-Policy, with nothing blocked that the page needs.
+		tab.navigate(t, srv.URL+"/map/html")
+		if st := tab.waitSettled(t, "html"); st != "loaded" {
+			t.Fatalf("body[data-state] = %q, want \"loaded\"; %s", st, tab.describe(t))
+		}
+		type frameView struct {
+			Kind    string `json:"kind"`
+			Sandbox string `json:"sandbox"`
+			Srcdoc  string `json:"srcdoc"`
+		}
+		view, err := chromedp.Run(tab.ctx, chromedp.Evaluate[frameView](`(() => {
+			const f = document.querySelector('#results-body iframe');
+			return {kind: document.getElementById('results').dataset.kind || '',
+			        sandbox: f ? f.getAttribute('sandbox') : 'no frame', srcdoc: f ? f.srcdoc : ''};
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if view.Kind != "html" || view.Sandbox != "" || !strings.Contains(view.Srcdoc, "An HTML result") {
+			t.Errorf("the results panel shows %+v, want the HTML in a frame with an empty sandbox", view)
+		}
+		for _, r := range srv.requests() {
+			if r.status >= 400 {
+				t.Errorf("request %v failed", r)
+			}
+		}
+		// The result's own styles apply (the frame inherits the page's policy,
+		// whose style-src allows them): its heading is drawn red. The frame
+		// paints a moment after the page settles.
+		type rect struct{ X, Y, W, H float64 }
+		fr, err := chromedp.Run(tab.ctx, chromedp.Evaluate[rect](`(() => {
+			const r = document.querySelector('#results-body iframe').getBoundingClientRect();
+			return {x: r.x * devicePixelRatio, y: r.y * devicePixelRatio, w: r.width * devicePixelRatio, h: r.height * devicePixelRatio};
+		})()`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		red := 0
+		for start := time.Now(); red < 100 && time.Since(start) < 5*time.Second; {
+			shot := tab.screenshot(t, "html.png")
+			red = 0
+			b := image.Rect(int(fr.X), int(fr.Y), int(fr.X+fr.W), int(fr.Y+fr.H)).Intersect(shot.Bounds())
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					r, g, bl, _ := shot.At(x, y).RGBA()
+					if r>>8 > 150 && g>>8 < 60 && bl>>8 < 60 {
+						red++
+					}
+				}
+			}
+			if red < 100 {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if red < 100 {
+			t.Errorf("%d red pixels in the results frame: the HTML result's styles were not applied", red)
+		}
+		tab.requireNoConsoleErrors(t)
+	})
+
 	t.Run("python errors", func(t *testing.T) {
 		srv := newPageServer(t, py.layers(t)...)
 		tab := newTab(t, browser)
@@ -414,6 +481,14 @@ def udf(bounds: fused.types.Bounds = None, fail: bool = True):
     if fail:
         raise ValueError("the UDF gave up")
     return {"recovered": True}
+`,
+	"html": `import fused
+
+
+@fused.udf
+def udf(bounds: fused.types.Bounds = None, title: str = "Report"):
+    return ('<style>h1 { color: rgb(200, 0, 0); }</style><h1>%s</h1>'
+            '<p style="font-weight: bold">An HTML result</p>' % title)
 `,
 	"syntax": `import fused
 
@@ -631,6 +706,15 @@ func newTab(t *testing.T, browser context.Context) *tab {
 	if err := chromedp.Listen(ctx, tb.onEvent); err != nil {
 		t.Fatalf("open a tab: %v", err)
 	}
+	// Every document of the tab records what its Content-Security-Policy
+	// blocked, so that a policy too tight for the page fails the test even
+	// where the browser's own message would not reach the console.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, target *chromedp.Target) error {
+		_, err := cdp.Call(ctx, target, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspRecorder})
+		return err
+	})); err != nil {
+		t.Fatalf("open a tab: %v", err)
+	}
 	t.Cleanup(func() {
 		tb.mu.Lock()
 		defer tb.mu.Unlock()
@@ -703,8 +787,30 @@ func remoteArgs(args []*runtime.RemoteObject) string {
 	return strings.Join(parts, " ")
 }
 
+// cspRecorder keeps the page's Content-Security-Policy violations in
+// window.cspViolations.
+const cspRecorder = `window.cspViolations = [];
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.cspViolations.push(e.effectiveDirective + ' blocked ' + (e.blockedURI || 'inline') + ' in ' + e.sourceFile + ':' + e.lineNumber);
+});`
+
+// requireNoCSPViolations fails the test when the page's policy blocked
+// anything the page did.
+func (tb *tab) requireNoCSPViolations(t *testing.T) {
+	t.Helper()
+	got, err := chromedp.Run(tb.ctx, chromedp.Evaluate[[]string](`window.cspViolations || ['the recorder did not run']`))
+	if err != nil {
+		t.Errorf("read the CSP violations: %v", err)
+		return
+	}
+	if len(got) > 0 {
+		t.Errorf("the page's Content-Security-Policy blocked %d things:\n  %s", len(got), strings.Join(got, "\n  "))
+	}
+}
+
 func (tb *tab) requireNoConsoleErrors(t *testing.T) {
 	t.Helper()
+	tb.requireNoCSPViolations(t)
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	if len(tb.problems) > 0 {
@@ -716,6 +822,7 @@ func (tb *tab) requireNoConsoleErrors(t *testing.T) {
 // log lines for failed requests, for pages that are shown a failing layer.
 func (tb *tab) requireNoScriptErrors(t *testing.T) {
 	t.Helper()
+	tb.requireNoCSPViolations(t)
 	tb.mu.Lock()
 	defer tb.mu.Unlock()
 	var bad []string

@@ -85,6 +85,7 @@ type tileJSON struct {
 func TestTileJSON(t *testing.T) {
 	env := newTestServer(t)
 	public := env.withDeps(t, web.Deps{PublicURL: "https://cdn.example/tiles/"})
+	trusted := env.withDeps(t, web.Deps{Limits: web.Limits{TrustProxy: true}}) // behind a proxy (server.trust_proxy)
 	const tmpl = "/v1/udfs/elevation/tiles/{z}/{x}/{y}"
 	tests := []struct {
 		name    string
@@ -94,10 +95,12 @@ func TestTileJSON(t *testing.T) {
 		want    string
 	}{
 		{"host header", env.handler, "", []string{"Host", "tiles.local:8080"}, "http://tiles.local:8080" + tmpl + ".png"},
-		{"forwarded", env.handler, "", []string{"Host", "10.0.0.5:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "maps.example.org, proxy.internal"},
+		{"forwarded", trusted, "", []string{"Host", "10.0.0.5:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "maps.example.org, proxy.internal"},
 			"https://maps.example.org" + tmpl + ".png"},
-		{"forwarded proto only", env.handler, "", []string{"Host", "tiles.local", "X-Forwarded-Proto", "https"}, "https://tiles.local" + tmpl + ".png"},
-		{"forwarded proto junk", env.handler, "", []string{"Host", "tiles.local", "X-Forwarded-Proto", "javascript"}, "http://tiles.local" + tmpl + ".png"},
+		{"forwarded proto only", trusted, "", []string{"Host", "tiles.local", "X-Forwarded-Proto", "https"}, "https://tiles.local" + tmpl + ".png"},
+		{"forwarded proto junk", trusted, "", []string{"Host", "tiles.local", "X-Forwarded-Proto", "javascript"}, "http://tiles.local" + tmpl + ".png"},
+		{"forwarded, no proxy trusted", env.handler, "", []string{"Host", "10.0.0.5:8080", "X-Forwarded-Proto", "https", "X-Forwarded-Host", "maps.example.org"},
+			"http://10.0.0.5:8080" + tmpl + ".png"},
 		{"public url wins", public, "", []string{"Host", "tiles.local", "X-Forwarded-Host", "maps.example.org"}, "https://cdn.example/tiles" + tmpl + ".png"},
 		{"params carried", env.handler, "colormap=viridis&rescale=0,2000", []string{"Host", "h"},
 			"http://h" + tmpl + ".png?colormap=viridis&rescale=0%2C2000"},

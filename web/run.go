@@ -52,17 +52,23 @@ func (s *server) fileCall(r *http.Request) (call, error) {
 			return call{}, err
 		}
 		if len(strings.TrimSpace(string(body))) > 0 {
-			var params map[string]any
-			if err := json.Unmarshal(body, &params); err != nil {
-				return call{}, udfhost.Errorf(udfhost.BadRequest, "the body must be a JSON object of parameters: %v", err)
+			params, err := jsonParams(body)
+			if err != nil {
+				return call{}, asBadRequest(err, "the body must be a JSON object of parameters")
 			}
 			if n := len(params) + len(q); n > s.limits.MaxParams {
 				return call{}, udfhost.Errorf(udfhost.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams)
 			}
 			for k, v := range params {
+				if _, dup := q[k]; dup {
+					return call{}, udfhost.Errorf(udfhost.BadRequest, "parameter %s: given in both the query and the body; give it once", truncate(k, 64))
+				}
 				q[k] = []string{queryValue(v)}
 			}
 		}
+	}
+	if q.Has("bounds") && q.Has("bbox") {
+		return call{}, udfhost.Errorf(udfhost.BadRequest, "parameters bounds and bbox: the same setting; give one")
 	}
 	c := call{query: q}
 	for _, k := range []string{"bounds", "bbox"} {

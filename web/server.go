@@ -41,10 +41,24 @@ type Deps struct {
 	COGAllow  []string
 	COGSource URLSource     // opens an allowed COG
 	COGMaxAge time.Duration // how long its tiles are cached
+	// PrivateFiles are the paths of private layers (local paths, /vsis3/...,
+	// /vsicurl/...): url= never opens them, their side files or what lies in
+	// them (a saved UDF's folder).
+	PrivateFiles []string
 	// JobsDir keeps the jobs of POST .../submit; "" turns jobs off.
 	JobsDir string
+	// JobsTTL is how long an ended job is kept (0 = 7 days); JobsSweep how
+	// often expired jobs are looked for (0 = hourly).
+	JobsTTL   time.Duration
+	JobsSweep time.Duration
+	// AnonymousJobControl lets anyone holding an anonymous job's id cancel,
+	// retry or delete it; otherwise that takes an admin token.
+	AnonymousJobControl bool
 	// Metrics are served on /metrics; nil = a set of the server's own.
 	Metrics *metrics.Set
+	// MetricsAccess says who may read /metrics: MetricsPublic ("" too),
+	// MetricsToken or MetricsAdmin.
+	MetricsAccess string
 }
 
 // Rate is a token bucket: requests per second, and how many at once.
@@ -101,7 +115,8 @@ func New(d Deps) http.Handler {
 	s.renders = newRenderSlots(s.limits.MaxRenders, s.limits.MaxRenderQueue)
 	s.urls.layers = map[string]*udfhost.Layer{}
 	if d.JobsDir != "" {
-		m, err := jobs.Open(d.JobsDir, s.runItem, d.Logger)
+		m, err := jobs.New(d.JobsDir, s.runItem, jobs.Options{Logger: d.Logger, TTL: d.JobsTTL, SweepEvery: d.JobsSweep,
+			MaxRunning: s.limits.MaxJobsRunning, MaxStored: s.limits.MaxJobsStored, MaxResultBytes: int64(s.limits.MaxJobResultMB) << 20})
 		if err != nil {
 			d.Logger.Error("jobs are off: their directory cannot be used", "dir", d.JobsDir, "error", err.Error())
 		} else {
@@ -124,7 +139,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/cache", s.purge).Methods(http.MethodDelete)
-	r.Handle("/metrics", d.Metrics.Handler()).Methods(get...)
+	r.HandleFunc("/metrics", s.metrics).Methods(get...)
 	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
 	r.HandleFunc("/v1/run", s.inline).Methods(http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/submit", s.submit).Methods(http.MethodPost)
@@ -134,7 +149,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/jobs/{id}/retry", s.jobRetry).Methods(http.MethodPost)
 	r.HandleFunc("/v1/cog/tiles/{z}/{x}/{y}", s.urlTile).Methods(get...)
 	r.HandleFunc("/v1/cog/tilejson.json", s.urlTileJSON).Methods(get...)
-	r.Use(s.instrument, s.guard)
+	r.Use(s.instrument, s.owsErrors, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)
@@ -155,7 +170,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/", s.page).Methods(get...)
 	r.HandleFunc("/map/{name}", s.page).Methods(get...)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(get...)
-	return recoverPanics(d.Logger, cors(d.CORSOrigins, r))
+	return recoverPanics(d.Logger, securityHeaders(cors(d.CORSOrigins, r)))
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -63,6 +63,10 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 			maxQuery>>10, l.Name, s.limits.MaxBodyBytes))
 		return
 	}
+	if err := sameSetting(c.query); err != nil {
+		writeError(w, r, err)
+		return
+	}
 	if err := l.Status(); err != nil {
 		if udfhost.KindOf(err) == udfhost.Failed { // the UDF's own error: a traceback to show
 			writeError(w, r, err)
@@ -70,6 +74,21 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		}
 		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
 		return
+	}
+	// Checked before the memory's answer: a run nested too deep is refused
+	// even when its answer is cached.
+	req := udfhost.Request{Tile: c.tile}
+	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil || n < 0 {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
+			return
+		}
+		if n > udfhost.MaxDepth {
+			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
+			return
+		}
+		req.Depth = n
 	}
 	// A request seen before, spelled the same way, is answered from memory
 	// without parsing its parameters again.
@@ -95,19 +114,6 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 	if !slices.Contains(sch.Modes, mode) {
 		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", ")))
 		return
-	}
-	req := udfhost.Request{Tile: c.tile}
-	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil || n < 0 {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
-			return
-		}
-		if n > udfhost.MaxDepth {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
-			return
-		}
-		req.Depth = n
 	}
 	if t := c.tile; t != nil {
 		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {

@@ -30,6 +30,11 @@ func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *udfhos
 		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
 		return
 	}
+	if err := sameSetting(q); err != nil {
+		writeError(w, r, err)
+		return
+	}
+	privateDoc(w, l)
 	sch := l.Handler.Schema()
 	format := sch.DefaultFormat
 	if f := q.Get("format"); f != "" {
@@ -60,8 +65,11 @@ func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *udfhos
 	writeJSON(w, tj)
 }
 
-// baseURL is public_url when configured, else what the client (or a proxy in front
-// of us, through X-Forwarded-Proto/Host) used to reach us.
+// baseURL is public_url when configured, else what the client used to reach
+// us: the Host header and the connection's scheme, or, behind a trusted proxy
+// (server.trust_proxy), the proxy's X-Forwarded-Proto and X-Forwarded-Host.
+// Without that trust anyone could make the server write their host into the
+// URLs of its documents (and of a shared cache's copy of them).
 func (s *server) baseURL(r *http.Request) string {
 	if s.PublicURL != "" {
 		return strings.TrimRight(s.PublicURL, "/")
@@ -70,12 +78,14 @@ func (s *server) baseURL(r *http.Request) string {
 	if r.TLS != nil {
 		proto = "https"
 	}
-	if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
-		proto = p
-	}
 	host := r.Host
-	if h := r.Header.Get("X-Forwarded-Host"); h != "" {
-		host = strings.TrimSpace(strings.Split(h, ",")[0])
+	if s.limits.TrustProxy {
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "http" || p == "https" {
+			proto = p
+		}
+		if h := r.Header.Get("X-Forwarded-Host"); h != "" {
+			host = strings.TrimSpace(strings.Split(h, ",")[0])
+		}
 	}
 	return proto + "://" + host
 }

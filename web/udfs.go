@@ -83,6 +83,7 @@ func center(sch udfhost.Schema) [3]float64 {
 func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
 	ls := s.visible(r)
 	w.Header().Add("Vary", "Authorization")
+	privateDoc(w, ls...)
 	out := make([]udfInfo, len(ls))
 	for i, l := range ls {
 		out[i] = describe(l)
@@ -95,6 +96,7 @@ func (s *server) getUDF(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	privateDoc(w, l)
 	writeJSON(w, describe(l))
 }
 

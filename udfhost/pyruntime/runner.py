@@ -284,20 +284,18 @@ def _all_pids():
 
 def sweep(since):
     """Kill every process started since the pid counter read `since` that
-    descends from this worker, then reap them. Cheap when the call started
-    none: the system's last pid is unchanged, or only a few pids to check."""
+    descends from this worker, then reap them. Free when the call started
+    nothing (the system's last pid is unchanged); else one listing of /proc
+    and a look at the processes newer than the call."""
     killed = 0
     for _ in range(8):
         now = _last_pid()
         if now == since:
             break
-        if 0 <= since < now and now - since <= 4096:
-            cands = [p for p in range(since + 1, now + 1) if os.path.exists("/proc/%d" % p)]
-        else:
-            cands = _all_pids()
-        # Children of earlier calls' children were swept; direct children of
-        # this worker are found whatever their pid.
-        found = _descendants(cands)
+        pids = _all_pids()
+        if 0 <= since < now:
+            pids = [p for p in pids if since < p <= now]
+        found = _descendants(pids)
         if not found:
             break
         for pid in found:

@@ -1,0 +1,145 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"strings"
+
+	"github.com/udftiles/udftiles/udfhost"
+)
+
+// Each parameter is read once: the limits, the cache key and the handler all
+// see the same value. A parameter given twice would let them disagree (the
+// limits check one value, a handler uses another), so it is refused, except
+// the ones documented to repeat.
+
+// repeatable are the query parameters that may be given more than once; every
+// value is used, and each counts toward limits.max_params.
+var repeatable = map[string]bool{
+	"rescale": true, // min,max once per band
+}
+
+// fastScanPairs bounds the pairs quickDuplicate compares without parsing.
+const fastScanPairs = 64
+
+// quickDuplicate looks for a repeated name in a short raw query without
+// parsing it: names are compared as written. It reports the repeated name, or
+// ok = false when a name is escaped (%, +) or an escape is broken, and only
+// parsing can tell.
+func quickDuplicate(raw string) (dup string, ok bool) {
+	for rest := raw; ; {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 {
+			break
+		}
+		if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+			return "", false
+		}
+		rest = rest[i+3:]
+	}
+	var names [fastScanPairs]string
+	n := 0
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		if pair == "" {
+			continue
+		}
+		name, _, _ := strings.Cut(pair, "=")
+		if strings.ContainsAny(name, "%+") || n == len(names) {
+			return "", false
+		}
+		if !repeatable[name] {
+			for _, seen := range names[:n] {
+				if seen == name {
+					return name, true
+				}
+			}
+		}
+		names[n] = name
+		n++
+	}
+	return "", true
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+// duplicated is the first parameter of q given more than once that may not be.
+func duplicated(q url.Values) string {
+	for k, vs := range q {
+		if len(vs) > 1 && !repeatable[k] {
+			return k
+		}
+	}
+	return ""
+}
+
+func duplicateError(name string) error {
+	return udfhost.Errorf(udfhost.BadRequest, "parameter %s: given more than once; give it once (only rescale repeats, once per band)", truncate(name, 64))
+}
+
+// sameSetting refuses two spellings of one setting in one query: colormap and
+// colormap_name, or an empty colormap, which would silently drop the layer's
+// default.
+func sameSetting(q url.Values) error {
+	if q.Has("colormap") && q.Has("colormap_name") {
+		return udfhost.Errorf(udfhost.BadRequest, "parameters colormap and colormap_name: the same setting; give one")
+	}
+	for _, k := range []string{"colormap", "colormap_name"} {
+		if vs, ok := q[k]; ok && len(vs) > 0 && strings.TrimSpace(vs[len(vs)-1]) == "" {
+			return udfhost.Errorf(udfhost.BadRequest, "parameter %s: empty; give a name from /v1/colormaps or custom JSON, or leave it out for the layer's default", k)
+		}
+	}
+	return nil
+}
+
+// jsonParams reads a JSON object of parameters; a key given twice is a 400,
+// as a query parameter given twice is.
+func jsonParams(body []byte) (map[string]any, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, errors.New("want an object")
+	}
+	out := map[string]any{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		key, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		if _, dup := out[key]; dup {
+			return nil, duplicateError(key)
+		}
+		out[key] = v
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("data after the object")
+	}
+	return out, nil
+}
+
+// asBadRequest keeps a udfhost error (a key given twice) as it is and makes
+// any other a 400 prefixed with what.
+func asBadRequest(err error, what string) error {
+	var ue *udfhost.Error
+	if errors.As(err, &ue) {
+		return err
+	}
+	return udfhost.Errorf(udfhost.BadRequest, "%s: %v", what, err)
+}
