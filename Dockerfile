@@ -15,6 +15,7 @@ COPY . .
 ARG VERSION=dev
 RUN mkdir -p web/static/vendor \
  && cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/ \
+ && npm run --prefix web --silent build \
  && go build -ldflags "-X main.version=${VERSION}" -o /out/tileserver ./cmd/tileserver
 
 FROM debian:bookworm-slim

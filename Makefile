@@ -5,8 +5,13 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
+# The map page's script: web/src/*.js bundled by esbuild (npm run build in web/).
+BUNDLE := web/static/app.js
+WEB_SRC := $(wildcard web/src/*.js)
+# npm's record of what web/node_modules holds, rewritten by every npm ci (make's or one's own).
+NPM_DONE := web/node_modules/.package-lock.json
 
-.PHONY: run test deps build web-assets demo-data bench bench-vector bench-export bench-jobs load fuzz chaos lint clean
+.PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs load fuzz chaos lint clean
 
 run: deps build demo-data
 	$(BIN) serve
@@ -15,12 +20,22 @@ deps:
 	@scripts/deps.sh
 	@$(GO) version >/dev/null 2>&1 || { echo "Go 1.24 or later is required (https://go.dev/dl/)"; exit 1; }
 
-web-assets: $(VENDOR)
+web-assets: $(VENDOR) $(BUNDLE)
 
-$(VENDOR): web/package.json web/package-lock.json
+$(NPM_DONE): web/package.json web/package-lock.json
 	npm ci --prefix web --no-audit --no-fund
+	@touch $@
+
+$(VENDOR): $(NPM_DONE)
 	mkdir -p web/static/vendor
 	cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/
+
+$(BUNDLE): $(WEB_SRC) $(NPM_DONE)
+	npm run --prefix web --silent build
+
+# Unit tests of the page's pure modules (node --test, no browser).
+web-test:
+	npm test --prefix web --silent
 
 build: web-assets
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tileserver
@@ -56,7 +71,7 @@ $(PMTILES):
 	cd tools/pmtiles-src && { [ -f go.mod ] || $(GO) mod init tools; } && \
 	  $(GO) get -tool github.com/protomaps/go-pmtiles@v1.31.2 && $(GO) build -o ../pmtiles github.com/protomaps/go-pmtiles
 
-test: deps web-assets lint $(MINIO) $(PMTILES)
+test: deps web-assets web-test lint $(MINIO) $(PMTILES)
 	$(GO) test -count=1 -timeout 30m ./...
 
 bench: deps build
@@ -86,4 +101,4 @@ chaos: deps web-assets $(MINIO)
 	scripts/chaos.sh
 
 clean:
-	rm -rf bin web/node_modules web/static/vendor
+	rm -rf bin web/node_modules web/static/vendor $(BUNDLE)

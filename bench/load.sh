@@ -10,7 +10,7 @@
 #           cache=false, and countries tiles with default caching over a large tile list
 #   python  hillshade and countries_udf: warmed tiles, cache=false tiles and hillshade
 #           tiles with a parameter value never requested before
-#   hostile one connection of UDFs that attack the server they run in (udfhost/testdata/
+#   hostile one connection of UDFs that attack the server they run in (python/testdata/
 #           hostile.py): 10000² arrays as 100 MB PNGs, 20000² arrays (413), 100 MB of prints
 #           (500), forged reply frames (502), forks, background threads printing, processes
 #           left in new sessions
@@ -189,7 +189,7 @@ awk -v root="$ROOT" -v port="$PORT" -v mem="$MEMORY_MB" -v pyw="$PY_WORKERS" -v 
   section == "python" && /^[ ]+workers:[ ]*[0-9]+/ { sub(/workers:[ ]*[0-9]+/, "workers: " pyw); nw++ }
   /^[ ]+(- )?path:[ ]*[^ \/"#$]/ { sub(/path:[ ]*/, "path: " root "/") }
   /^admin_token:/ { $0 = "admin_token: " admin; na++ }
-  /^udfs:[ ]*$/ { print; print "  - {name: hostile, handler: python, path: " root "/udfhost/testdata/hostile.py, cache_max_age: 0s}"; next }
+  /^udfs:[ ]*$/ { print; print "  - {name: hostile, handler: python, path: " root "/python/testdata/hostile.py, cache_max_age: 0s}"; next }
   { print }
   END { if (!na) print "admin_token: " admin; if (nl != 1 || nm != 1 || nw != 1) exit 3 }' config.yaml >"$WORK/config.yaml" ||
   die "config.yaml no longer has one server.listen, cache.memory_mb and python.workers line to set"

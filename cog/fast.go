@@ -57,8 +57,8 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // The direct path. When the source is north-up in EPSG:4326 or EPSG:3857, a
@@ -218,7 +218,7 @@ func span(a []int) (lo, hi int, ok bool) {
 }
 
 // directTile reads a tile by the direct path (nearest neighbour).
-func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int) (*udfhost.Raster, error) {
+func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int) (*layer.Raster, error) {
 	lvl := in.overviewFor(h.ratio(in, t, n))
 	tr, err := h.direct.tr(in, lvl)
 	if err != nil {
@@ -228,7 +228,7 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	if err != nil {
 		return nil, err
 	}
-	ras := udfhost.NewRaster(n, n, len(bands))
+	ras := layer.NewRaster(n, n, len(bands))
 	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
 	c0, c1, okc := span(cols)
 	r0, r1, okr := span(rows)

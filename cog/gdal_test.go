@@ -14,8 +14,8 @@ import (
 	"github.com/airbusgeo/godal"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // shared holds files written once for the whole package's tests and benchmarks.
@@ -117,7 +117,7 @@ func gdalwarpTile(t testing.TB, path string, tile tiles.Tile, size int, resampli
 
 // sameAsGDAL fails t unless the raster has the reference's valid pixels, and their
 // values within tol.
-func sameAsGDAL(t testing.TB, got *udfhost.Raster, want warped, tol float64) {
+func sameAsGDAL(t testing.TB, got *layer.Raster, want warped, tol float64) {
 	t.Helper()
 	if len(got.Bands) != len(want.bands) {
 		t.Fatalf("got %d bands, gdalwarp wrote %d", len(got.Bands), len(want.bands))
@@ -151,7 +151,7 @@ func sameAsGDAL(t testing.TB, got *udfhost.Raster, want warped, tol float64) {
 }
 
 // read reads one tile and fails t on error.
-func read(t testing.TB, r *cog.Reader, tile tiles.Tile, o cog.TileOptions) *udfhost.Raster {
+func read(t testing.TB, r *cog.Reader, tile tiles.Tile, o cog.TileOptions) *layer.Raster {
 	t.Helper()
 	if o.Size == 0 {
 		o.Size = 256
@@ -200,7 +200,7 @@ func sampleTiles(r *cog.Reader, z int) []tiles.Tile {
 }
 
 // valid counts the pixels whose mask is not 0.
-func valid(ras *udfhost.Raster) int {
+func valid(ras *layer.Raster) int {
 	n := 0
 	for _, m := range ras.Mask {
 		if m > 0 {
@@ -211,7 +211,7 @@ func valid(ras *udfhost.Raster) int {
 }
 
 // sameRaster reports whether two tiles have the same shape, bands and mask.
-func sameRaster(a, b *udfhost.Raster) bool {
+func sameRaster(a, b *layer.Raster) bool {
 	if a.Width != b.Width || a.Height != b.Height || a.DType != b.DType || len(a.Bands) != len(b.Bands) || !slices.Equal(a.Mask, b.Mask) {
 		return false
 	}

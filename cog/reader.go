@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/airbusgeo/godal"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // Resamplings are the resampling names accepted by resampling=, as gdalwarp spells them.
@@ -48,7 +48,7 @@ const recheckFile = time.Second
 // retryOpen bounds how often a missing or broken file is tried again.
 const retryOpen = 5 * time.Second
 
-// Reader is a udfhost.Handler serving one raster file.
+// Reader is a layer.Handler serving one raster file.
 type Reader struct {
 	opts  Options
 	slots []*slot
@@ -239,12 +239,12 @@ func (r *Reader) Version() string {
 }
 
 // Schema lists the query parameters of a COG layer.
-func (r *Reader) Schema() udfhost.Schema {
-	s := udfhost.Schema{
-		Params: []udfhost.Param{
-			{Name: "bidx", Type: udfhost.IntList, Description: "bands to read, 1-based, e.g. 1 or 3,2,1"},
-			{Name: "resampling", Type: udfhost.Str, Default: r.opts.Resampling, Enum: Resamplings},
-			{Name: "tilesize", Type: udfhost.Int, Default: 256, Enum: []string{"256", "512"}},
+func (r *Reader) Schema() layer.Schema {
+	s := layer.Schema{
+		Params: []layer.Param{
+			{Name: "bidx", Type: layer.IntList, Description: "bands to read, 1-based, e.g. 1 or 3,2,1"},
+			{Name: "resampling", Type: layer.Str, Default: r.opts.Resampling, Enum: Resamplings},
+			{Name: "tilesize", Type: layer.Int, Default: 256, Enum: []string{"256", "512"}},
 		},
 		Modes:         []string{"tile"},
 		Formats:       []string{"png", "jpg", "webp", "tif", "npy"},
@@ -266,9 +266,9 @@ type TileOptions struct {
 }
 
 // Run reads the request's tile; the Params come from Schema.
-func (r *Reader) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, error) {
+func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
 	if req.Tile == nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "a COG layer serves tiles only")
+		return nil, layer.Errorf(layer.BadRequest, "a COG layer serves tiles only")
 	}
 	o := TileOptions{Resampling: r.opts.Resampling, Size: 256, Bands: r.opts.Bands}
 	if v, ok := req.Params["bidx"].([]int); ok && len(v) > 0 {
@@ -281,19 +281,19 @@ func (r *Reader) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, 
 		o.Size = v
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, udfhost.Errorf(udfhost.Timeout, "request cancelled before the read: %v", err)
+		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
 	return r.ReadTile(*req.Tile, o)
 }
 
 // ReadTile warps the tile's window of the file into a Size×Size EPSG:3857 grid.
-func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) {
+func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 	in, err := r.load()
 	if err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
 	if o.Size != 256 && o.Size != 512 {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter tilesize: want 256 or 512, got %d", o.Size)
+		return nil, layer.Errorf(layer.BadRequest, "parameter tilesize: want 256 or 512, got %d", o.Size)
 	}
 	bands := o.Bands
 	if len(bands) == 0 {
@@ -304,24 +304,24 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 	}
 	for _, b := range bands {
 		if b < 1 || b > in.bands {
-			return nil, udfhost.Errorf(udfhost.BadRequest, "parameter bidx: band %d does not exist; this layer has bands 1..%d", b, in.bands)
+			return nil, layer.Errorf(layer.BadRequest, "parameter bidx: band %d does not exist; this layer has bands 1..%d", b, in.bands)
 		}
 	}
 	if t.Z < in.minZoom || t.Z > in.maxZoom {
-		return nil, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside this layer's zooms %d..%d", t.Z, in.minZoom, in.maxZoom)
+		return nil, layer.Errorf(layer.NotFound, "zoom %d is outside this layer's zooms %d..%d", t.Z, in.minZoom, in.maxZoom)
 	}
 	if !t.Mercator().Intersects(in.merc) {
-		return nil, udfhost.Errorf(udfhost.NotFound, "tile %s is outside this layer's bounds", t)
+		return nil, layer.Errorf(layer.NotFound, "tile %s is outside this layer's bounds", t)
 	}
 	s, h, err := r.acquire(t)
 	if err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
 	defer s.mu.Unlock()
 	if !h.checked {
 		h.direct, h.checked = newDirect(h.src, in), true
 	}
-	var ras *udfhost.Raster
+	var ras *layer.Raster
 	if h.direct != nil && o.Resampling == "nearest" {
 		r.directReads.Add(1)
 		ras, err = r.directTile(h, in, t, bands, o.Size)
@@ -333,7 +333,7 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 		// A handle that failed may be in a bad state: drop it.
 		h.Close()
 		s.h = nil
-		var ue *udfhost.Error
+		var ue *layer.Error
 		if errors.As(err, &ue) {
 			return nil, err
 		}
@@ -342,7 +342,7 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*udfhost.Raster, error) 
 		r.mu.Lock()
 		r.checked = time.Time{}
 		r.mu.Unlock()
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "the layer's file cannot be read now (damaged or being replaced?): " + err.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: "the layer's file cannot be read now (damaged or being replaced?): " + err.Error()}
 	}
 	return ras, nil
 }
@@ -458,7 +458,7 @@ func (h *handle) warp(top tiles.Tile, rows, size int, resampling string, lvl int
 	return &grid{vrt: vrt, minY: top.Y}, nil
 }
 
-func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o TileOptions) (*udfhost.Raster, error) {
+func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o TileOptions) (*layer.Raster, error) {
 	n := o.Size
 	var opts []string
 	if in.pipeline != "" {
@@ -498,7 +498,7 @@ func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o Tile
 	if err := g.vrt.Bands()[in.bands].Read(px, py, alpha, n, n); err != nil {
 		return nil, fmt.Errorf("read mask: %v", err)
 	}
-	ras := &udfhost.Raster{
+	ras := &layer.Raster{
 		Width: n, Height: n, DType: numpyType[in.dtype], Mask: alpha,
 		NoData: in.nodata, HasNoData: in.hasNoData, Bounds: t.Mercator(), EPSG: 3857,
 	}

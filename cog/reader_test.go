@@ -15,8 +15,8 @@ import (
 	"github.com/airbusgeo/godal"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // smallGT is a 0.01° grid whose top left corner is at 10°E 50°N.
@@ -209,18 +209,18 @@ func TestBandSelection(t *testing.T) {
 	}
 	for _, bidx := range [][]int{{4}, {0}, {-1}, {1, 4}} {
 		_, err := r.ReadTile(tile, cog.TileOptions{Bands: bidx, Resampling: "nearest", Size: 256})
-		if udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "bidx") {
+		if layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "bidx") {
 			t.Errorf("bidx %v: got %v, want a bad request about bidx", bidx, err)
 		}
 	}
 
 	// The layer's default bands apply when a request names none.
 	def := newReader(t, cog.Options{Path: path, Bands: []int{2}})
-	res, err := def.Run(context.Background(), udfhost.Request{Tile: &tile})
+	res, err := def.Run(context.Background(), layer.Request{Tile: &tile})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.(*udfhost.Raster); len(got.Bands) != 1 || !slices.Equal(got.Bands[0], all.Bands[1]) {
+	if got := res.(*layer.Raster); len(got.Bands) != 1 || !slices.Equal(got.Bands[0], all.Bands[1]) {
 		t.Errorf("default bands [2]: got %d bands, not band 2", len(got.Bands))
 	}
 	bad := cog.New(cog.Options{Path: path, Bands: []int{4}})
@@ -290,7 +290,7 @@ func TestTileSize(t *testing.T) {
 	}
 	for _, size := range []int{300, 0, 128, 1024} {
 		_, err := r.ReadTile(tiles.AtLonLat(13, 47, s.MaxZoom), cog.TileOptions{Size: size, Resampling: "nearest"})
-		if udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "tilesize") {
+		if layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "tilesize") {
 			t.Errorf("tilesize %d: got %v, want a bad request about tilesize", size, err)
 		}
 	}
@@ -367,10 +367,10 @@ func TestMissingFileBecomesAvailable(t *testing.T) {
 		t.Fatalf("status of a missing file: %v, want an error naming %s", err, path)
 	}
 	tile := tiles.AtLonLat(12, 48, 8)
-	if _, err := r.ReadTile(tile, cog.TileOptions{Size: 256, Resampling: "nearest"}); udfhost.KindOf(err) != udfhost.Unavailable {
+	if _, err := r.ReadTile(tile, cog.TileOptions{Size: 256, Resampling: "nearest"}); layer.KindOf(err) != layer.Unavailable {
 		t.Errorf("tile of a missing file: %v, want unavailable", err)
 	}
-	if _, err := r.Run(context.Background(), udfhost.Request{Tile: &tile}); udfhost.KindOf(err) != udfhost.Unavailable {
+	if _, err := r.Run(context.Background(), layer.Request{Tile: &tile}); layer.KindOf(err) != layer.Unavailable {
 		t.Errorf("run on a missing file: %v, want unavailable", err)
 	}
 	if s := r.Schema(); len(s.Params) == 0 || s.MaxZoom < s.MinZoom {
@@ -437,7 +437,7 @@ func TestBrokenFiles(t *testing.T) {
 				t.Fatalf("status: %v, want an error naming %s and %q", err, c.path, c.want)
 			}
 			_, err = r.ReadTile(tiles.Tile{Z: 3, X: 4, Y: 2}, cog.TileOptions{Size: 256, Resampling: "nearest"})
-			if udfhost.KindOf(err) != udfhost.Unavailable {
+			if layer.KindOf(err) != layer.Unavailable {
 				t.Errorf("tile: %v, want unavailable", err)
 			}
 			_ = r.Schema()
@@ -468,7 +468,7 @@ func TestTilesOutsideTheLayer(t *testing.T) {
 	}
 	for _, c := range cases {
 		_, err := r.ReadTile(c.tile, cog.TileOptions{Size: 256, Resampling: "nearest"})
-		if udfhost.KindOf(err) != udfhost.NotFound {
+		if layer.KindOf(err) != layer.NotFound {
 			t.Errorf("%s (%s): %v, want not found", c.name, c.tile, err)
 		}
 	}
@@ -484,30 +484,30 @@ func TestTilesOutsideTheLayer(t *testing.T) {
 	}
 	read(t, wide, tiles.AtLonLat(12, 48, minZ), cog.TileOptions{})
 	read(t, wide, tiles.AtLonLat(12, 48, maxZ), cog.TileOptions{})
-	if _, err := wide.ReadTile(tiles.AtLonLat(12, 48, minZ-1), cog.TileOptions{Size: 256, Resampling: "nearest"}); udfhost.KindOf(err) != udfhost.NotFound {
+	if _, err := wide.ReadTile(tiles.AtLonLat(12, 48, minZ-1), cog.TileOptions{Size: 256, Resampling: "nearest"}); layer.KindOf(err) != layer.NotFound {
 		t.Errorf("below the minzoom override: %v, want not found", err)
 	}
 
 	// Run: the same reads through the handler interface.
 	ctx := context.Background()
-	got, err := r.Run(ctx, udfhost.Request{Tile: &inside, Params: map[string]any{"bidx": []int{1}, "resampling": "bilinear", "tilesize": 512}})
+	got, err := r.Run(ctx, layer.Request{Tile: &inside, Params: map[string]any{"bidx": []int{1}, "resampling": "bilinear", "tilesize": 512}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := read(t, r, inside, cog.TileOptions{Bands: []int{1}, Resampling: "bilinear", Size: 512})
-	if ras := got.(*udfhost.Raster); !slices.Equal(ras.Bands[0], want.Bands[0]) || !slices.Equal(ras.Mask, want.Mask) {
+	if ras := got.(*layer.Raster); !slices.Equal(ras.Bands[0], want.Bands[0]) || !slices.Equal(ras.Mask, want.Mask) {
 		t.Errorf("Run with params differs from ReadTile")
 	}
-	if _, err := r.Run(ctx, udfhost.Request{}); udfhost.KindOf(err) != udfhost.BadRequest {
+	if _, err := r.Run(ctx, layer.Request{}); layer.KindOf(err) != layer.BadRequest {
 		t.Errorf("Run without a tile: %v, want a bad request", err)
 	}
 	far := cases[0].tile
-	if _, err := r.Run(ctx, udfhost.Request{Tile: &far}); udfhost.KindOf(err) != udfhost.NotFound {
+	if _, err := r.Run(ctx, layer.Request{Tile: &far}); layer.KindOf(err) != layer.NotFound {
 		t.Errorf("Run outside the bounds: %v, want not found", err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, err := r.Run(cancelled, udfhost.Request{Tile: &inside}); udfhost.KindOf(err) != udfhost.Timeout {
+	if _, err := r.Run(cancelled, layer.Request{Tile: &inside}); layer.KindOf(err) != layer.Timeout {
 		t.Errorf("Run with a cancelled context: %v, want a timeout", err)
 	}
 }
@@ -636,7 +636,7 @@ func TestConcurrentReads(t *testing.T) {
 				key{tile, cog.TileOptions{Size: 256 << (i % 2), Resampling: []string{"bilinear", "cubic", "average"}[i%3]}})
 		}
 	}
-	want := make([]*udfhost.Raster, len(keys))
+	want := make([]*layer.Raster, len(keys))
 	for i, k := range keys {
 		want[i] = read(t, seq, k.tile, k.o)
 	}

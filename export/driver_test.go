@@ -19,8 +19,9 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/gohandler"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
 )
@@ -42,12 +43,12 @@ func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // through the real web handler.
 func testServer(t *testing.T) *counting {
 	t.Helper()
-	reg := udfhost.NewRegistry()
-	chk, err := udfhost.NewChecker(map[string]any{})
+	reg := layer.NewRegistry()
+	chk, err := gohandler.NewChecker(map[string]any{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg.Add(&udfhost.Layer{Name: "checker", Kind: "go", Handler: chk, MaxAge: time.Hour, Defaults: url.Values{}})
+	reg.Add(&layer.Layer{Name: "checker", Kind: "go", Handler: chk, MaxAge: time.Hour, Defaults: url.Values{}})
 	dir := t.TempDir()
 	if _, err := demo.WriteVectors(dir); err != nil {
 		t.Fatal(err)
@@ -58,7 +59,7 @@ func testServer(t *testing.T) *counting {
 	}
 	l := vector.New(vector.Options{Path: pq})
 	t.Cleanup(l.Close)
-	reg.Add(&udfhost.Layer{Name: "countries", Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}, MVTLayer: "countries"})
+	reg.Add(&layer.Layer{Name: "countries", Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}, MVTLayer: "countries"})
 	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)

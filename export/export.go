@@ -400,14 +400,14 @@ func ReadArea(path string) (Area, error) {
 }
 
 // layer is what an export needs to know of its layer, from its TileJSON.
-type layer struct {
+type layerMeta struct {
 	Name, Description, Attribution string
 	Format                         string
 	VectorLayers                   []VectorLayer
 	MinZoom, MaxZoom               int
 }
 
-func layerInfo(o Options) (layer, error) {
+func layerInfo(o Options) (layerMeta, error) {
 	q := url.Values{}
 	for k, v := range o.Params {
 		q[k] = v
@@ -418,7 +418,7 @@ func layerInfo(o Options) (layer, error) {
 	rec := httptest.NewRecorder()
 	o.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/udfs/"+url.PathEscape(o.UDF)+"/tilejson.json?"+q.Encode(), nil))
 	if rec.Code != http.StatusOK {
-		return layer{}, fmt.Errorf("layer %s: %s", o.UDF, strings.TrimSpace(rec.Body.String()))
+		return layerMeta{}, fmt.Errorf("layer %s: %s", o.UDF, strings.TrimSpace(rec.Body.String()))
 	}
 	var tj struct {
 		Name, Description, Attribution string
@@ -428,9 +428,9 @@ func layerInfo(o Options) (layer, error) {
 		MaxZoom                        *int          `json:"maxzoom"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &tj); err != nil {
-		return layer{}, fmt.Errorf("layer %s: its TileJSON: %v", o.UDF, err)
+		return layerMeta{}, fmt.Errorf("layer %s: its TileJSON: %v", o.UDF, err)
 	}
-	l := layer{Name: tj.Name, Description: tj.Description, Attribution: tj.Attribution, VectorLayers: tj.VectorLayers, Format: "png",
+	l := layerMeta{Name: tj.Name, Description: tj.Description, Attribution: tj.Attribution, VectorLayers: tj.VectorLayers, Format: "png",
 		MinZoom: 0, MaxZoom: tiles.MaxZoom}
 	if tj.MinZoom != nil {
 		l.MinZoom = *tj.MinZoom

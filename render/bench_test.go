@@ -2,11 +2,12 @@ package render
 
 import (
 	"bytes"
-	"github.com/udftiles/udftiles/udfhost"
 	"image"
 	"image/png"
 	"net/url"
 	"testing"
+
+	"github.com/udftiles/udftiles/layer"
 )
 
 func plasmaTile(b *testing.B) (*image.NRGBA, Style) {
@@ -91,7 +92,7 @@ func BenchmarkEncode(b *testing.B) {
 // COG's tile arrives.
 func BenchmarkImageRGB(b *testing.B) {
 	n := 256
-	r := &udfhost.Raster{Width: n, Height: n, DType: "uint8", Mask: make([]uint8, n*n)}
+	r := &layer.Raster{Width: n, Height: n, DType: "uint8", Mask: make([]uint8, n*n)}
 	for k := 0; k < 3; k++ {
 		band := make([]float64, n*n)
 		for i := range band {

@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // ContentTypes maps each format to its media type.
@@ -88,7 +88,7 @@ func ParseOptions(q, defaults url.Values) (Options, error) {
 		}
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 0 || n > p.max {
-			return Options{}, udfhost.Errorf(udfhost.BadRequest, "parameter %s: want an integer from 0 to %d (%s), got %q", p.name, p.max, p.describe, v)
+			return Options{}, layer.Errorf(layer.BadRequest, "parameter %s: want an integer from 0 to %d (%s), got %q", p.name, p.max, p.describe, v)
 		}
 		*p.dst = &n
 	}
@@ -135,25 +135,25 @@ func (o Options) Canonical() string {
 
 // Encode turns a result into bytes of the given format; "" means the result's
 // natural format (see Natural).
-func Encode(res udfhost.Result, format string, o Options) ([]byte, string, error) {
+func Encode(res layer.Result, format string, o Options) ([]byte, string, error) {
 	format = Normalize(format)
 	if format == "" {
 		format = Natural(res)
 	}
 	switch v := res.(type) {
-	case *udfhost.Value:
+	case *layer.Value:
 		return encodeValue(v, format)
-	case *udfhost.Raster:
+	case *layer.Raster:
 		return encodeRaster(v, format, o.Style)
-	case *udfhost.Features:
+	case *layer.Features:
 		return encodeFeatures(v, format, o)
-	case *udfhost.Table:
+	case *layer.Table:
 		return encodeTable(v, format)
 	}
-	return nil, "", udfhost.Errorf(udfhost.Internal, "cannot encode a %T", res)
+	return nil, "", layer.Errorf(layer.Internal, "cannot encode a %T", res)
 }
 
-func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, error) {
+func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, error) {
 	if r.Bands == nil && r.Samples != nil {
 		return encodeSamples(r, format, st)
 	}
@@ -181,7 +181,7 @@ func encodeRaster(r *udfhost.Raster, format string, st Style) ([]byte, string, e
 			b, err = WebP(img)
 		}
 	default:
-		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
+		return nil, "", layer.Errorf(layer.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
 	}
 	if err != nil {
 		return nil, "", err

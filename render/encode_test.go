@@ -18,8 +18,8 @@ import (
 
 	"github.com/airbusgeo/godal"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // numpyPython is Debian's interpreter: the python3 first on PATH has no numpy.
@@ -32,11 +32,11 @@ var (
 
 // elevationTile is a 256×256 window of the demo DEM that takes in part of its
 // nodata lake: real values, a real mask.
-func elevationTile() *udfhost.Raster {
+func elevationTile() *layer.Raster {
 	elevOnce.Do(func() { elevGrid = demo.Elevation() })
 	const n, x0, y0 = 256, 1200, 500
 	src := elevGrid.Bands[0]
-	r := &udfhost.Raster{Width: n, Height: n, DType: "int16", Bands: [][]float64{make([]float64, n*n)},
+	r := &layer.Raster{Width: n, Height: n, DType: "int16", Bands: [][]float64{make([]float64, n*n)},
 		Mask: make([]uint8, n*n), NoData: demo.ElevationNoData, HasNoData: true,
 		Bounds: tiles.Tile{Z: 12, X: 2200, Y: 1430}.Mercator(), EPSG: 3857}
 	for y := 0; y < n; y++ {
@@ -93,13 +93,13 @@ func TestEncodeFormats(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Encode(r, "gif", Options{Style: st}); udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "gif") {
+	if _, _, err := Encode(r, "gif", Options{Style: st}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "gif") {
 		t.Errorf("Encode gif: %v, want a BadRequest naming the format", err)
 	}
-	if _, _, err := Encode(raster("uint8", 1, 1, []float64{1}, []float64{2}), "png", Options{}); udfhost.KindOf(err) != udfhost.BadRequest {
+	if _, _, err := Encode(raster("uint8", 1, 1, []float64{1}, []float64{2}), "png", Options{}); layer.KindOf(err) != layer.BadRequest {
 		t.Errorf("Encode of 2 bands as png: %v, want BadRequest", err)
 	}
-	v := &udfhost.Value{ContentType: "text/html", Body: []byte("<p>hi</p>")}
+	v := &layer.Value{ContentType: "text/html", Body: []byte("<p>hi</p>")}
 	if b, ct, err := Encode(v, "png", Options{}); err != nil || ct != "text/html" || string(b) != "<p>hi</p>" {
 		t.Errorf("Encode of a value: %q %q %v, want it as is", b, ct, err)
 	}

@@ -11,8 +11,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // geomReader builds geometries from fuzz bytes; once they run out it reads zeros.
@@ -147,7 +147,7 @@ var fuzzValues = []any{
 }
 
 // fuzzFeatures reads up to 8 features from r.
-func fuzzFeatures(r *geomReader) *udfhost.Features {
+func fuzzFeatures(r *geomReader) *layer.Features {
 	fc := geojson.NewFeatureCollection()
 	for i := 0; i < 8 && len(r.b) > 0; i++ {
 		k := r.byte()
@@ -161,7 +161,7 @@ func fuzzFeatures(r *geomReader) *udfhost.Features {
 		}
 		fc.Features = append(fc.Features, f)
 	}
-	return &udfhost.Features{Collection: fc}
+	return &layer.Features{Collection: fc}
 }
 
 // FuzzVectorEncoding encodes random features (points, lines, polygons with
@@ -312,7 +312,7 @@ func checkLine(t *testing.T, l orb.LineString, in func(orb.Point) bool, lim floa
 }
 
 // checkGeoJSON checks GeoJSON's answer against the features written.
-func checkGeoJSON(t *testing.T, feats *udfhost.Features, b []byte, err error, prec int) {
+func checkGeoJSON(t *testing.T, feats *layer.Features, b []byte, err error, prec int) {
 	var want []*geojson.Feature
 	finite := true
 	for _, f := range feats.Collection.Features {
@@ -322,7 +322,7 @@ func checkGeoJSON(t *testing.T, feats *udfhost.Features, b []byte, err error, pr
 		}
 	}
 	if !finite {
-		if udfhost.KindOf(err) != udfhost.Failed {
+		if layer.KindOf(err) != layer.Failed {
 			t.Fatalf("GeoJSON of a non-finite coordinate: error %v, want a Failed error", err)
 		}
 		return

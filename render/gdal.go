@@ -11,7 +11,7 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 var registerGDAL = sync.OnceFunc(godal.RegisterAll)
@@ -114,7 +114,7 @@ func WebP(img *image.NRGBA) ([]byte, error) {
 
 // GeoTIFF writes the raw values with the raster's georeferencing. Masked pixels
 // are written as nodata when the raster has one, and as an internal mask otherwise.
-func GeoTIFF(r *udfhost.Raster) ([]byte, error) {
+func GeoTIFF(r *layer.Raster) ([]byte, error) {
 	dt, ok := gdalTypes[r.DType]
 	if !ok {
 		return nil, fmt.Errorf("tif: unsupported dtype %q", r.DType)
@@ -126,7 +126,7 @@ func GeoTIFF(r *udfhost.Raster) ([]byte, error) {
 			if r.EPSG != 0 { // an array with no place is written without georeferencing
 				sr, err := godal.NewSpatialRefFromEPSG(r.EPSG)
 				if err != nil {
-					return udfhost.Errorf(udfhost.Internal, "tif: EPSG:%d: %v", r.EPSG, err)
+					return layer.Errorf(layer.Internal, "tif: EPSG:%d: %v", r.EPSG, err)
 				}
 				defer sr.Close()
 				if err := ds.SetSpatialRef(sr); err != nil {

@@ -7,26 +7,26 @@ import (
 	"sync"
 
 	"github.com/udftiles/udftiles/colormap"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Image colours a raster: one band through the colormap (grey without one), three
 // bands as RGB, four as RGBA; the mask and NaNs become transparent.
-func Image(r *udfhost.Raster, st Style) (*image.NRGBA, error) {
+func Image(r *layer.Raster, st Style) (*image.NRGBA, error) {
 	return paint(r, st, image.NewNRGBA(image.Rect(0, 0, r.Width, r.Height)))
 }
 
 // paint colours r into img, whose pixels are all zero and of r's size.
-func paint(r *udfhost.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
+func paint(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 	nb := len(r.Bands)
 	if nb != 1 && nb != 3 && nb != 4 {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "cannot draw %d bands as an image: choose 1, 3 or 4 bands with bidx", nb)
+		return nil, layer.Errorf(layer.BadRequest, "cannot draw %d bands as an image: choose 1, 3 or 4 bands with bidx", nb)
 	}
 	if st.Colormap != nil && nb != 1 {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter colormap: applies to one band, this tile has %d (choose one with bidx)", nb)
+		return nil, layer.Errorf(layer.BadRequest, "parameter colormap: applies to one band, this tile has %d (choose one with bidx)", nb)
 	}
 	if len(st.Rescale) > 1 && len(st.Rescale) != nb {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter rescale: give one min,max for all bands or one per band (%d), got %d", nb, len(st.Rescale))
+		return nil, layer.Errorf(layer.BadRequest, "parameter rescale: give one min,max for all bands or one per band (%d), got %d", nb, len(st.Rescale))
 	}
 	n := r.Width * r.Height
 	pix := img.Pix
@@ -146,7 +146,7 @@ func clampByte(v float64) uint8 {
 
 // bytesRGB draws three or four integer bands shown as they are (the common
 // RGB image) in one pass, the mask folded into alpha.
-func bytesRGB(pix []uint8, r *udfhost.Raster) {
+func bytesRGB(pix []uint8, r *layer.Raster) {
 	n := r.Width * r.Height
 	red, green, blue := r.Bands[0][:n], r.Bands[1][:n], r.Bands[2][:n]
 	var alpha []float64
@@ -184,7 +184,7 @@ func bytesRGB(pix []uint8, r *udfhost.Raster) {
 	}
 }
 
-func anyNaN(r *udfhost.Raster, i int) bool {
+func anyNaN(r *layer.Raster, i int) bool {
 	for _, b := range r.Bands {
 		if math.IsNaN(b[i]) {
 			return true
@@ -193,7 +193,7 @@ func anyNaN(r *udfhost.Raster, i int) bool {
 	return false
 }
 
-func colourCustom(pix []uint8, r *udfhost.Raster, m *colormap.Map) {
+func colourCustom(pix []uint8, r *layer.Raster, m *colormap.Map) {
 	for i, v := range r.Bands[0][:r.Width*r.Height] {
 		if c, ok := m.Value(v); ok {
 			copy(pix[i*4:i*4+4], c[:])
@@ -203,7 +203,7 @@ func colourCustom(pix []uint8, r *udfhost.Raster, m *colormap.Map) {
 
 // bandRange is the rescale range of band b: the style's, else the identity for
 // uint8, else the min–max of the tile's valid values.
-func bandRange(r *udfhost.Raster, b int, st Style) [2]float64 {
+func bandRange(r *layer.Raster, b int, st Style) [2]float64 {
 	switch {
 	case len(st.Rescale) == 1:
 		return st.Rescale[0]

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/udftiles/udftiles/colormap"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 func style(t testing.TB, q string) Style {
@@ -24,8 +24,8 @@ func style(t testing.TB, q string) Style {
 }
 
 // raster builds a w×h raster whose bands hold vals (one slice per band).
-func raster(dtype string, w, h int, bands ...[]float64) *udfhost.Raster {
-	return &udfhost.Raster{Width: w, Height: h, DType: dtype, Bands: bands}
+func raster(dtype string, w, h int, bands ...[]float64) *layer.Raster {
+	return &layer.Raster{Width: w, Height: h, DType: dtype, Bands: bands}
 }
 
 func pixel(img []uint8, i int) [4]uint8 {
@@ -85,7 +85,7 @@ func TestImageBands(t *testing.T) {
 	nan := math.NaN()
 	tests := []struct {
 		name   string
-		r      *udfhost.Raster
+		r      *layer.Raster
 		style  string
 		want   [][4]uint8
 		errHas string
@@ -125,7 +125,7 @@ func TestImageBands(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			img, err := Image(tt.r, style(t, tt.style))
 			if tt.errHas != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.errHas) || udfhost.KindOf(err) != udfhost.BadRequest {
+				if err == nil || !strings.Contains(err.Error(), tt.errHas) || layer.KindOf(err) != layer.BadRequest {
 					t.Fatalf("Image: %v, want a BadRequest containing %q", err, tt.errHas)
 				}
 				return
@@ -167,7 +167,7 @@ func TestImageBytesAsTheyAre(t *testing.T) {
 		}
 	}
 	bands[1][5] = math.NaN()
-	r := &udfhost.Raster{Width: n, Height: 1, DType: "uint8", Bands: bands}
+	r := &layer.Raster{Width: n, Height: 1, DType: "uint8", Bands: bands}
 	img, err := Image(r, Style{})
 	if err != nil {
 		t.Fatal(err)

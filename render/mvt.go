@@ -12,8 +12,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // MVT settings.
@@ -39,7 +39,7 @@ const (
 // to the 4096 grid; a valid polygon stays valid (see polygons). A geometry
 // collection becomes up to three features of one id and properties: its points,
 // its lines, its polygons. A tile with no feature in it is an empty body.
-func MVT(f *udfhost.Features, t tiles.Tile, o Options) ([]byte, error) {
+func MVT(f *layer.Features, t tiles.Tile, o Options) ([]byte, error) {
 	ts := newTileSpace(t, o.buffer())
 	layer := &mvt.Layer{Name: o.layer(), Version: 2, Extent: mvtExtent}
 	if f != nil && f.Collection != nil {

@@ -19,8 +19,8 @@ import (
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/planar"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // naturalEarth is geopandas' bundled naturalearth_lowres: 177 countries, the
@@ -30,13 +30,13 @@ const naturalEarth = "/usr/lib/python3/dist-packages/geopandas/datasets/naturale
 var countriesOnce = sync.OnceValues(readCountries)
 
 // countries reads naturalearth_lowres with OGR, properties typed as OGR has them.
-func countries(tb testing.TB) *udfhost.Features {
+func countries(tb testing.TB) *layer.Features {
 	tb.Helper()
 	fc, err := countriesOnce()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &udfhost.Features{Collection: fc}
+	return &layer.Features{Collection: fc}
 }
 
 func readCountries() (*geojson.FeatureCollection, error) {
@@ -118,7 +118,7 @@ func projected(ts *tileSpace, g orb.Geometry) orb.Geometry {
 	panic(fmt.Sprintf("projected: %T", g))
 }
 
-func encodeMVT(t testing.TB, f *udfhost.Features, tile tiles.Tile, o Options) []byte {
+func encodeMVT(t testing.TB, f *layer.Features, tile tiles.Tile, o Options) []byte {
 	t.Helper()
 	o.Tile = &tile
 	b, ct, err := Encode(f, "mvt", o)
@@ -149,7 +149,7 @@ type polygonChecks struct {
 // feature: in the buffered extent, rings closed and wound as the spec says, valid
 // for GEOS, and, when the input was valid on the tile's grid (Antarctica is not:
 // web mercator flattens its southern edge), with the clipped input's area.
-func checkTile(t *testing.T, src *udfhost.Features, tile tiles.Tile, bufferPx int, key string, stats *polygonChecks) {
+func checkTile(t *testing.T, src *layer.Features, tile tiles.Tile, bufferPx int, key string, stats *polygonChecks) {
 	t.Helper()
 	b := encodeMVT(t, src, tile, Options{Buffer: &bufferPx})
 	if len(b) == 0 {
@@ -323,7 +323,7 @@ func TestMVTRandomPolygonsValid(t *testing.T) {
 		f.Properties["i"] = i
 		fc.Append(f)
 	}
-	src := &udfhost.Features{Collection: fc}
+	src := &layer.Features{Collection: fc}
 	var stats polygonChecks
 	for _, tl := range []tiles.Tile{tile, {Z: 9, X: 275, Y: 167}, {Z: 7, X: 68, Y: 41}, {Z: 12, X: 2201, Y: 1341}, {Z: 14, X: 8805, Y: 5366}} {
 		checkTile(t, src, tl, DefaultBuffer, "i", &stats)
@@ -362,7 +362,7 @@ func TestMVTClipShapes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := geojson.NewFeature(tt.geom)
-			src := &udfhost.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
+			src := &layer.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
 			zero := 0
 			b := encodeMVT(t, src, tile, Options{Buffer: &zero})
 			if tt.parts == 0 {
@@ -441,7 +441,7 @@ func TestMVTKeepsPolygonsValid(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := geojson.NewFeature(tt.geom)
-			src := &udfhost.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
+			src := &layer.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
 			g := decodeMVT(t, encodeMVT(t, src, tile, Options{}))[0].Features[0].Geometry
 			polys, ok := g.(orb.MultiPolygon)
 			if p, one := g.(orb.Polygon); one {
@@ -552,7 +552,7 @@ func TestMVTProperties(t *testing.T) {
 		"null": nil, "nan": math.NaN(), "inf": math.Inf(1),
 	}
 	tl := tiles.AtLonLat(1, 2, 8)
-	b := encodeMVT(t, &udfhost.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}, tl, Options{Layer: "places"})
+	b := encodeMVT(t, &layer.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}, tl, Options{Layer: "places"})
 	var vt vectortile.Tile
 	if err := vt.Unmarshal(b); err != nil {
 		t.Fatal(err)
@@ -622,7 +622,7 @@ func TestMVTLinesAndPoints(t *testing.T) {
 	}
 	fc := geojson.NewFeatureCollection()
 	fc.Append(geojson.NewFeature(coll))
-	ls := decodeMVT(t, encodeMVT(t, &udfhost.Features{Collection: fc}, tl, Options{}))
+	ls := decodeMVT(t, encodeMVT(t, &layer.Features{Collection: fc}, tl, Options{}))
 	kinds := map[string]orb.Geometry{}
 	for _, f := range ls[0].Features {
 		kinds[f.Geometry.GeoJSONType()] = f.Geometry
@@ -643,7 +643,7 @@ func TestMVTLinesAndPoints(t *testing.T) {
 
 func TestMVTEmpty(t *testing.T) {
 	tl := tiles.Tile{Z: 5, X: 3, Y: 14} // the Pacific east of Hawaii: no country
-	for name, f := range map[string]*udfhost.Features{
+	for name, f := range map[string]*layer.Features{
 		"no collection":    {},
 		"no features":      {Collection: geojson.NewFeatureCollection()},
 		"none in the tile": countries(t),
@@ -657,14 +657,14 @@ func TestMVTEmpty(t *testing.T) {
 
 func TestMVTErrors(t *testing.T) {
 	f := countries(t)
-	if _, _, err := Encode(f, "mvt", Options{}); udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "tiles") {
+	if _, _, err := Encode(f, "mvt", Options{}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "tiles") {
 		t.Errorf("mvt without a tile: %v, want a BadRequest pointing at tiles", err)
 	}
-	tbl := &udfhost.Table{Columns: []string{"a"}, Rows: [][]any{{json.Number("1")}}}
+	tbl := &layer.Table{Columns: []string{"a"}, Rows: [][]any{{json.Number("1")}}}
 	tl := tiles.Tile{}
 	for _, format := range []string{"mvt", "pbf", "geojson"} {
 		_, _, err := Encode(tbl, format, Options{Tile: &tl})
-		if udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "a table has no geometry") {
+		if layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "a table has no geometry") {
 			t.Errorf("a table as %s: %v, want 400 a table has no geometry", format, err)
 		}
 	}
@@ -679,7 +679,7 @@ func TestGeoJSON(t *testing.T) {
 	f := geojson.NewFeature(orb.Polygon{{{1.123456789, 2.5}, {3.000000001, 2.5}, {3, -0.00000001}}})
 	f.ID = 3.0
 	f.Properties = geojson.Properties{"n": 1e-7, "nan": math.NaN(), "s": "a\"b", "big": json.Number("617700169958293503")}
-	src := &udfhost.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
+	src := &layer.Features{Collection: &geojson.FeatureCollection{Features: []*geojson.Feature{f}}}
 	b, ct, err := Encode(src, "geojson", Options{})
 	if err != nil || ct != "application/geo+json" {
 		t.Fatal(err, ct)
@@ -712,7 +712,7 @@ func TestGeoJSON(t *testing.T) {
 			t.Fatalf("feature %d bound %v, want %v", i, a, b)
 		}
 	}
-	for name, f := range map[string]*udfhost.Features{"none": {}, "empty": {Collection: geojson.NewFeatureCollection()}} {
+	for name, f := range map[string]*layer.Features{"none": {}, "empty": {Collection: geojson.NewFeatureCollection()}} {
 		if b, _, _ := Encode(f, "geojson", Options{}); string(b) != `{"type":"FeatureCollection","features":[]}` {
 			t.Errorf("%s: %s", name, b)
 		}
@@ -720,10 +720,10 @@ func TestGeoJSON(t *testing.T) {
 			t.Errorf("%s as csv: %q, want the header alone", name, b)
 		}
 	}
-	if b, _, _ := Encode(&udfhost.Table{Columns: []string{"a"}}, "json", Options{}); string(b) != "[]" {
+	if b, _, _ := Encode(&layer.Table{Columns: []string{"a"}}, "json", Options{}); string(b) != "[]" {
 		t.Errorf("an empty table: %s", b)
 	}
-	if b, _, _ := Encode(&udfhost.Table{Columns: []string{"a", "b"}}, "csv", Options{}); string(b) != "a,b\n" {
+	if b, _, _ := Encode(&layer.Table{Columns: []string{"a", "b"}}, "csv", Options{}); string(b) != "a,b\n" {
 		t.Errorf("an empty table as csv: %q", b)
 	}
 }
@@ -745,7 +745,7 @@ func TestParseOptions(t *testing.T) {
 		v, _ := url.ParseQuery(q)
 		_, err := ParseOptions(v, nil)
 		name, _, _ := strings.Cut(q, "=")
-		if udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "parameter "+name) {
+		if layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "parameter "+name) {
 			t.Errorf("%s: %v, want 400 naming the parameter", q, err)
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // npyDescr is the NumPy dtype string of each raster type, little-endian.
@@ -17,7 +17,7 @@ var npyDescr = map[string]string{
 
 // NPY writes the raw values as a NumPy .npy array of shape (bands, height, width)
 // in the raster's dtype. Masked pixels hold the nodata value when there is one.
-func NPY(r *udfhost.Raster) ([]byte, error) {
+func NPY(r *layer.Raster) ([]byte, error) {
 	descr, ok := npyDescr[r.DType]
 	if !ok {
 		return nil, fmt.Errorf("npy: unsupported dtype %q", r.DType)
@@ -28,7 +28,7 @@ func NPY(r *udfhost.Raster) ([]byte, error) {
 	pad := 64 - (10+len(header)+1)%64
 	header += string(bytes.Repeat([]byte{' '}, pad%64)) + "\n"
 	var buf bytes.Buffer
-	buf.Grow(10 + len(header) + r.BandCount()*r.Width*r.Height*udfhost.SampleSize[r.DType])
+	buf.Grow(10 + len(header) + r.BandCount()*r.Width*r.Height*layer.SampleSize[r.DType])
 	buf.WriteString("\x93NUMPY\x01\x00")
 	_ = binary.Write(&buf, binary.LittleEndian, uint16(len(header)))
 	buf.WriteString(header)

@@ -12,7 +12,7 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // GeoParquet writes features as a GeoParquet 1.1 file, zstd compressed: a
@@ -24,7 +24,7 @@ import (
 // property named geometry or bbox is renamed with a trailing underscore. The
 // `geo` metadata omits crs, which means OGC:CRS84 (lon/lat, as GeoJSON). No
 // features is a file with the schema and no rows.
-func GeoParquet(f *udfhost.Features) ([]byte, error) {
+func GeoParquet(f *layer.Features) ([]byte, error) {
 	var buf bytes.Buffer
 	if err := WriteGeoParquet(&buf, f, GeoParquetOptions{}); err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ type GeoParquetOptions struct {
 // WriteGeoParquet writes features to w as GeoParquet does, in row groups of
 // o.RowGroupSize rows (each with min/max statistics of the bbox columns, which
 // readers use to skip groups), in the order given.
-func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) error {
+func WriteGeoParquet(w io.Writer, f *layer.Features, o GeoParquetOptions) error {
 	var fts []featureRow
 	keys := propertyKeys(f)
 	for _, ft := range features(f) {
@@ -87,14 +87,14 @@ func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) erro
 		}
 		b, err := wkb.Marshal(ft.geom)
 		if err != nil {
-			return udfhost.Errorf(udfhost.Failed, "feature %d: geometry to WKB: %v", i, err)
+			return layer.Errorf(layer.Failed, "feature %d: geometry to WKB: %v", i, err)
 		}
 		ft.wkb = b
 		types[ft.geom.GeoJSONType()] = true
 		bd := ft.geom.Bound()
 		for _, v := range []float64{bd.Min[0], bd.Min[1], bd.Max[0], bd.Max[1]} {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return udfhost.Errorf(udfhost.Failed, "feature %d: a coordinate is %v, which GeoParquet's bbox cannot hold", i, v)
+				return layer.Errorf(layer.Failed, "feature %d: a coordinate is %v, which GeoParquet's bbox cannot hold", i, v)
 			}
 		}
 		if isEmpty(ft.geom) {
@@ -195,7 +195,7 @@ func WriteGeoParquet(w io.Writer, f *udfhost.Features, o GeoParquetOptions) erro
 // A column whose values do not fit its type is typed from its values as
 // GeoParquet does. No rows is a file with the schema and no rows; duplicate
 // column names get a trailing underscore.
-func ParquetTable(t *udfhost.Table) ([]byte, error) {
+func ParquetTable(t *layer.Table) ([]byte, error) {
 	used := map[string]bool{}
 	cols := make([]pqColumn, len(t.Columns))
 	for j, c := range t.Columns {
@@ -268,7 +268,7 @@ func writeParquet(w io.Writer, schema *parquet.Schema, n int, writers []func(i, 
 		rows = append(rows, row)
 		if len(rows) == batch || i == n-1 {
 			if _, err := pw.WriteRows(rows); err != nil {
-				return udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
+				return layer.Errorf(layer.Internal, "parquet: %v", err)
 			}
 			rows = rows[:0]
 			if progress != nil {
@@ -277,7 +277,7 @@ func writeParquet(w io.Writer, schema *parquet.Schema, n int, writers []func(i, 
 		}
 	}
 	if err := pw.Close(); err != nil {
-		return udfhost.Errorf(udfhost.Internal, "parquet: %v", err)
+		return layer.Errorf(layer.Internal, "parquet: %v", err)
 	}
 	return nil
 }

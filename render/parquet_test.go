@@ -19,7 +19,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // pqFile is a Parquet file read back: its rows as plain Go values (nil, int64,
@@ -300,7 +300,7 @@ func TestGeoParquet(t *testing.T) {
 		fc.Append(ft)
 	}
 	fc.Features = append(fc.Features, nil) // skipped, as other encoders do
-	b, ctype, err := Encode(&udfhost.Features{Collection: fc}, "geoparquet", Options{})
+	b, ctype, err := Encode(&layer.Features{Collection: fc}, "geoparquet", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +375,7 @@ func TestGeoParquet(t *testing.T) {
 }
 
 func TestGeoParquetEmpty(t *testing.T) {
-	for name, f := range map[string]*udfhost.Features{
+	for name, f := range map[string]*layer.Features{
 		"nil collection": {},
 		"no features":    {Collection: geojson.NewFeatureCollection()},
 	} {
@@ -433,7 +433,7 @@ func TestGeoParquetCountries(t *testing.T) {
 }
 
 func TestParquetTable(t *testing.T) {
-	tbl := &udfhost.Table{
+	tbl := &layer.Table{
 		Columns: []string{"hex", "big", "n", "name", "value", "flag", "bad", "name"},
 		Types: map[string]string{"hex": "int", "big": "int", "n": "int", "name": "str", "value": "float",
 			"flag": "bool", "bad": "int"},
@@ -471,7 +471,7 @@ func TestParquetTable(t *testing.T) {
 	}
 
 	// Empty: the schema and no rows; no columns at all: one null column.
-	b, _, err = Encode(&udfhost.Table{Columns: []string{"a", "b"}, Types: map[string]string{"a": "int", "b": "str"}}, "parquet", Options{})
+	b, _, err = Encode(&layer.Table{Columns: []string{"a", "b"}, Types: map[string]string{"a": "int", "b": "str"}}, "parquet", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +479,7 @@ func TestParquetTable(t *testing.T) {
 	if len(af.rows) != 0 || !reflect.DeepEqual(af.types, map[string]string{"a": "int64", "b": "utf8"}) {
 		t.Errorf("empty table: %d rows, types %v", len(af.rows), af.types)
 	}
-	b, _, err = Encode(&udfhost.Table{}, "parquet", Options{})
+	b, _, err = Encode(&layer.Table{}, "parquet", Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

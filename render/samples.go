@@ -7,11 +7,11 @@ import (
 	"math"
 
 	"github.com/klauspost/compress/zlib"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Rasters held as samples (large arrays a UDF returned in file mode, see
-// udfhost.Raster.Samples) are encoded without widening them whole: npy and
+// layer.Raster.Samples) are encoded without widening them whole: npy and
 // tif from the samples as they are, png a row at a time through the same
 // colouring as tiles. jpg and webp need the whole image in memory, so they
 // are limited to MaxPaintPixels.
@@ -19,7 +19,7 @@ import (
 // MaxPaintPixels bounds a jpg or webp image of a large array (64 MiB of RGBA).
 const MaxPaintPixels = 16 << 20
 
-func encodeSamples(r *udfhost.Raster, format string, st Style) ([]byte, string, error) {
+func encodeSamples(r *layer.Raster, format string, st Style) ([]byte, string, error) {
 	var (
 		b   []byte
 		err error
@@ -39,7 +39,7 @@ func encodeSamples(r *udfhost.Raster, format string, st Style) ([]byte, string, 
 			break
 		}
 		if r.Width*r.Height > MaxPaintPixels {
-			return nil, "", udfhost.Errorf(udfhost.TooLarge, "a %d×%d array is over %d megapixels for %s: ask for png, tif or npy", r.Width, r.Height, MaxPaintPixels>>20, format)
+			return nil, "", layer.Errorf(layer.TooLarge, "a %d×%d array is over %d megapixels for %s: ask for png, tif or npy", r.Width, r.Height, MaxPaintPixels>>20, format)
 		}
 		img := image.NewNRGBA(image.Rect(0, 0, r.Width, r.Height))
 		for y := range r.Height {
@@ -54,7 +54,7 @@ func encodeSamples(r *udfhost.Raster, format string, st Style) ([]byte, string, 
 			b, err = WebP(img)
 		}
 	default:
-		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
+		return nil, "", layer.Errorf(layer.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
 	}
 	if err != nil {
 		return nil, "", err
@@ -65,15 +65,15 @@ func encodeSamples(r *udfhost.Raster, format string, st Style) ([]byte, string, 
 // rowPainter colours one row of a raster at a time, as paint colours a whole
 // tile: the rescale ranges are those of the whole raster, worked out first.
 type rowPainter struct {
-	src *udfhost.Raster
+	src *layer.Raster
 	st  Style
-	row *udfhost.Raster // one row of src, widened
+	row *layer.Raster // one row of src, widened
 	at  []func(int) float64
 }
 
-func newRowPainter(r *udfhost.Raster, st Style) (*rowPainter, error) {
+func newRowPainter(r *layer.Raster, st Style) (*rowPainter, error) {
 	nb := r.BandCount()
-	p := &rowPainter{src: r, st: st, row: &udfhost.Raster{Width: r.Width, Height: 1, DType: r.DType}}
+	p := &rowPainter{src: r, st: st, row: &layer.Raster{Width: r.Width, Height: 1, DType: r.DType}}
 	for b := range nb {
 		p.at = append(p.at, r.Sampler(b))
 		p.row.Bands = append(p.row.Bands, make([]float64, r.Width))

@@ -10,15 +10,15 @@ import (
 	"math/rand"
 	"testing"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // sampled builds a raster held as samples of dtype from values per band, as
 // a UDF's array arrives, and the same raster widened.
-func sampled(t *testing.T, dtype string, w, h int, mask []uint8, bands ...[]float64) (*udfhost.Raster, *udfhost.Raster) {
+func sampled(t *testing.T, dtype string, w, h int, mask []uint8, bands ...[]float64) (*layer.Raster, *layer.Raster) {
 	t.Helper()
-	s := &udfhost.Raster{Width: w, Height: h, DType: dtype, Mask: mask}
-	size := udfhost.SampleSize[dtype]
+	s := &layer.Raster{Width: w, Height: h, DType: dtype, Mask: mask}
+	size := layer.SampleSize[dtype]
 	for _, vals := range bands {
 		b := make([]byte, len(vals)*size)
 		for i, v := range vals {
@@ -214,10 +214,10 @@ func TestSamplesPNGColourTypes(t *testing.T) {
 
 // TestSamplesLimits: jpg and webp of arrays past MaxPaintPixels are a 413.
 func TestSamplesLimits(t *testing.T) {
-	s := &udfhost.Raster{Width: 5000, Height: 4000, DType: "uint8", Samples: [][]byte{make([]byte, 5000*4000)}}
+	s := &layer.Raster{Width: 5000, Height: 4000, DType: "uint8", Samples: [][]byte{make([]byte, 5000*4000)}}
 	for _, f := range []string{"jpg", "webp"} {
 		_, _, err := encodeRaster(s, f, Style{})
-		if udfhost.KindOf(err) != udfhost.TooLarge {
+		if layer.KindOf(err) != layer.TooLarge {
 			t.Errorf("%s of 20 megapixels: %v, want 413", f, err)
 		}
 	}

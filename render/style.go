@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/udftiles/udftiles/colormap"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Style says how raster values become colours.
@@ -48,7 +48,7 @@ func ParseStyle(q, defaults url.Values) (Style, error) {
 	if cm != "" {
 		m, err := colormap.Parse(cm)
 		if err != nil {
-			return st, udfhost.Errorf(udfhost.BadRequest, "parameter colormap: %v", err)
+			return st, layer.Errorf(layer.BadRequest, "parameter colormap: %v", err)
 		}
 		st.Colormap = m
 		st.key = cm
@@ -56,12 +56,12 @@ func ParseStyle(q, defaults url.Values) (Style, error) {
 	for _, v := range get("rescale") {
 		parts := strings.Split(v, ",")
 		if len(parts) != 2 {
-			return st, udfhost.Errorf(udfhost.BadRequest, "parameter rescale: want min,max (repeat rescale= once per band), got %q", v)
+			return st, layer.Errorf(layer.BadRequest, "parameter rescale: want min,max (repeat rescale= once per band), got %q", v)
 		}
 		lo, err1 := strconv.ParseFloat(strings.TrimSpace(parts[0]), 64)
 		hi, err2 := strconv.ParseFloat(strings.TrimSpace(parts[1]), 64)
 		if err1 != nil || err2 != nil || !(lo < hi) {
-			return st, udfhost.Errorf(udfhost.BadRequest, "parameter rescale: want min,max numbers with min < max, got %q", v)
+			return st, layer.Errorf(layer.BadRequest, "parameter rescale: want min,max numbers with min < max, got %q", v)
 		}
 		st.Rescale = append(st.Rescale, [2]float64{lo, hi})
 	}

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 func TestParseStyle(t *testing.T) {
@@ -58,8 +58,8 @@ func TestParseStyle(t *testing.T) {
 				if err == nil {
 					t.Fatalf("ParseStyle(%q) succeeded, want an error", tt.query)
 				}
-				if udfhost.KindOf(err) != udfhost.BadRequest {
-					t.Errorf("error kind %v, want BadRequest", udfhost.KindOf(err))
+				if layer.KindOf(err) != layer.BadRequest {
+					t.Errorf("error kind %v, want BadRequest", layer.KindOf(err))
 				}
 				for _, s := range tt.errHas {
 					if !strings.Contains(err.Error(), s) {

@@ -12,27 +12,27 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkt"
 	"github.com/paulmach/orb/geojson"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Natural is the format a result is encoded in when none was asked for.
-func Natural(res udfhost.Result) string {
+func Natural(res layer.Result) string {
 	switch res.(type) {
-	case *udfhost.Raster:
+	case *layer.Raster:
 		return "png"
-	case *udfhost.Features:
+	case *layer.Features:
 		return "geojson"
-	case *udfhost.Table:
+	case *layer.Table:
 		return "json"
 	}
 	return ""
 }
 
-func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, string, error) {
+func encodeFeatures(f *layer.Features, format string, o Options) ([]byte, string, error) {
 	switch format {
 	case "mvt":
 		if o.Tile == nil {
-			return nil, "", udfhost.Errorf(udfhost.BadRequest, "format mvt is for tiles: ask for /tiles/{z}/{x}/{y}.mvt")
+			return nil, "", layer.Errorf(layer.BadRequest, "format mvt is for tiles: ask for /tiles/{z}/{x}/{y}.mvt")
 		}
 		b, err := MVT(f, *o.Tile, o)
 		return b, ContentTypes["mvt"], err
@@ -68,7 +68,7 @@ func encodeFeatures(f *udfhost.Features, format string, o Options) ([]byte, stri
 		b, err := GeoParquet(f)
 		return b, ContentTypes["parquet"], err
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
+	return nil, "", layer.Errorf(layer.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
 }
 
 // withoutNil returns g with the nil members of its collections, at any depth,
@@ -102,7 +102,7 @@ func hasNil(c orb.Collection) bool {
 }
 
 // features lists the features of a result, none if it has no collection.
-func features(f *udfhost.Features) []*geojson.Feature {
+func features(f *layer.Features) []*geojson.Feature {
 	if f == nil || f.Collection == nil {
 		return nil
 	}
@@ -113,7 +113,7 @@ func features(f *udfhost.Features) []*geojson.Feature {
 // clipped, coordinates rounded to precision decimals, rings closed. A property
 // that JSON cannot hold (NaN, an infinity) is null. No features is
 // {"type":"FeatureCollection","features":[]}.
-func GeoJSON(f *udfhost.Features, precision int) ([]byte, error) {
+func GeoJSON(f *layer.Features, precision int) ([]byte, error) {
 	w := geojsonWriter{b: make([]byte, 0, 4096), prec: precision}
 	w.b = append(w.b, `{"type":"FeatureCollection","features":[`...)
 	first := true
@@ -259,7 +259,7 @@ func (w *geojsonWriter) point(p orb.Point) {
 func (w *geojsonWriter) coord(v float64) {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		if w.err == nil {
-			w.err = udfhost.Errorf(udfhost.Failed, "a coordinate is %v, which GeoJSON cannot hold", v)
+			w.err = layer.Errorf(layer.Failed, "a coordinate is %v, which GeoJSON cannot hold", v)
 		}
 		w.b = append(w.b, '0')
 		return
@@ -322,7 +322,7 @@ func (w *geojsonWriter) number(f float64) {
 }
 
 // propertyKeys lists the properties of all features, in first-seen order.
-func propertyKeys(f *udfhost.Features) []string {
+func propertyKeys(f *layer.Features) []string {
 	seen := map[string]bool{}
 	var keys []string
 	for _, ft := range features(f) {
@@ -365,7 +365,7 @@ func cell(v any) string {
 	return string(b)
 }
 
-func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
+func encodeTable(t *layer.Table, format string) ([]byte, string, error) {
 	switch format {
 	case "json":
 		asString := bigIntColumns(t)
@@ -424,15 +424,15 @@ func encodeTable(t *udfhost.Table, format string) ([]byte, string, error) {
 		return b, ContentTypes["parquet"], err
 	}
 	if format == "mvt" || format == "geojson" {
-		return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %s: a table has no geometry; it can be json, csv or parquet", format)
+		return nil, "", layer.Errorf(layer.BadRequest, "format %s: a table has no geometry; it can be json, csv or parquet", format)
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: a table (no geometry) can be json, csv or parquet", format)
+	return nil, "", layer.Errorf(layer.BadRequest, "format %q: a table (no geometry) can be json, csv or parquet", format)
 }
 
 // bigIntColumns marks the integer columns holding a value past 2^53, which a
 // JSON reader's doubles would round (H3 cells, ids): the whole column is written
 // as strings, so that each column keeps one type.
-func bigIntColumns(t *udfhost.Table) []bool {
+func bigIntColumns(t *layer.Table) []bool {
 	out := make([]bool, len(t.Columns))
 	for j, c := range t.Columns {
 		if t.Types[c] != "int" {
@@ -459,7 +459,7 @@ func bigIntColumns(t *udfhost.Table) []bool {
 	return out
 }
 
-func encodeValue(v *udfhost.Value, format string) ([]byte, string, error) {
+func encodeValue(v *layer.Value, format string) ([]byte, string, error) {
 	switch {
 	case format == "" || v.Kind == "bytes" || v.Kind == "":
 		return v.Body, v.ContentType, nil
@@ -469,5 +469,5 @@ func encodeValue(v *udfhost.Value, format string) ([]byte, string, error) {
 	case format == "json" && v.Kind == "json":
 		return v.Body, v.ContentType, nil
 	}
-	return nil, "", udfhost.Errorf(udfhost.BadRequest, "format %q: the UDF returned a %s value, served as is or as json", format, v.Kind)
+	return nil, "", layer.Errorf(layer.BadRequest, "format %q: the UDF returned a %s value, served as is or as json", format, v.Kind)
 }

@@ -25,10 +25,12 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/gohandler"
 	"github.com/udftiles/udftiles/internal/environ"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/metrics"
+	"github.com/udftiles/udftiles/python"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
 )
@@ -160,7 +162,7 @@ func (d *drain) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // stack is what serving needs: the layers, the cache tiers, the handler.
 type stack struct {
-	reg     *udfhost.Registry
+	reg     *layer.Registry
 	cache   *cache.Cache
 	handler http.Handler
 	closers []func()
@@ -227,7 +229,7 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
 		// Files named by requests open as GeoTIFFs only; the configured
 		// layers keep whatever GDAL opens.
-		d.COGSource = func(p string) (udfhost.Handler, error) {
+		d.COGSource = func(p string) (layer.Handler, error) {
 			return cog.New(cog.Options{Path: p, Drivers: cog.URLDrivers}), nil
 		}
 		d.PrivateFiles = privateFiles(cfg, log)
@@ -242,10 +244,10 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 // inlineUDFs makes Python handlers of code sent to POST /v1/run: the code is
 // written, by its hash, to a file of its own under dir (readable by the server's
 // user only), and the handlers of recent code are kept.
-func inlineUDFs(pool *udfhost.Pool, dir string, queue int) func(string) (udfhost.Handler, error) {
+func inlineUDFs(pool *python.Pool, dir string, queue int) func(string) (layer.Handler, error) {
 	var mu sync.Mutex
-	recent := map[string]udfhost.Handler{}
-	return func(code string) (udfhost.Handler, error) {
+	recent := map[string]layer.Handler{}
+	return func(code string) (layer.Handler, error) {
 		sum := sha256.Sum256([]byte(code))
 		name := hex.EncodeToString(sum[:12])
 		mu.Lock()
@@ -269,7 +271,7 @@ func inlineUDFs(pool *udfhost.Pool, dir string, queue int) func(string) (udfhost
 		if len(recent) >= 64 {
 			clear(recent)
 		}
-		h := udfhost.NewPythonUDF(pool, udfhost.PythonOptions{Path: p, Queue: queue})
+		h := python.NewUDF(pool, python.Options{Path: p, Queue: queue})
 		recent[name] = h
 		return h, nil
 	}
@@ -319,7 +321,7 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // startPython starts the worker pool when a layer needs it.
-func startPython(cfg *config.Config, log *slog.Logger) (*udfhost.Pool, error) {
+func startPython(cfg *config.Config, log *slog.Logger) (*python.Pool, error) {
 	udfs := map[string]any{}
 	need := false
 	for _, u := range cfg.UDFs {
@@ -331,7 +333,7 @@ func startPython(cfg *config.Config, log *slog.Logger) (*udfhost.Pool, error) {
 		return nil, nil
 	}
 	p := cfg.Python
-	return udfhost.NewPool(udfhost.PythonConfig{
+	return python.NewPool(python.Config{
 		Interpreter: p.Interpreter, Workers: p.Workers, Timeout: p.Timeout.Std(), MemoryMB: p.MemoryMB,
 		MaxOutputMB: p.MaxOutputMB, MaxLogMB: p.MaxLogMB,
 		CacheDir: p.CacheDir, Secrets: cfg.Secrets, Preload: p.Preload, UDFs: udfs,
@@ -362,10 +364,10 @@ func tokens(cfg *config.Config) map[string]string {
 // buildRegistry turns config entries into layers; a layer that cannot be built is
 // registered with its error so that /v1/udfs shows it. goh are the Go handlers
 // compiled in, for entries with handler: go.
-func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandlers) *udfhost.Registry {
-	reg := udfhost.NewRegistry()
+func buildRegistry(cfg *config.Config, pool *python.Pool, goh gohandler.Factories) *layer.Registry {
+	reg := layer.NewRegistry()
 	for _, u := range cfg.UDFs {
-		l := &udfhost.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description, MVTLayer: u.MVTLayer,
+		l := &layer.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description, MVTLayer: u.MVTLayer,
 			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}, Private: !u.IsPublic()}
 		if u.CacheMaxAge != nil {
 			l.MaxAge, l.MaxAgeSet = u.CacheMaxAge.Std(), true
@@ -388,7 +390,7 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandler
 			}
 			l.Handler = vector.New(o)
 		case "python":
-			o := udfhost.PythonOptions{Path: u.Path, Queue: cfg.Python.Queue}
+			o := python.Options{Path: u.Path, Queue: cfg.Python.Queue}
 			if u.Timeout != nil {
 				o.Timeout = u.Timeout.Std()
 			}
@@ -401,11 +403,11 @@ func buildRegistry(cfg *config.Config, pool *udfhost.Pool, goh udfhost.GoHandler
 			if len(u.Bounds) == 4 {
 				o.Bounds = &tiles.Bounds{MinX: u.Bounds[0], MinY: u.Bounds[1], MaxX: u.Bounds[2], MaxY: u.Bounds[3]}
 			}
-			l.Handler = udfhost.NewPythonUDF(pool, o)
+			l.Handler = python.NewUDF(pool, o)
 		case "go":
 			l.Handler, l.Err = goh.New(u.Go, u.Options)
 		case "plugin":
-			l.Handler, l.Err = udfhost.OpenPlugin(u.Path, u.Options)
+			l.Handler, l.Err = gohandler.OpenPlugin(u.Path, u.Options)
 		default:
 			l.Err = fmt.Errorf("handler %q is not available in this build", u.Handler)
 		}

@@ -18,7 +18,8 @@ import (
 
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/config"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/gohandler"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -98,7 +99,7 @@ udfs:
   - {name: gradient, handler: plugin, path: PLUGIN, options: {axis: lat}, rescale: [-90, 90]}
 `
 
-type mine struct{ udfhost.Handler }
+type mine struct{ layer.Handler }
 
 func TestBuildRegistryGoAndPlugins(t *testing.T) {
 	so, whyNot := examplePlugin(t)
@@ -111,11 +112,11 @@ func TestBuildRegistryGoAndPlugins(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &settings{goHandlers: udfhost.BuiltinGoHandlers()}
+	s := &settings{goHandlers: gohandler.Builtin()}
 	var got map[string]any
-	WithGoHandler("mine", func(o map[string]any) (udfhost.Handler, error) {
+	WithGoHandler("mine", func(o map[string]any) (layer.Handler, error) {
 		got = o
-		return udfhost.BuiltinGoHandlers().New("tilegrid", nil)
+		return gohandler.Builtin().New("tilegrid", nil)
 	})(s)
 	reg := buildRegistry(cfg, nil, s.goHandlers)
 	if got["answer"] != 42 {
@@ -206,8 +207,8 @@ func TestBuildRegistryGoAndPlugins(t *testing.T) {
 	}
 	if pluginLoads {
 		l, _ := reg.Get("gradient")
-		res, err := l.Handler.Run(context.Background(), udfhost.Request{})
-		if udfhost.KindOf(err) != udfhost.BadRequest || res != nil {
+		res, err := l.Handler.Run(context.Background(), layer.Request{})
+		if layer.KindOf(err) != layer.BadRequest || res != nil {
 			t.Errorf("the plugin in file mode: %v, %v; want a bad request", res, err)
 		}
 	}
@@ -234,8 +235,8 @@ func TestMainCommands(t *testing.T) {
 	}
 
 	// WithGoHandler adds to the built-ins and may replace one, in this call only.
-	s := &settings{goHandlers: udfhost.BuiltinGoHandlers()}
-	f := func(map[string]any) (udfhost.Handler, error) { return mine{}, nil }
+	s := &settings{goHandlers: gohandler.Builtin()}
+	f := func(map[string]any) (layer.Handler, error) { return mine{}, nil }
 	WithGoHandler("tilegrid", f)(s)
 	WithGoHandler("extra", f)(s)
 	if h, err := s.goHandlers.New("tilegrid", nil); err != nil || h != (mine{}) {
@@ -244,7 +245,7 @@ func TestMainCommands(t *testing.T) {
 	if names := strings.Join(s.goHandlers.Names(), ","); names != "checker,extra,tilegrid" {
 		t.Errorf("names %s", names)
 	}
-	if _, ok := udfhost.BuiltinGoHandlers()["extra"]; ok {
+	if _, ok := gohandler.Builtin()["extra"]; ok {
 		t.Error("WithGoHandler changed the built-ins of other servers")
 	}
 }

@@ -14,7 +14,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/gohandler"
 )
 
 // Option changes how Main runs.
@@ -22,7 +22,7 @@ type Option func(*settings)
 
 type settings struct {
 	version    string
-	goHandlers udfhost.GoHandlers
+	goHandlers gohandler.Factories
 	stdout     io.Writer
 	stderr     io.Writer
 }
@@ -33,7 +33,7 @@ func WithVersion(v string) Option { return func(s *settings) { s.version = v } }
 // WithGoHandler compiles a Go handler into the server under name, for config
 // entries {handler: go, go: name, options: {...}}. It replaces a built-in
 // handler of the same name.
-func WithGoHandler(name string, f udfhost.GoFactory) Option {
+func WithGoHandler(name string, f gohandler.Factory) Option {
 	return func(s *settings) { s.goHandlers[name] = f }
 }
 
@@ -56,7 +56,7 @@ Run "tileserver COMMAND -h" for a command's flags.
 // Main runs the tileserver command line with args (os.Args[1:]) and returns the
 // exit status: 0 done, 1 failed, 2 a usage error.
 func Main(args []string, opts ...Option) int {
-	s := &settings{version: "dev", goHandlers: udfhost.BuiltinGoHandlers(), stdout: os.Stdout, stderr: os.Stderr}
+	s := &settings{version: "dev", goHandlers: gohandler.Builtin(), stdout: os.Stdout, stderr: os.Stderr}
 	for _, o := range opts {
 		o(s)
 	}

@@ -9,9 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // The benchmark layers: 1,000,000 small rectangles over Europe, sides
@@ -111,7 +111,7 @@ func benchLayer(b *testing.B, kind, ext, path string) {
 				features, bytes := 0, 0
 				for i := 0; b.Loop(); i++ {
 					t := ts[i%len(ts)]
-					res, err := l.Run(context.Background(), udfhost.Request{Tile: &t, Params: map[string]any{}})
+					res, err := l.Run(context.Background(), layer.Request{Tile: &t, Params: map[string]any{}})
 					if err != nil {
 						b.Fatal(err)
 					}
@@ -119,7 +119,7 @@ func benchLayer(b *testing.B, kind, ext, path string) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					features += len(res.(*udfhost.Features).Collection.Features)
+					features += len(res.(*layer.Features).Collection.Features)
 					bytes += len(body)
 				}
 				b.ReportMetric(float64(features)/float64(b.N), "features/tile")

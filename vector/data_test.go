@@ -17,8 +17,8 @@ import (
 
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // synth describes a generated layer: n features in a lon/lat box, rectangles
@@ -136,13 +136,13 @@ func bufferedLonLat(t tiles.Tile) tiles.Bounds {
 }
 
 // runTile runs the layer for a tile and returns the features.
-func runTile(t testing.TB, l *Layer, tile tiles.Tile, params map[string]any) *udfhost.Features {
+func runTile(t testing.TB, l *Layer, tile tiles.Tile, params map[string]any) *layer.Features {
 	t.Helper()
-	res, err := l.Run(context.Background(), udfhost.Request{Tile: &tile, Bounds: tile.LonLat(), Params: params})
+	res, err := l.Run(context.Background(), layer.Request{Tile: &tile, Bounds: tile.LonLat(), Params: params})
 	if err != nil {
 		t.Fatalf("tile %s %v: %v", tile, params, err)
 	}
-	return res.(*udfhost.Features)
+	return res.(*layer.Features)
 }
 
 // fids lists the features' FIDs in order.

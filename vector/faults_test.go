@@ -15,9 +15,9 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // TestBrokenFiles: a file that cannot be read makes the layer report why and
@@ -71,9 +71,9 @@ func TestBrokenFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: status %v, want %q", tt.name, err, tt.want)
 		}
-		_, err = l.Run(context.Background(), udfhost.Request{Tile: &tiles.Tile{}, Params: map[string]any{}})
-		if udfhost.KindOf(err) != udfhost.Unavailable {
-			t.Errorf("%s: tile %v (kind %v), want 503", tt.name, err, udfhost.KindOf(err))
+		_, err = l.Run(context.Background(), layer.Request{Tile: &tiles.Tile{}, Params: map[string]any{}})
+		if layer.KindOf(err) != layer.Unavailable {
+			t.Errorf("%s: tile %v (kind %v), want 503", tt.name, err, layer.KindOf(err))
 		}
 		if s := l.Schema(); s.DefaultFormat != "mvt" || len(s.Params) != 2 {
 			t.Errorf("%s: schema %+v", tt.name, s)
@@ -132,7 +132,7 @@ func TestInvalidGeometries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := render.GeoParquet(&udfhost.Features{Collection: parsed})
+	b, err := render.GeoParquet(&layer.Features{Collection: parsed})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +145,11 @@ func TestInvalidGeometries(t *testing.T) {
 		budget int
 	}{{p, directBudget}, {p, 0}, {pq, directBudget}, {pq, 0}} {
 		l := newTestLayer(t, Options{Path: run.path}, run.budget)
-		res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
+		res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := res.(*udfhost.Features)
+		f := res.(*layer.Features)
 		names := map[string]orb.Geometry{}
 		for _, ft := range f.Collection.Features {
 			names[ft.Properties["name"].(string)] = ft.Geometry
@@ -203,11 +203,11 @@ func TestPropertyTypes(t *testing.T) {
 		"x": 1.25, "s": "text", "none": nil}
 	for _, p := range []string{src, gpkg} {
 		l := newTestLayer(t, Options{Path: p}, directBudget)
-		res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
+		res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		props := res.(*udfhost.Features).Collection.Features[0].Properties
+		props := res.(*layer.Features).Collection.Features[0].Properties
 		for k, v := range want {
 			if p == gpkg && (k == "ints" || k == "reals" || k == "words") {
 				continue // GeoPackage keeps lists as JSON text of its own spelling
@@ -219,20 +219,20 @@ func TestPropertyTypes(t *testing.T) {
 		if s, _ := props["obj"].(string); !strings.Contains(s, `"a"`) {
 			t.Errorf("%s obj: %#v, want JSON text", filepath.Base(p), props["obj"])
 		}
-		if _, err := json.Marshal(res.(*udfhost.Features).Collection); err != nil {
+		if _, err := json.Marshal(res.(*layer.Features).Collection); err != nil {
 			t.Errorf("%s: %v", filepath.Base(p), err)
 		}
 	}
 	l := newTestLayer(t, Options{Path: fgb}, directBudget)
-	res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
+	res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	props := res.(*udfhost.Features).Collection.Features[0].Properties
+	props := res.(*layer.Features).Collection.Features[0].Properties
 	if v, ok := props["v"]; !ok || v != nil || props["w"] != nil || props["x"] != 1.5 {
 		t.Errorf("NaN and inf: %#v, want null", props)
 	}
-	if _, err := json.Marshal(res.(*udfhost.Features).Collection); err != nil {
+	if _, err := json.Marshal(res.(*layer.Features).Collection); err != nil {
 		t.Errorf("NaN: %v", err)
 	}
 }
@@ -256,11 +256,11 @@ func TestGeometryKinds(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := newTestLayer(t, Options{Path: fgb}, directBudget)
-	res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
+	res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := res.(*udfhost.Features)
+	f := res.(*layer.Features)
 	got := map[string]string{}
 	for _, ft := range f.Collection.Features {
 		got[ft.Properties["kind"].(string)] = ft.Geometry.GeoJSONType()

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // maxFilters bounds the filters remembered per layer; maxFilterBytes bounds
@@ -82,14 +82,14 @@ func (c *filterCache) validate(src *source, f *filter, st *state) error {
 		}
 		q := query{filter: f}
 		if err := src.query(probe, f.SQL, ignoredFields(st, q, true)); err != nil {
-			e.checkErr = udfhost.Errorf(udfhost.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
+			e.checkErr = layer.Errorf(layer.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
 			return
 		}
 		if ft, ok := src.next(0); ok {
 			ft.release()
 		}
 		if err := src.err(); err != nil {
-			e.checkErr = udfhost.Errorf(udfhost.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
+			e.checkErr = layer.Errorf(layer.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
 		}
 	})
 	return e.checkErr
@@ -103,7 +103,7 @@ func (c *filterCache) fids(src *source, f *filter, st *state) (*fidSet, error) {
 		if st.pq != nil {
 			var err error
 			if all, err = parquetFIDs(st, f); err != nil {
-				e.setErr = &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
+				e.setErr = &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
 				return
 			}
 		} else if all, e.setErr = ogrFIDs(src, f, st); e.setErr != nil {
@@ -128,7 +128,7 @@ func (c *filterCache) fids(src *source, f *filter, st *state) (*fidSet, error) {
 // ogrFIDs reads the FIDs passing the filter through OGR, with no geometry.
 func ogrFIDs(src *source, f *filter, st *state) ([]int64, error) {
 	if err := src.query(nil, f.SQL, ignoredFields(st, query{filter: f}, false)); err != nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
+		return nil, layer.Errorf(layer.BadRequest, "parameter filter: OGR refused %s: %v", f.SQL, err)
 	}
 	var all []int64
 	buf := make([]int64, 1<<14)
@@ -140,7 +140,7 @@ func ogrFIDs(src *source, f *filter, st *state) ([]int64, error) {
 		}
 	}
 	if err := src.err(); err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("filtering %s: %v", st.name, err)}
 	}
 	return all, nil
 }

@@ -17,8 +17,8 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // ingestTest converts src to GeoParquet with small row groups, so that tiles
@@ -35,12 +35,12 @@ func ingestTest(t testing.TB, src string, rowGroup int) string {
 // rowsByID maps the id property of every feature of a layer to its FID.
 func rowsByID(t testing.TB, l *Layer) map[int64]int64 {
 	t.Helper()
-	res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
+	res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := map[int64]int64{}
-	for _, f := range res.(*udfhost.Features).Collection.Features {
+	for _, f := range res.(*layer.Features).Collection.Features {
 		m[f.Properties["id"].(int64)] = f.ID.(int64)
 	}
 	return m

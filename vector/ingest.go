@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/progress"
 	"github.com/udftiles/udftiles/render"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // DefaultRowGroup is the rows per row group Ingest writes: small enough that a
@@ -108,7 +108,7 @@ func Ingest(ctx context.Context, src, dst string, o IngestOptions) (IngestStats,
 	wbar := progress.New(o.Progress, "write ", int64(len(fts)))
 	fc := geojson.NewFeatureCollection()
 	fc.Features = fts
-	err = render.WriteGeoParquet(tmp, &udfhost.Features{Collection: fc}, render.GeoParquetOptions{
+	err = render.WriteGeoParquet(tmp, &layer.Features{Collection: fc}, render.GeoParquetOptions{
 		RowGroupSize: o.RowGroupSize,
 		PageSize:     ingestPage,
 		Progress:     func(n int) { wbar.Set(int64(n), 0) },

@@ -24,8 +24,8 @@ import (
 
 	"github.com/airbusgeo/godal"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // DefaultMaxFeatures is the per-tile (and per-run) feature limit when the config sets none.
@@ -67,7 +67,7 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// Layer is a udfhost.Handler serving one layer of a vector file.
+// Layer is a layer.Handler serving one layer of a vector file.
 type Layer struct {
 	opts   Options
 	budget int // directBudget; tests lower it to exercise the overview
@@ -127,7 +127,7 @@ type state struct {
 	extent    [4]float64 // in the layer's CRS
 	hasExtent bool
 	bounds    tiles.Bounds // lon/lat
-	schema    udfhost.Schema
+	schema    layer.Schema
 
 	ready  chan struct{} // closed when the overview is built or has failed
 	ov     *overview     // nil past maxOverview
@@ -373,18 +373,18 @@ func (l *Layer) Version() string {
 }
 
 // Schema lists the query parameters, modes and formats of a vector layer.
-func (l *Layer) Schema() udfhost.Schema {
+func (l *Layer) Schema() layer.Schema {
 	if st, err := l.load(); err == nil {
 		return st.schema
 	}
 	return l.schema(nil)
 }
 
-func (l *Layer) schema(st *state) udfhost.Schema {
-	s := udfhost.Schema{
-		Params: []udfhost.Param{
-			{Name: "columns", Type: udfhost.List, Description: "properties to return, comma-separated (default: all)"},
-			{Name: "filter", Type: udfhost.Str, Description: "an attribute filter, e.g. pop_est > 1000000 AND continent = 'Africa' " +
+func (l *Layer) schema(st *state) layer.Schema {
+	s := layer.Schema{
+		Params: []layer.Param{
+			{Name: "columns", Type: layer.List, Description: "properties to return, comma-separated (default: all)"},
+			{Name: "filter", Type: layer.Str, Description: "an attribute filter, e.g. pop_est > 1000000 AND continent = 'Africa' " +
 				"(=, <>, <, <=, >, >=, IN, BETWEEN, LIKE, IS NULL, AND, OR, NOT)"},
 		},
 		Modes:         []string{"tile", "file"},
@@ -516,18 +516,18 @@ type query struct {
 
 // Run reads a tile (Request.Tile) or, in file mode, the features meeting
 // Request.Bounds (all of them when unset), as lon/lat features.
-func (l *Layer) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, error) {
+func (l *Layer) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
 	st, err := l.load()
 	if err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
 	select {
 	case <-st.ready:
 	case <-ctx.Done():
-		return nil, udfhost.Errorf(udfhost.Timeout, "the layer is still being indexed: %v", ctx.Err())
+		return nil, layer.Errorf(layer.Timeout, "the layer is still being indexed: %v", ctx.Err())
 	}
 	if st.ovErr != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: st.ovErr.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: st.ovErr.Error()}
 	}
 	q := query{zoom: -1, limit: l.opts.MaxFeatures, cols: st.cols}
 	if err := q.params(st, req.Params); err != nil {
@@ -545,11 +545,11 @@ func (l *Layer) Run(ctx context.Context, req udfhost.Request) (udfhost.Result, e
 	}
 	s, h, err := l.acquire(st)
 	if err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: err.Error()}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
 	defer s.mu.Unlock()
 	res, err := l.read(ctx, st, h, q)
-	if err != nil && udfhost.KindOf(err) == udfhost.Unavailable {
+	if err != nil && layer.KindOf(err) == layer.Unavailable {
 		// A handle that failed may be in a bad state: drop it.
 		h.src.Close()
 		s.h = nil
@@ -564,7 +564,7 @@ func (q *query) params(st *state, p map[string]any) error {
 		for _, x := range v {
 			name, ok := x.(string)
 			if !ok {
-				return udfhost.Errorf(udfhost.BadRequest, "parameter columns: want column names, got %v", x)
+				return layer.Errorf(layer.BadRequest, "parameter columns: want column names, got %v", x)
 			}
 			name = strings.TrimSpace(name)
 			if name == "" {
@@ -572,7 +572,7 @@ func (q *query) params(st *state, p map[string]any) error {
 			}
 			c, ok := findColumn(st.cols, name)
 			if !ok {
-				return udfhost.Errorf(udfhost.BadRequest, "parameter columns: no column %q; columns: %s", name, columnNames(st.cols))
+				return layer.Errorf(layer.BadRequest, "parameter columns: no column %q; columns: %s", name, columnNames(st.cols))
 			}
 			if !slices.ContainsFunc(q.cols, func(o column) bool { return o.Name == c.Name }) {
 				q.cols = append(q.cols, c)
@@ -582,7 +582,7 @@ func (q *query) params(st *state, p map[string]any) error {
 	if s, ok := p["filter"].(string); ok && strings.TrimSpace(s) != "" {
 		f, err := parseFilter(s, st.cols)
 		if err != nil {
-			return udfhost.Errorf(udfhost.BadRequest, "parameter filter: %v", err)
+			return layer.Errorf(layer.BadRequest, "parameter filter: %v", err)
 		}
 		q.filter = f
 	}
@@ -620,9 +620,9 @@ type kept struct {
 	f   *geojson.Feature
 }
 
-func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (udfhost.Result, error) {
+func (l *Layer) read(ctx context.Context, st *state, h *handle, q query) (layer.Result, error) {
 	fc := geojson.NewFeatureCollection()
-	res := &udfhost.Features{Collection: fc}
+	res := &layer.Features{Collection: fc}
 	rect, empty := sourceRect(st, h.src, q.area)
 	if empty {
 		return res, nil
@@ -759,12 +759,12 @@ func (l *Layer) direct(ctx context.Context, st *state, h *handle, q query, rect 
 		where = q.filter.SQL
 	}
 	if err := h.src.query(rect, where, ignoredFields(st, q, true)); err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("%s: %v", l.opts.Path, err)}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("%s: %v", l.opts.Path, err)}
 	}
 	var out []kept
 	for i := 0; ; i++ {
 		if i%1024 == 0 && ctx.Err() != nil {
-			return nil, udfhost.Errorf(udfhost.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
+			return nil, layer.Errorf(layer.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
 		}
 		f, ok := h.src.next(q.thr)
 		if !ok {
@@ -775,7 +775,7 @@ func (l *Layer) direct(ctx context.Context, st *state, h *handle, q query, rect 
 		}
 	}
 	if err := h.src.err(); err != nil {
-		return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
 	}
 	return truncate(out, q.limit, oc), nil
 }
@@ -802,7 +802,7 @@ func (l *Layer) thinned(ctx context.Context, st *state, h *handle, q query, rect
 	pos := 0
 	for len(out) < q.limit && pos >= 0 {
 		if ctx.Err() != nil {
-			return nil, udfhost.Errorf(udfhost.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
+			return nil, layer.Errorf(layer.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
 		}
 		idx = idx[:0]
 		pos = ov.walk(rect, q.thr, allow, pos, q.limit-len(out), &idx)
@@ -822,7 +822,7 @@ func (l *Layer) thinned(ctx context.Context, st *state, h *handle, q query, rect
 			out, err = fetchEach(h.src, ids, rect, ignored, q, oc, out)
 		}
 		if err != nil {
-			return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+			return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
 		}
 	}
 	if pos >= 0 {

@@ -14,8 +14,8 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // europe is a synthetic layer over Europe: small rectangles and some points.
@@ -288,7 +288,7 @@ func naturalEarth(t testing.TB) map[string]string {
 	return demoFiles
 }
 
-func runErr(l *Layer, req udfhost.Request) error {
+func runErr(l *Layer, req layer.Request) error {
 	_, err := l.Run(context.Background(), req)
 	return err
 }
@@ -309,8 +309,8 @@ func TestColumnsAndFilter(t *testing.T) {
 					break
 				}
 			}
-			err := runErr(l, udfhost.Request{Tile: &europe, Params: map[string]any{"columns": []any{"name", "nope"}}})
-			if udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), `no column "nope"`) ||
+			err := runErr(l, layer.Request{Tile: &europe, Params: map[string]any{"columns": []any{"name", "nope"}}})
+			if layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), `no column "nope"`) ||
 				!strings.Contains(err.Error(), "pop_est, continent, name, iso_a3, gdp_md_est") {
 				t.Errorf("%s columns=nope: %v, want a 400 listing the columns", name, err)
 			}
@@ -333,9 +333,9 @@ func TestColumnsAndFilter(t *testing.T) {
 			// A mistake in filter= is a 400 with the reason, never a 500.
 			for _, bad := range []string{"pop_est >", "popul > 5", "continent > 5", "name = 'x", "pop_est > 5)", "((", "'a' = 'a'",
 				"name LIKE 5", "pop_est IN ()", "NOT", "pop_est > 5 AND OR", "\x00", "pop_est > 1e999999"} {
-				err := runErr(l, udfhost.Request{Tile: &europe, Params: map[string]any{"filter": bad}})
-				if udfhost.KindOf(err) != udfhost.BadRequest || !strings.HasPrefix(err.Error(), "parameter filter: ") {
-					t.Errorf("%s filter=%q: %v (kind %v), want a 400", name, bad, err, udfhost.KindOf(err))
+				err := runErr(l, layer.Request{Tile: &europe, Params: map[string]any{"filter": bad}})
+				if layer.KindOf(err) != layer.BadRequest || !strings.HasPrefix(err.Error(), "parameter filter: ") {
+					t.Errorf("%s filter=%q: %v (kind %v), want a 400", name, bad, err, layer.KindOf(err))
 				}
 			}
 		}
@@ -347,7 +347,7 @@ func TestColumnsAndFilter(t *testing.T) {
 		t.Errorf("columns [name, iso_a3]: %d features, first %v", len(fc.Features), fc.Features[0].Properties)
 	}
 	for _, p := range []map[string]any{{"columns": []any{"pop_est"}}, {"filter": "pop_est > 5"}} {
-		if err := runErr(l, udfhost.Request{Tile: &tiles.Tile{}, Params: p}); udfhost.KindOf(err) != udfhost.BadRequest || !strings.Contains(err.Error(), "name, iso_a3") {
+		if err := runErr(l, layer.Request{Tile: &tiles.Tile{}, Params: p}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "name, iso_a3") {
 			t.Errorf("%v on a layer serving name, iso_a3: %v", p, err)
 		}
 	}
@@ -448,26 +448,26 @@ func TestFileMode(t *testing.T) {
 	files := naturalEarth(t)
 	for _, budget := range []int{directBudget, 0} {
 		l := newTestLayer(t, Options{Path: files["cities.fgb"]}, budget)
-		res, err := l.Run(context.Background(), udfhost.Request{Bounds: tiles.Bounds{MinX: -10, MinY: 35, MaxX: 30, MaxY: 60}, Params: map[string]any{}})
+		res, err := l.Run(context.Background(), layer.Request{Bounds: tiles.Bounds{MinX: -10, MinY: 35, MaxX: 30, MaxY: 60}, Params: map[string]any{}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want := sortedKeys(ogr2ogr(t, files["cities.fgb"], "-spat", "-10", "35", "30", "60"))
-		if got := fids(res.(*udfhost.Features).Collection); !slices.Equal(got, want) {
+		if got := fids(res.(*layer.Features).Collection); !slices.Equal(got, want) {
 			t.Errorf("budget %d bounds: %v, ogr2ogr %v", budget, got, want)
 		}
-		res, err = l.Run(context.Background(), udfhost.Request{Params: map[string]any{"filter": "name LIKE 'P%'"}})
+		res, err = l.Run(context.Background(), layer.Request{Params: map[string]any{"filter": "name LIKE 'P%'"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		want = sortedKeys(ogr2ogr(t, files["cities.fgb"], "-where", "name LIKE 'P%'"))
-		if got := fids(res.(*udfhost.Features).Collection); !slices.Equal(got, want) || len(want) < 5 {
+		if got := fids(res.(*layer.Features).Collection); !slices.Equal(got, want) || len(want) < 5 {
 			t.Errorf("budget %d, no bounds, filter: %v, ogr2ogr %v", budget, got, want)
 		}
 	}
 	l := newTestLayer(t, Options{Path: files["cities.fgb"], MaxFeatures: 7}, directBudget)
-	res, err := l.Run(context.Background(), udfhost.Request{Params: map[string]any{}})
-	if err != nil || len(res.(*udfhost.Features).Collection.Features) != 7 {
+	res, err := l.Run(context.Background(), layer.Request{Params: map[string]any{}})
+	if err != nil || len(res.(*layer.Features).Collection.Features) != 7 {
 		t.Errorf("max_features 7, whole layer: %v %v", res, err)
 	}
 }
@@ -495,12 +495,12 @@ func TestConcurrentTiles(t *testing.T) {
 			defer wg.Done()
 			for k := range ts {
 				i := (k + g) % len(ts)
-				res, err := l.Run(context.Background(), udfhost.Request{Tile: &ts[i], Params: params[i%len(params)]})
+				res, err := l.Run(context.Background(), layer.Request{Tile: &ts[i], Params: params[i%len(params)]})
 				if err != nil {
 					errs <- err.Error()
 					return
 				}
-				if got := fids(res.(*udfhost.Features).Collection); !slices.Equal(got, want[i]) {
+				if got := fids(res.(*layer.Features).Collection); !slices.Equal(got, want[i]) {
 					errs <- "tile " + ts[i].String() + " differs when read concurrently"
 					return
 				}

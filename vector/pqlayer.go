@@ -11,7 +11,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // The Layer's reads of a GeoParquet file (see geoparquet.go). FIDs are row
@@ -155,17 +155,17 @@ func (l *Layer) directParquet(ctx context.Context, st *state, h *handle, q query
 	var out []kept
 	for g, gr := range pq.groups {
 		if ctx.Err() != nil {
-			return nil, udfhost.Errorf(udfhost.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
+			return nil, layer.Errorf(layer.Timeout, "reading %s: %v", l.opts.Path, ctx.Err())
 		}
 		if gr.n == 0 || gr.hasEnv && !meets(gr.env, rect) {
 			continue
 		}
 		rows, err := pq.candidates(g, rect)
 		if err != nil {
-			return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+			return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
 		}
 		if out, err = readRows(st, h.src, g, rows, q, q.thr, true, oc, out); err != nil {
-			return nil, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
+			return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("reading %s: %v", l.opts.Path, err)}
 		}
 	}
 	return truncate(out, q.limit, oc), nil

@@ -8,7 +8,7 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/encoding/wkb"
 	"github.com/paulmach/orb/geojson"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // A small layer in lon/lat is read into memory once, when it is indexed:
@@ -197,7 +197,7 @@ func (r *resident) read(ctx context.Context, q query, rect *[4]float64, oc *outc
 	var out []kept
 	for n, i := range cand {
 		if n%1024 == 0 && ctx.Err() != nil {
-			return nil, udfhost.Errorf(udfhost.Timeout, "reading the layer: %v", ctx.Err())
+			return nil, layer.Errorf(layer.Timeout, "reading the layer: %v", ctx.Err())
 		}
 		f := &r.feats[i]
 		if f.key.cls != 1 && f.key.size < q.thr {

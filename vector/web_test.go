@@ -16,7 +16,7 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/demo"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
 )
@@ -35,13 +35,13 @@ func TestDemoLayersOverHTTP(t *testing.T) {
 	if _, err := vector.Ingest(context.Background(), filepath.Join(dir, "countries.gpkg"), filepath.Join(dir, "countries.parquet"), vector.IngestOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	for name, o := range map[string]vector.Options{"countries": {Path: "countries.gpkg"}, "countries_pq": {Path: "countries.parquet"},
 		"top5": {Path: "countries.parquet", MaxFeatures: 5}, "cities": {Path: "cities.fgb"}, "broken": {Path: "broken.fgb"}} {
 		o.Path = filepath.Join(dir, o.Path)
 		l := vector.New(o)
 		t.Cleanup(l.Close)
-		reg.Add(&udfhost.Layer{Name: name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
+		reg.Add(&layer.Layer{Name: name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
 	}
 	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Bearer is a token the server accepts, known by its SHA-256 only.
@@ -29,7 +29,7 @@ func NewBearer(name, sha256Hex string, admin bool) (Bearer, error) {
 	b := Bearer{Name: name, Admin: admin}
 	raw, err := hex.DecodeString(strings.ToLower(sha256Hex))
 	if err != nil || len(raw) != len(b.Hash) {
-		return b, udfhost.Errorf(udfhost.BadRequest, "bearer %s: want a SHA-256 as 64 hex digits", name)
+		return b, layer.Errorf(layer.BadRequest, "bearer %s: want a SHA-256 as 64 hex digits", name)
 	}
 	copy(b.Hash[:], raw)
 	return b, nil
@@ -54,7 +54,7 @@ func (s *server) identify(r *http.Request) (*Bearer, error) {
 	}
 	scheme, tok, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(tok) == "" {
-		return nil, udfhost.Errorf(udfhost.Unauthorized, "the Authorization header must be: Bearer <token>")
+		return nil, layer.Errorf(layer.Unauthorized, "the Authorization header must be: Bearer <token>")
 	}
 	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 	found := -1
@@ -64,7 +64,7 @@ func (s *server) identify(r *http.Request) (*Bearer, error) {
 		}
 	}
 	if found < 0 {
-		return nil, udfhost.Errorf(udfhost.Unauthorized, "unknown bearer token")
+		return nil, layer.Errorf(layer.Unauthorized, "unknown bearer token")
 	}
 	return &s.bearers[found], nil
 }
@@ -86,31 +86,31 @@ func (s *server) bearerNamed(name string) (*Bearer, error) {
 			return &s.bearers[i], nil
 		}
 	}
-	return nil, udfhost.Errorf(udfhost.Forbidden, "the job's owner, bearer %s, is no longer in auth.bearer: its items cannot run as it", name)
+	return nil, layer.Errorf(layer.Forbidden, "the job's owner, bearer %s, is no longer in auth.bearer: its items cannot run as it", name)
 }
 
 // admin lets admin tokens through: 401 without one (or with an unknown
 // token), 403 with a token that is not an admin's.
 func (s *server) admin(r *http.Request) error {
 	if !s.hasAdmin {
-		return udfhost.Errorf(udfhost.Forbidden, "admin routes are off: add an admin token to auth.bearer in the config")
+		return layer.Errorf(layer.Forbidden, "admin routes are off: add an admin token to auth.bearer in the config")
 	}
 	who, err := s.identify(r)
 	if err != nil {
 		return err
 	}
 	if who == nil {
-		return udfhost.Errorf(udfhost.Unauthorized, "this route needs an admin token: Authorization: Bearer <token>")
+		return layer.Errorf(layer.Unauthorized, "this route needs an admin token: Authorization: Bearer <token>")
 	}
 	if !who.Admin {
-		return udfhost.Errorf(udfhost.Forbidden, "token %s is not an admin token", who.Name)
+		return layer.Errorf(layer.Forbidden, "token %s is not an admin token", who.Name)
 	}
 	return nil
 }
 
 // mayUse reports whether the request may use the layer: public layers are
 // anyone's, private ones need a known bearer token.
-func (s *server) mayUse(r *http.Request, l *udfhost.Layer) error {
+func (s *server) mayUse(r *http.Request, l *layer.Layer) error {
 	if !l.Private {
 		return nil
 	}
@@ -119,17 +119,17 @@ func (s *server) mayUse(r *http.Request, l *udfhost.Layer) error {
 		return err
 	}
 	if who == nil {
-		return udfhost.Errorf(udfhost.Unauthorized, "UDF %s is private: send Authorization: Bearer <token>", l.Name)
+		return layer.Errorf(layer.Unauthorized, "UDF %s is private: send Authorization: Bearer <token>", l.Name)
 	}
 	return nil
 }
 
 // layer finds the named layer the request may use, or answers with the error:
 // 404 for a name that is not served, 401 for a private layer without a token.
-func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*udfhost.Layer, bool) {
+func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*layer.Layer, bool) {
 	l, ok := s.Registry.Get(name)
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no UDF named %q (see /v1/udfs)", name))
 		return nil, false
 	}
 	if err := s.mayUse(r, l); err != nil {
@@ -141,13 +141,13 @@ func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*ud
 
 // visible lists the layers the request may see: private ones only with a
 // known bearer token.
-func (s *server) visible(r *http.Request) []*udfhost.Layer {
+func (s *server) visible(r *http.Request) []*layer.Layer {
 	all := s.Registry.List()
 	who, _ := s.identify(r)
 	if who != nil {
 		return all
 	}
-	out := make([]*udfhost.Layer, 0, len(all))
+	out := make([]*layer.Layer, 0, len(all))
 	for _, l := range all {
 		if !l.Private {
 			out = append(out, l)

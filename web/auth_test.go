@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -22,7 +22,7 @@ func authEnv(t *testing.T, d web.Deps) (*testEnv, http.Handler, *bytes.Buffer) {
 	t.Helper()
 	e := newTestServer(t)
 	e.addFake("open", &fakeHandler{}, time.Hour)
-	e.reg.Add(&udfhost.Layer{Name: "secret", Kind: "go", Handler: &fakeHandler{}, MaxAge: time.Hour, Private: true})
+	e.reg.Add(&layer.Layer{Name: "secret", Kind: "go", Handler: &fakeHandler{}, MaxAge: time.Hour, Private: true})
 	admin, _ := web.NewBearer("ops", web.HashToken("admin-token-1"), true)
 	reader, _ := web.NewBearer("analyst", web.HashToken("reader-token-2"), false)
 	d.Bearers = []web.Bearer{admin, reader}

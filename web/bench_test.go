@@ -12,8 +12,8 @@ import (
 
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -24,10 +24,10 @@ func benchServer(b *testing.B, cacheBytes int64) (http.Handler, string) {
 	if _, err := demo.Write(dir); err != nil {
 		b.Fatal(err)
 	}
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	elev := cog.New(cog.Options{Path: filepath.Join(dir, "elevation.tif")})
 	b.Cleanup(elev.Close)
-	reg.Add(&udfhost.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: time.Hour,
+	reg.Add(&layer.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: time.Hour,
 		Defaults: url.Values{"colormap": {"plasma"}, "rescale": {"0,3000"}}})
 	h := web.New(web.Deps{Registry: reg, Cache: mustCache(b, cacheBytes), CORSOrigins: []string{"*"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

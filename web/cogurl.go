@@ -15,7 +15,7 @@ import (
 	"syscall"
 
 	"github.com/gorilla/mux"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Tiles of any COG named by url= (GET /v1/cog/tiles/{z}/{x}/{y}?url=...), as
@@ -25,7 +25,7 @@ import (
 
 // URLSource opens a layer for an allowed COG; it is called with the GDAL path
 // AllowedURL returned.
-type URLSource func(gdalPath string) (udfhost.Handler, error)
+type URLSource func(gdalPath string) (layer.Handler, error)
 
 // AllowedURL checks a url= value against the allow-list and returns the path
 // GDAL opens: http(s) URLs through /vsicurl/, s3:// through /vsis3/, local
@@ -36,10 +36,10 @@ type URLSource func(gdalPath string) (udfhost.Handler, error)
 // prefixes and other schemes are refused.
 func AllowedURL(raw string, allow []string) (string, error) {
 	if raw == "" {
-		return "", udfhost.Errorf(udfhost.BadRequest, "parameter url: required: the COG's https://, s3:// URL or path")
+		return "", layer.Errorf(layer.BadRequest, "parameter url: required: the COG's https://, s3:// URL or path")
 	}
 	if strings.ContainsAny(raw, "\x00\r\n") || strings.HasPrefix(raw, "/vsi") {
-		return "", udfhost.Errorf(udfhost.BadRequest, "parameter url: not a URL or path the server accepts")
+		return "", layer.Errorf(layer.BadRequest, "parameter url: not a URL or path the server accepts")
 	}
 	if strings.HasPrefix(raw, "/") {
 		return allowedFile(raw, allow)
@@ -64,28 +64,28 @@ func AllowedURL(raw string, allow []string) (string, error) {
 			return "/vsicurl/" + u.String(), nil
 		}
 	}
-	return "", udfhost.Errorf(udfhost.Forbidden, "parameter url: %s://%s%s is not under cog_urls.allow", u.Scheme, u.Host, u.Path)
+	return "", layer.Errorf(layer.Forbidden, "parameter url: %s://%s%s is not under cog_urls.allow", u.Scheme, u.Host, u.Path)
 }
 
 // cleanURL parses an http(s) or s3 URL and cleans its path.
 func cleanURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter url: want https://host/path, s3://bucket/key or an absolute path")
+		return nil, layer.Errorf(layer.BadRequest, "parameter url: want https://host/path, s3://bucket/key or an absolute path")
 	}
 	switch u.Scheme = strings.ToLower(u.Scheme); u.Scheme {
 	case "http", "https", "s3":
 	default:
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter url: scheme %q is not served (http, https, s3)", u.Scheme)
+		return nil, layer.Errorf(layer.BadRequest, "parameter url: scheme %q is not served (http, https, s3)", u.Scheme)
 	}
 	if u.User != nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter url: user names and passwords are not accepted")
+		return nil, layer.Errorf(layer.BadRequest, "parameter url: user names and passwords are not accepted")
 	}
 	if u.Scheme == "s3" && u.RawQuery != "" {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter url: an s3:// URL has no query")
+		return nil, layer.Errorf(layer.BadRequest, "parameter url: an s3:// URL has no query")
 	}
 	if strings.Contains(u.Path, "/../") || strings.HasSuffix(u.Path, "/..") || strings.Contains(u.EscapedPath(), "%2e%2e") || strings.Contains(u.EscapedPath(), "%2E%2E") {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter url: \"..\" is not accepted")
+		return nil, layer.Errorf(layer.BadRequest, "parameter url: \"..\" is not accepted")
 	}
 	u.Host = strings.ToLower(u.Host)
 	u.Fragment, u.RawFragment = "", ""
@@ -116,24 +116,24 @@ func allowedFile(p string, allow []string) (string, error) {
 			return real, nil
 		}
 		if real == "" && strings.HasPrefix(filepath.Clean(p), filepath.Clean(a)+string(filepath.Separator)) {
-			return "", udfhost.Errorf(udfhost.NotFound, "parameter url: no file %s", p)
+			return "", layer.Errorf(layer.NotFound, "parameter url: no file %s", p)
 		}
 	}
-	return "", udfhost.Errorf(udfhost.Forbidden, "parameter url: %s is not under cog_urls.allow", p)
+	return "", layer.Errorf(layer.Forbidden, "parameter url: %s is not under cog_urls.allow", p)
 }
 
 // urlLayers keeps the layers of recently used URLs.
 type urlLayers struct {
 	mu     sync.Mutex
-	layers map[string]*udfhost.Layer
+	layers map[string]*layer.Layer
 	order  []string
 }
 
 const maxURLLayers = 64
 
-func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
+func (s *server) urlLayer(r *http.Request) (*layer.Layer, error) {
 	if len(s.COGAllow) == 0 || s.COGSource == nil {
-		return nil, udfhost.Errorf(udfhost.NotFound, "tiles of COGs named by url= are off on this server (cog_urls.allow)")
+		return nil, layer.Errorf(layer.NotFound, "tiles of COGs named by url= are off on this server (cog_urls.allow)")
 	}
 	raw := r.URL.Query().Get("url")
 	gdalPath, err := AllowedURL(raw, s.COGAllow)
@@ -145,9 +145,9 @@ func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
 	// answer as for a missing file, so the name says nothing about it.
 	if s.privateFile(gdalPath) {
 		if local {
-			return nil, udfhost.Errorf(udfhost.NotFound, "parameter url: no file %s", raw)
+			return nil, layer.Errorf(layer.NotFound, "parameter url: no file %s", raw)
 		}
-		return nil, udfhost.Errorf(udfhost.NotFound, "parameter url: no COG at %s", raw)
+		return nil, layer.Errorf(layer.NotFound, "parameter url: no COG at %s", raw)
 	}
 	s.urls.mu.Lock()
 	defer s.urls.mu.Unlock()
@@ -163,7 +163,7 @@ func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, ok := h.(udfhost.Statuser); ok {
+	if st, ok := h.(layer.Statuser); ok {
 		if err := st.Status(); err != nil {
 			if c, ok := h.(interface{ Close() }); ok {
 				c.Close()
@@ -173,7 +173,7 @@ func (s *server) urlLayer(r *http.Request) (*udfhost.Layer, error) {
 		}
 	}
 	sum := sha256.Sum256([]byte(gdalPath))
-	l := &udfhost.Layer{Name: "cog-" + hex.EncodeToString(sum[:6]), Kind: "cog", Handler: h, MaxAge: s.COGMaxAge, Defaults: url.Values{}}
+	l := &layer.Layer{Name: "cog-" + hex.EncodeToString(sum[:6]), Kind: "cog", Handler: h, MaxAge: s.COGMaxAge, Defaults: url.Values{}}
 	if len(s.urls.order) >= maxURLLayers {
 		old := s.urls.order[0]
 		s.urls.order = s.urls.order[1:]
@@ -195,20 +195,20 @@ func checkLocalCOG(p, raw string) error {
 	st, err := os.Stat(p)
 	switch {
 	case err != nil:
-		return udfhost.Errorf(udfhost.NotFound, "parameter url: no file %s", raw)
+		return layer.Errorf(layer.NotFound, "parameter url: no file %s", raw)
 	case st.IsDir():
-		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is a directory, not a GeoTIFF", raw)
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is a directory, not a GeoTIFF", raw)
 	case !st.Mode().IsRegular():
-		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a regular file", raw)
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a regular file", raw)
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return udfhost.Errorf(udfhost.Forbidden, "parameter url: %s cannot be read by the server", raw)
+		return layer.Errorf(layer.Forbidden, "parameter url: %s cannot be read by the server", raw)
 	}
 	defer f.Close()
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || !isTIFF(magic) {
-		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a GeoTIFF (only GeoTIFF and COG files are served by url=)", raw)
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a GeoTIFF (only GeoTIFF and COG files are served by url=)", raw)
 	}
 	return nil
 }
@@ -225,13 +225,13 @@ func openError(err error, raw string, local bool) error {
 	msg := err.Error()
 	switch {
 	case local || strings.Contains(msg, "not recognized as") || strings.Contains(msg, "not recognised as"):
-		return udfhost.Errorf(udfhost.BadRequest, "parameter url: %s is not a GeoTIFF the server can read (only GeoTIFF and COG files are served by url=)", raw)
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a GeoTIFF the server can read (only GeoTIFF and COG files are served by url=)", raw)
 	case strings.Contains(msg, "HTTP response code: 404") || strings.Contains(msg, "No such file"):
-		return udfhost.Errorf(udfhost.NotFound, "parameter url: no COG at %s", raw)
+		return layer.Errorf(layer.NotFound, "parameter url: no COG at %s", raw)
 	case strings.Contains(msg, "HTTP response code: 403") || strings.Contains(msg, "HTTP response code: 401"):
-		return udfhost.Errorf(udfhost.Forbidden, "parameter url: %s refuses the server", raw)
+		return layer.Errorf(layer.Forbidden, "parameter url: %s refuses the server", raw)
 	}
-	return udfhost.Errorf(udfhost.Unavailable, "parameter url: %s cannot be read now", raw)
+	return layer.Errorf(layer.Unavailable, "parameter url: %s cannot be read now", raw)
 }
 
 // privateFile reports whether gdalPath is a private layer's file, one of its
@@ -300,7 +300,7 @@ func AllowCovers(layerFile string, allow []string) (string, bool) {
 	for _, a := range allow {
 		// A missing file under an allowed directory is covered too: it may
 		// appear later. A folder (a saved Python UDF) is covered as a file is.
-		if _, err := AllowedURL(raw, []string{a}); err == nil || udfhost.KindOf(err) == udfhost.NotFound {
+		if _, err := AllowedURL(raw, []string{a}); err == nil || layer.KindOf(err) == layer.NotFound {
 			return a, true
 		}
 	}
@@ -330,9 +330,9 @@ func (s *server) urlTile(w http.ResponseWriter, r *http.Request) {
 func (s *server) urlTileJSON(w http.ResponseWriter, r *http.Request) {
 	l, err := s.urlLayer(r)
 	if err != nil {
-		var ue *udfhost.Error
+		var ue *layer.Error
 		if !errors.As(err, &ue) {
-			err = udfhost.Errorf(udfhost.Unavailable, "%v", err)
+			err = layer.Errorf(layer.Unavailable, "%v", err)
 		}
 		writeError(w, r, err)
 		return

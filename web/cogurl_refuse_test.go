@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/cog"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -85,7 +85,7 @@ func TestCOGByURLRefuses(t *testing.T) {
 	files := http.FileServer(http.Dir(allowed))
 	hs := httptest.NewServer(http.StripPrefix("/cogs", files))
 	defer hs.Close()
-	open := func(p string) (udfhost.Handler, error) {
+	open := func(p string) (layer.Handler, error) {
 		return cog.New(cog.Options{Path: p, Drivers: cog.URLDrivers}), nil
 	}
 	h := e.withDeps(t, web.Deps{COGAllow: []string{allowed, hs.URL + "/cogs/"}, COGSource: open, COGMaxAge: time.Hour,

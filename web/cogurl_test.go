@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/cog"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -59,7 +59,7 @@ func TestAllowedURL(t *testing.T) {
 	} {
 		got, err := web.AllowedURL(c.url, allow)
 		if err != nil {
-			got = fmt.Sprint(udfhost.KindOf(err).HTTPStatus())
+			got = map[layer.Kind]string{layer.BadRequest: "400", layer.Forbidden: "403", layer.NotFound: "404"}[layer.KindOf(err)]
 		}
 		if got != c.want {
 			t.Errorf("%q: %s (%v), want %s", c.url, got, err, c.want)
@@ -76,7 +76,7 @@ func TestCOGByURL(t *testing.T) {
 	files := http.FileServer(http.Dir(filepath.Dir(e.demoPath)))
 	hs := httptest.NewServer(http.StripPrefix("/cogs", files))
 	defer hs.Close()
-	open := func(p string) (udfhost.Handler, error) { return cog.New(cog.Options{Path: p}), nil }
+	open := func(p string) (layer.Handler, error) { return cog.New(cog.Options{Path: p}), nil }
 	h := e.withDeps(t, web.Deps{COGAllow: []string{filepath.Dir(e.demoPath), hs.URL + "/cogs/"}, COGSource: open, COGMaxAge: time.Hour})
 	tile := e.centerTile(9)
 	want := e.get(t, fmt.Sprintf("/v1/udfs/elevation/tiles/%s.npy", tile), 200).Body.Bytes()

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/colormap"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 func (s *server) listColormaps(w http.ResponseWriter, r *http.Request) {
@@ -15,7 +15,7 @@ func (s *server) listColormaps(w http.ResponseWriter, r *http.Request) {
 func (s *server) getColormap(w http.ResponseWriter, r *http.Request) {
 	m, err := colormap.Lookup(mux.Vars(r)["name"])
 	if err != nil {
-		writeError(w, r, &udfhost.Error{Kind: udfhost.NotFound, Msg: err.Error()})
+		writeError(w, r, &layer.Error{Kind: layer.NotFound, Msg: err.Error()})
 		return
 	}
 	writeJSON(w, map[string]any{"name": m.Name(), "colors": m.Colors()})

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/python"
 )
 
 // TestDebugLogsHeader: with debug=true a response carries the UDF's prints in
 // X-UDF-Logs (also when served from the cache); without it, never.
 func TestDebugLogsHeader(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("chatty", pyFixture(t, "chatty.py"), udfhost.PythonOptions{})
+	s.add("chatty", pyFixture(t, "chatty.py"), python.Options{})
 
 	plain := s.get(t, "/v1/udfs/chatty/tiles/3/4/2.png?n=7", 200)
 	if h := plain.Header().Get("X-UDF-Logs"); h != "" {

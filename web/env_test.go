@@ -12,8 +12,8 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -40,7 +40,7 @@ func demoFiles(t *testing.T) string {
 
 type testEnv struct {
 	handler    http.Handler
-	reg        *udfhost.Registry
+	reg        *layer.Registry
 	demoPath   string
 	demoBounds tiles.Bounds
 }
@@ -48,14 +48,14 @@ type testEnv struct {
 func newTestServer(t *testing.T) *testEnv {
 	t.Helper()
 	dir := demoFiles(t)
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	elev := cog.New(cog.Options{Path: filepath.Join(dir, "elevation.tif")})
 	t.Cleanup(elev.Close)
-	reg.Add(&udfhost.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: 3600e9,
+	reg.Add(&layer.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: 3600e9,
 		Defaults: url.Values{"colormap": {"plasma"}, "rescale": {"0,3000"}}})
 	rgb := cog.New(cog.Options{Path: filepath.Join(dir, "rgb.tif")})
 	t.Cleanup(rgb.Close)
-	reg.Add(&udfhost.Layer{Name: "rgb", Kind: "cog", Handler: rgb, MaxAge: 3600e9})
+	reg.Add(&layer.Layer{Name: "rgb", Kind: "cog", Handler: rgb, MaxAge: 3600e9})
 	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)

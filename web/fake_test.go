@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -28,9 +28,9 @@ type fakeHandler struct {
 	panicIn string // "run" or "version"
 }
 
-func (h *fakeHandler) Schema() udfhost.Schema {
-	return udfhost.Schema{
-		Params:        []udfhost.Param{{Name: "n", Type: udfhost.Int, Default: 1}},
+func (h *fakeHandler) Schema() layer.Schema {
+	return layer.Schema{
+		Params:        []layer.Param{{Name: "n", Type: layer.Int, Default: 1}},
 		Modes:         []string{"tile"},
 		Formats:       []string{"png", "npy"},
 		DefaultFormat: "png",
@@ -46,7 +46,7 @@ func (h *fakeHandler) Version() string {
 	return "v1"
 }
 
-func (h *fakeHandler) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (h *fakeHandler) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	h.calls.Add(1)
 	time.Sleep(h.delay)
 	if h.panicIn == "run" {
@@ -60,13 +60,13 @@ func (h *fakeHandler) Run(ctx context.Context, r udfhost.Request) (udfhost.Resul
 	for i := range vals {
 		vals[i] = float64((r.Tile.X + r.Tile.Y + n + i) % 256)
 	}
-	return &udfhost.Raster{Width: 4, Height: 4, DType: "uint8", Bands: [][]float64{vals},
+	return &layer.Raster{Width: 4, Height: 4, DType: "uint8", Bands: [][]float64{vals},
 		Bounds: r.Tile.Mercator(), EPSG: 3857}, nil
 }
 
 // addFake registers a fake layer on the test server.
 func (e *testEnv) addFake(name string, h *fakeHandler, maxAge time.Duration) {
-	e.reg.Add(&udfhost.Layer{Name: name, Kind: "go", Handler: h, MaxAge: maxAge})
+	e.reg.Add(&layer.Layer{Name: name, Kind: "go", Handler: h, MaxAge: maxAge})
 }
 
 // do sends a request with any method and headers through h.

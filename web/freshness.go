@@ -3,17 +3,18 @@ package web
 import (
 	"context"
 	"fmt"
-	"github.com/udftiles/udftiles/config"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/udftiles/udftiles/config"
+
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // freshness reads how a request uses the cache, as Fused's cache_max_age does:
@@ -21,12 +22,12 @@ import (
 // the server default) unless the request's cache_max_age= says otherwise,
 // capped by MaxAgeLimit; cache_max_age=0s or cache=false: no caching;
 // cache_reset=true renders anew and overwrites.
-func (s *server) freshness(q url.Values, l *udfhost.Layer) (cache.FetchOptions, error) {
+func (s *server) freshness(q url.Values, l *layer.Layer) (cache.FetchOptions, error) {
 	o := cache.FetchOptions{MaxAge: l.FreshFor()}
 	if v := q.Get("cache_max_age"); q.Has("cache_max_age") {
 		d, err := parseAge(v)
 		if err != nil {
-			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache_max_age: %v", err)
+			return o, layer.Errorf(layer.BadRequest, "parameter cache_max_age: %v", err)
 		}
 		o.MaxAge = d
 	}
@@ -34,7 +35,7 @@ func (s *server) freshness(q url.Values, l *udfhost.Layer) (cache.FetchOptions, 
 	if q.Has("cache") {
 		on, err := parseBool(q.Get("cache"))
 		if err != nil {
-			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache: %v", err)
+			return o, layer.Errorf(layer.BadRequest, "parameter cache: %v", err)
 		}
 		if !on {
 			o.MaxAge = 0
@@ -43,7 +44,7 @@ func (s *server) freshness(q url.Values, l *udfhost.Layer) (cache.FetchOptions, 
 	if q.Has("cache_reset") {
 		reset, err := parseBool(q.Get("cache_reset"))
 		if err != nil {
-			return o, udfhost.Errorf(udfhost.BadRequest, "parameter cache_reset: %v", err)
+			return o, layer.Errorf(layer.BadRequest, "parameter cache_reset: %v", err)
 		}
 		o.Reset = reset
 	}
@@ -84,7 +85,7 @@ func (s *server) purge(w http.ResponseWriter, r *http.Request) {
 	}
 	name := mux.Vars(r)["name"]
 	if _, ok := s.Registry.Get(name); !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no UDF named %q (see /v1/udfs)", name))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no UDF named %q (see /v1/udfs)", name))
 		return
 	}
 	sel, err := ParseSelection(r.URL.Query())
@@ -97,7 +98,7 @@ func (s *server) purge(w http.ResponseWriter, r *http.Request) {
 	n, err := s.Cache.Purge(ctx, name, sel.Match())
 	if err != nil {
 		s.Logger.Error("cache purge failed", "udf", name, "error", err.Error(), "removed", n)
-		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: fmt.Sprintf("purge of %s stopped after %d objects: %v", name, n, err)})
+		writeError(w, r, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("purge of %s stopped after %d objects: %v", name, n, err)})
 		return
 	}
 	s.Logger.Info("cache purged", "udf", name, "selection", sel.String(), "s3_objects", n)
@@ -119,7 +120,7 @@ func ParseSelection(q url.Values) (Selection, error) {
 	if v := q.Get("bbox"); v != "" {
 		b, err := parseBounds(v)
 		if err != nil {
-			return sel, udfhost.Errorf(udfhost.BadRequest, "parameter bbox: %v", err)
+			return sel, layer.Errorf(layer.BadRequest, "parameter bbox: %v", err)
 		}
 		sel.BBox = &b
 	}
@@ -130,13 +131,13 @@ func ParseSelection(q url.Values) (Selection, error) {
 		if v := q.Get(z.name); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || n > tiles.MaxZoom {
-				return sel, udfhost.Errorf(udfhost.BadRequest, "parameter %s: want 0 to %d, got %q", z.name, tiles.MaxZoom, v)
+				return sel, layer.Errorf(layer.BadRequest, "parameter %s: want 0 to %d, got %q", z.name, tiles.MaxZoom, v)
 			}
 			*z.to = n
 		}
 	}
 	if sel.MinZoom > sel.MaxZoom {
-		return sel, udfhost.Errorf(udfhost.BadRequest, "minzoom %d is above maxzoom %d", sel.MinZoom, sel.MaxZoom)
+		return sel, layer.Errorf(layer.BadRequest, "minzoom %d is above maxzoom %d", sel.MinZoom, sel.MaxZoom)
 	}
 	return sel, nil
 }

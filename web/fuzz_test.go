@@ -13,8 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -22,9 +22,9 @@ import (
 // so that a tile served can be told from any other.
 type echoHandler struct{}
 
-func (echoHandler) Schema() udfhost.Schema {
-	return udfhost.Schema{
-		Params:        []udfhost.Param{{Name: "n", Type: udfhost.Int, Default: 1}},
+func (echoHandler) Schema() layer.Schema {
+	return layer.Schema{
+		Params:        []layer.Param{{Name: "n", Type: layer.Int, Default: 1}},
 		Modes:         []string{"tile", "file"},
 		Formats:       []string{"png", "npy"},
 		DefaultFormat: "png",
@@ -35,12 +35,12 @@ func (echoHandler) Schema() udfhost.Schema {
 
 func (echoHandler) Version() string { return "v1" }
 
-func (echoHandler) Run(_ context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (echoHandler) Run(_ context.Context, r layer.Request) (layer.Result, error) {
 	t := tiles.Tile{}
 	if r.Tile != nil {
 		t = *r.Tile
 	}
-	return &udfhost.Raster{Width: 3, Height: 1, DType: "float64", Bands: [][]float64{{float64(t.Z), float64(t.X), float64(t.Y)}},
+	return &layer.Raster{Width: 3, Height: 1, DType: "float64", Bands: [][]float64{{float64(t.Z), float64(t.X), float64(t.Y)}},
 		Bounds: t.Mercator(), EPSG: 3857}, nil
 }
 
@@ -58,8 +58,8 @@ var tileRoutes = []string{
 // (or panics), and a valid tile asked for plainly is the tile served: 200 with
 // the tile's own z/x/y in its .npy body, or a PNG.
 func FuzzTilePath(f *testing.F) {
-	reg := udfhost.NewRegistry()
-	reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: echoHandler{}, MaxAge: 3600e9})
+	reg := layer.NewRegistry()
+	reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: echoHandler{}, MaxAge: 3600e9})
 	h := web.New(web.Deps{Registry: reg, Cache: mustCache(f, 4<<20), Tokens: map[string]string{"tok": "echo"},
 		Logger: slog.New(slog.DiscardHandler)})
 	for _, s := range []struct {

@@ -4,7 +4,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Every response says what may be done with its body, in one place: results
@@ -69,7 +69,7 @@ func isPagePath(p string) bool {
 // OGC API and WMTS documents) as the asking client's alone when it describes
 // a private layer, so that no shared cache hands it to anyone else. Tiles
 // say so through writeEntry.
-func privateDoc(w http.ResponseWriter, layers ...*udfhost.Layer) {
+func privateDoc(w http.ResponseWriter, layers ...*layer.Layer) {
 	for _, l := range layers {
 		if l != nil && l.Private {
 			w.Header().Set("Cache-Control", "private")

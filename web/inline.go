@@ -6,7 +6,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // inlineRequest is the body of POST /v1/run.
@@ -22,7 +22,7 @@ type inlineRequest struct {
 // only admin tokens may use it: the code runs with the workers' rights.
 func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 	if s.Inline == nil {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "POST /v1/run is off on this server (auth.inline_code)"))
+		writeError(w, r, layer.Errorf(layer.NotFound, "POST /v1/run is off on this server (auth.inline_code)"))
 		return
 	}
 	if err := s.admin(r); err != nil {
@@ -36,7 +36,7 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 	}
 	var in inlineRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, `the body must be JSON: {"code": "...", "params": {...}, "bounds": "xmin,ymin,xmax,ymax", "format": "geojson"}: %v`, err))
+		writeError(w, r, layer.Errorf(layer.BadRequest, `the body must be JSON: {"code": "...", "params": {...}, "bounds": "xmin,ymin,xmax,ymax", "format": "geojson"}: %v`, err))
 		return
 	}
 	// The body and its params are read once more, to refuse a key given twice.
@@ -54,11 +54,11 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if strings.TrimSpace(in.Code) == "" {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "code: the Python source of a @fused.udf function is required"))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "code: the Python source of a @fused.udf function is required"))
 		return
 	}
 	if n := len(in.Params); n > s.limits.MaxParams {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams))
 		return
 	}
 	h, err := s.Inline(in.Code)
@@ -69,14 +69,14 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	for k, v := range in.Params {
 		if _, dup := q[k]; dup {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "parameter %s: given in both the query and params; give it once", truncate(k, 64)))
+			writeError(w, r, layer.Errorf(layer.BadRequest, "parameter %s: given in both the query and params; give it once", truncate(k, 64)))
 			return
 		}
 		q[k] = []string{queryValue(v)}
 	}
 	if in.Format != "" {
 		if q.Has("format") {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "parameter format: given in both the query and the body; give it once"))
+			writeError(w, r, layer.Errorf(layer.BadRequest, "parameter format: given in both the query and the body; give it once"))
 			return
 		}
 		q.Set("format", in.Format)
@@ -90,11 +90,11 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 		}
 		b, err := parseBounds(text)
 		if err != nil {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "bounds: %v", err))
+			writeError(w, r, layer.Errorf(layer.BadRequest, "bounds: %v", err))
 			return
 		}
 		c.bounds = &b
 	}
-	l := &udfhost.Layer{Name: "inline", Kind: "python", Handler: h, MaxAgeSet: true, Defaults: url.Values{}}
+	l := &layer.Layer{Name: "inline", Kind: "python", Handler: h, MaxAgeSet: true, Defaults: url.Values{}}
 	s.serve(w, r, l, c)
 }

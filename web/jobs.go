@@ -19,8 +19,8 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/jobs"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // DefaultMaxSubmitItems bounds the items of one submit unless Limits says otherwise.
@@ -41,7 +41,7 @@ type submitRequest struct {
 // submit serves POST /v1/udfs/{name}/submit: a job of one run per item.
 func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	if s.jobs == nil {
-		writeError(w, r, udfhost.Errorf(udfhost.Unavailable, "jobs are off on this server (no jobs directory)"))
+		writeError(w, r, layer.Errorf(layer.Unavailable, "jobs are off on this server (no jobs directory)"))
 		return
 	}
 	l, ok := s.layer(w, r, mux.Vars(r)["name"])
@@ -55,7 +55,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 	}
 	var in submitRequest
 	if err := json.Unmarshal(body, &in); err != nil {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, `the body must be JSON: {"arg_list": [...], "params": {...}, "max_workers": 16, "max_retry": 2}: %v`, err))
+		writeError(w, r, layer.Errorf(layer.BadRequest, `the body must be JSON: {"arg_list": [...], "params": {...}, "max_workers": 16, "max_retry": 2}: %v`, err))
 		return
 	}
 	first := ""
@@ -68,11 +68,11 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(items) > s.limits.MaxSubmitItems {
-		writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "arg_list has %d items: at most %d (limits.max_submit_items)", len(items), s.limits.MaxSubmitItems))
+		writeError(w, r, layer.Errorf(layer.TooLarge, "arg_list has %d items: at most %d (limits.max_submit_items)", len(items), s.limits.MaxSubmitItems))
 		return
 	}
 	if in.MaxWorkers < 0 || in.MaxWorkers > jobs.MaxWorkersLimit {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "max_workers: want 1 to %d, got %d", jobs.MaxWorkersLimit, in.MaxWorkers))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "max_workers: want 1 to %d, got %d", jobs.MaxWorkersLimit, in.MaxWorkers))
 		return
 	}
 	// The job is its submitter's: the bearer's name (never the token), or
@@ -88,8 +88,8 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 		spec.Owner, spec.Client = who.Name, "bearer:"+who.Name
 	}
 	if d, err := strconv.Atoi(r.Header.Get("X-Udftiles-Depth")); err == nil && d > 0 {
-		if d > udfhost.MaxDepth {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
+		if d > layer.MaxDepth {
+			writeError(w, r, layer.Errorf(layer.BadRequest, "runs and submits nested more than %d deep", layer.MaxDepth))
 			return
 		}
 		spec.Depth = d
@@ -116,7 +116,7 @@ func (s *server) submit(w http.ResponseWriter, r *http.Request) {
 // argList turns arg_list into the parameters of each item.
 func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 	if len(raw) == 0 || string(raw) == "null" {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "arg_list: required: a list of values, a list of objects, or {\"columns\": [...], \"rows\": [...]}")
+		return nil, layer.Errorf(layer.BadRequest, "arg_list: required: a list of values, a list of objects, or {\"columns\": [...], \"rows\": [...]}")
 	}
 	var table struct {
 		Columns []string `json:"columns"`
@@ -124,12 +124,12 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 	}
 	if raw[0] == '{' {
 		if err := json.Unmarshal(raw, &table); err != nil || len(table.Columns) == 0 {
-			return nil, udfhost.Errorf(udfhost.BadRequest, "arg_list: a table is {\"columns\": [...], \"rows\": [[...], ...]}")
+			return nil, layer.Errorf(layer.BadRequest, "arg_list: a table is {\"columns\": [...], \"rows\": [[...], ...]}")
 		}
 		out := make([]map[string]string, len(table.Rows))
 		for i, row := range table.Rows {
 			if len(row) != len(table.Columns) {
-				return nil, udfhost.Errorf(udfhost.BadRequest, "arg_list: row %d has %d values for %d columns", i, len(row), len(table.Columns))
+				return nil, layer.Errorf(layer.BadRequest, "arg_list: row %d has %d values for %d columns", i, len(row), len(table.Columns))
 			}
 			out[i] = map[string]string{}
 			for c, v := range row {
@@ -140,7 +140,7 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 	}
 	var list []any
 	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "arg_list: want a list: %v", err)
+		return nil, layer.Errorf(layer.BadRequest, "arg_list: want a list: %v", err)
 	}
 	out := make([]map[string]string, len(list))
 	for i, v := range list {
@@ -152,7 +152,7 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 			continue
 		}
 		if first == "" {
-			return nil, udfhost.Errorf(udfhost.BadRequest, "arg_list: this UDF has no parameter for plain values; give objects of parameters")
+			return nil, layer.Errorf(layer.BadRequest, "arg_list: this UDF has no parameter for plain values; give objects of parameters")
 		}
 		out[i] = map[string]string{first: queryValue(v)}
 	}
@@ -210,14 +210,14 @@ func (s *server) jobError(w http.ResponseWriter, r *http.Request, err error, who
 		if who == nil && !s.AnonymousJobControl {
 			how = "wait for one to end"
 		}
-		writeError(w, r, udfhost.Errorf(udfhost.TooMany, "this client has %d jobs running: at most %d (limits.max_jobs_running); %s", le.Max, le.Max, how))
+		writeError(w, r, layer.Errorf(layer.TooMany, "this client has %d jobs running: at most %d (limits.max_jobs_running); %s", le.Max, le.Max, how))
 		return
 	}
 	how := fmt.Sprintf("remove ended jobs (DELETE /v1/jobs/{id}?remove=true) or wait until they expire (server.jobs_ttl: %s)", ttl)
 	if who == nil && !s.AnonymousJobControl {
 		how = fmt.Sprintf("ended jobs expire after server.jobs_ttl (%s); jobs submitted with a bearer token can be removed (DELETE /v1/jobs/{id}?remove=true)", ttl)
 	}
-	writeError(w, r, udfhost.Errorf(udfhost.TooMany, "this client has %d jobs stored: at most %d (limits.max_jobs_stored); %s", le.Max, le.Max, how))
+	writeError(w, r, layer.Errorf(layer.TooMany, "this client has %d jobs stored: at most %d (limits.max_jobs_stored); %s", le.Max, le.Max, how))
 }
 
 // days writes a duration in days when it is whole days, as the config does.
@@ -236,7 +236,7 @@ func days(d time.Duration) string {
 // auth.anonymous_job_control is on: 401 without a token, 403 with another.
 func (s *server) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.Job, *Bearer, bool) {
 	if s.jobs == nil {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "jobs are off on this server"))
+		writeError(w, r, layer.Errorf(layer.NotFound, "jobs are off on this server"))
 		return nil, nil, false
 	}
 	who, err := s.identify(r)
@@ -250,14 +250,14 @@ func (s *server) job(w http.ResponseWriter, r *http.Request, control bool) (*job
 		ok = false
 	}
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q (a job submitted with a bearer token is seen with that token or an admin's)", id))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q (a job submitted with a bearer token is seen with that token or an admin's)", id))
 		return nil, nil, false
 	}
 	if control && j.Owner() == "" && !s.AnonymousJobControl && (who == nil || !who.Admin) {
 		if who == nil {
-			writeError(w, r, udfhost.Errorf(udfhost.Unauthorized, "cancelling, retrying or deleting an anonymous job needs an admin token (or auth.anonymous_job_control: true)"))
+			writeError(w, r, layer.Errorf(layer.Unauthorized, "cancelling, retrying or deleting an anonymous job needs an admin token (or auth.anonymous_job_control: true)"))
 		} else {
-			writeError(w, r, udfhost.Errorf(udfhost.Forbidden, "token %s is not an admin token: an anonymous job is cancelled, retried or deleted by admins only (or with auth.anonymous_job_control: true)", who.Name))
+			writeError(w, r, layer.Errorf(layer.Forbidden, "token %s is not an admin token: an anonymous job is cancelled, retried or deleted by admins only (or with auth.anonymous_job_control: true)", who.Name))
 		}
 		return nil, nil, false
 	}
@@ -306,9 +306,9 @@ func (s *server) jobCancel(w http.ResponseWriter, r *http.Request) {
 	st := j.Status()
 	switch err := s.jobs.Delete(j.ID); {
 	case errors.Is(err, jobs.ErrRunning):
-		writeError(w, r, udfhost.Errorf(udfhost.Unavailable, "job %s is still stopping; remove it again in a moment", j.ID))
+		writeError(w, r, layer.Errorf(layer.Unavailable, "job %s is still stopping; remove it again in a moment", j.ID))
 	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q", j.ID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID))
 	case err != nil:
 		writeError(w, r, err)
 	default:
@@ -326,10 +326,10 @@ func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
 	n, err := j.Retry()
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no job %q", j.ID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID))
 		return
 	case errors.Is(err, jobs.ErrRunning):
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%v", err))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "%v", err))
 		return
 	case err != nil:
 		s.jobError(w, r, err, who)
@@ -352,7 +352,7 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 		format = "json"
 	}
 	if format != "json" && format != "csv" && format != "parquet" {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "format: json, csv or parquet, got %q", format))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "format: json, csv or parquet, got %q", format))
 		return
 	}
 	if s.private(j) {
@@ -371,7 +371,7 @@ func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
 		args = append(args, k)
 	}
 	sort.Strings(args)
-	t := &udfhost.Table{Columns: append([]string{"index"}, args...), Types: map[string]string{"index": "int", "seconds": "float", "attempts": "int"}}
+	t := &layer.Table{Columns: append([]string{"index"}, args...), Types: map[string]string{"index": "int", "seconds": "float", "attempts": "int"}}
 	t.Columns = append(t.Columns, "status", "seconds", "attempts", "cache", "error", "logs", "content_type", "result")
 	for _, c := range t.Columns {
 		if _, ok := t.Types[c]; !ok {

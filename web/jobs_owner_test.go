@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -52,11 +52,11 @@ type gateEcho struct {
 	running atomic.Int64
 }
 
-func (h *gateEcho) Schema() udfhost.Schema {
-	return udfhost.Schema{Params: []udfhost.Param{{Name: "x", Type: udfhost.Int, Default: 0}}, Modes: []string{"file"}, Formats: []string{"json"}, DefaultFormat: "json"}
+func (h *gateEcho) Schema() layer.Schema {
+	return layer.Schema{Params: []layer.Param{{Name: "x", Type: layer.Int, Default: 0}}, Modes: []string{"file"}, Formats: []string{"json"}, DefaultFormat: "json"}
 }
 func (h *gateEcho) Version() string { return "g1" }
-func (h *gateEcho) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (h *gateEcho) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	h.running.Add(1)
 	defer h.running.Add(-1)
 	h.mu.Lock()
@@ -69,10 +69,10 @@ func (h *gateEcho) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, 
 		}
 	}
 	if h.broken.Load() {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "broken for now")
+		return nil, layer.Errorf(layer.BadRequest, "broken for now")
 	}
 	b, _ := json.Marshal(map[string]any{"x": r.Params["x"]})
-	return &udfhost.Value{ContentType: "application/json", Body: b, Kind: "json"}, nil
+	return &layer.Value{ContentType: "application/json", Body: b, Kind: "json"}, nil
 }
 
 // holdRuns makes runs wait until the returned release is called (also at the
@@ -171,8 +171,8 @@ func resultRows(t *testing.T, h http.Handler, id, auth string) []map[string]any 
 func TestJobsBelongToSubmitter(t *testing.T) {
 	e := newTestServer(t)
 	gate := &gateEcho{}
-	e.reg.Add(&udfhost.Layer{Name: "vault", Kind: "go", Handler: gate, MaxAge: time.Hour, Private: true})
-	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "vault", Kind: "go", Handler: gate, MaxAge: time.Hour, Private: true})
+	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
 	h := e.withDeps(t, web.Deps{JobsDir: t.TempDir(), Bearers: jobBearers()})
 
 	gate.broken.Store(true)
@@ -289,7 +289,7 @@ func TestJobsBelongToSubmitter(t *testing.T) {
 func TestRetryRunsAsOwner(t *testing.T) {
 	e := newTestServer(t)
 	gate := &gateEcho{}
-	e.reg.Add(&udfhost.Layer{Name: "vault", Kind: "go", Handler: gate, MaxAge: time.Hour, Private: true})
+	e.reg.Add(&layer.Layer{Name: "vault", Kind: "go", Handler: gate, MaxAge: time.Hour, Private: true})
 	dir := t.TempDir()
 	h1 := e.withDeps(t, web.Deps{JobsDir: dir, Bearers: jobBearers()})
 	gate.broken.Store(true)
@@ -348,7 +348,7 @@ func TestRetryRunsAsOwner(t *testing.T) {
 func TestCancelInFlightItems(t *testing.T) {
 	e := newTestServer(t)
 	gate := &gateEcho{}
-	e.reg.Add(&udfhost.Layer{Name: "slow", Kind: "go", Handler: gate, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "slow", Kind: "go", Handler: gate, MaxAge: time.Hour})
 	h := e.withDeps(t, web.Deps{JobsDir: t.TempDir(), Bearers: jobBearers()})
 	gate.holdRuns(t)
 	id := submitAs(t, h, "slow", `{"arg_list": [1, 2, 3, 4], "max_workers": 2}`, aliceAuth)
@@ -385,7 +385,7 @@ func TestCancelInFlightItems(t *testing.T) {
 func TestJobLimits(t *testing.T) {
 	e := newTestServer(t)
 	gate := &gateEcho{}
-	e.reg.Add(&udfhost.Layer{Name: "slow", Kind: "go", Handler: gate, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "slow", Kind: "go", Handler: gate, MaxAge: time.Hour})
 	dir := t.TempDir()
 	h := e.withDeps(t, web.Deps{JobsDir: dir, Bearers: jobBearers(), Limits: web.Limits{MaxJobsRunning: 2, MaxJobsStored: 3, TrustProxy: true}})
 	files := func() int { return len(mustReadDir(t, dir)) }
@@ -503,7 +503,7 @@ func mustReadDir(t *testing.T, dir string) []os.DirEntry {
 // most max_jobs_stored jobs on disk, one file each; the rest are 429s.
 func TestSubmitFlood(t *testing.T) {
 	e := newTestServer(t)
-	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
 	dir := t.TempDir()
 	h := e.withDeps(t, web.Deps{JobsDir: dir, Limits: web.Limits{MaxJobsRunning: 200, MaxJobsStored: 5}})
 	var wg sync.WaitGroup

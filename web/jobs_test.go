@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -19,20 +19,20 @@ import (
 // request, and every run sleeps a little.
 type jobEcho struct{ runs atomic.Int64 }
 
-func (h *jobEcho) Schema() udfhost.Schema {
-	return udfhost.Schema{Params: []udfhost.Param{{Name: "x", Type: udfhost.Int, Default: 0}, {Name: "k", Type: udfhost.Str, Default: ""}},
+func (h *jobEcho) Schema() layer.Schema {
+	return layer.Schema{Params: []layer.Param{{Name: "x", Type: layer.Int, Default: 0}, {Name: "k", Type: layer.Str, Default: ""}},
 		Modes: []string{"file"}, Formats: []string{"json"}, DefaultFormat: "json"}
 }
 func (h *jobEcho) Version() string { return "e1" }
-func (h *jobEcho) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (h *jobEcho) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	h.runs.Add(1)
 	time.Sleep(10 * time.Millisecond)
 	x, _ := r.Params["x"].(int)
 	if x == 13 {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "13 is not welcome")
+		return nil, layer.Errorf(layer.BadRequest, "13 is not welcome")
 	}
 	b, _ := json.Marshal(map[string]any{"x": 2 * x, "k": r.Params["k"]})
-	return &udfhost.Value{ContentType: "application/json", Body: b, Kind: "json"}, nil
+	return &layer.Value{ContentType: "application/json", Body: b, Kind: "json"}, nil
 }
 
 func post(h http.Handler, target, body string, headers ...string) *httptest.ResponseRecorder {
@@ -81,8 +81,8 @@ func submitAndWait(t *testing.T, h http.Handler, udf, body string) (string, map[
 func TestSubmitJobs(t *testing.T) {
 	e := newTestServer(t)
 	h := &jobEcho{}
-	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: h, MaxAge: time.Hour})
-	e.reg.Add(&udfhost.Layer{Name: "hidden", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour, Private: true})
+	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: h, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "hidden", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour, Private: true})
 	reader, _ := web.NewBearer("r", web.HashToken("tok"), false)
 	// Anonymous jobs are cancelled and retried here without a token.
 	srv := e.withDeps(t, web.Deps{JobsDir: t.TempDir(), Bearers: []web.Bearer{reader}, Limits: web.Limits{MaxSubmitItems: 20}, AnonymousJobControl: true})
@@ -188,11 +188,11 @@ func TestSubmitJobs(t *testing.T) {
 	}
 }
 
-// TestDepthHeader: runs and submits nested deeper than udfhost.MaxDepth (the
+// TestDepthHeader: runs and submits nested deeper than layer.MaxDepth (the
 // X-Udftiles-Depth a UDF's fused.run and fused.submit send) are refused.
 func TestDepthHeader(t *testing.T) {
 	e := newTestServer(t)
-	e.reg.Add(&udfhost.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
 	srv := e.withDeps(t, web.Deps{JobsDir: t.TempDir()})
 	for _, c := range []struct {
 		depth string

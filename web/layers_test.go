@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/cog"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -71,10 +71,10 @@ func TestListUDFs(t *testing.T) {
 func TestBrokenLayers(t *testing.T) {
 	env := newTestServer(t)
 	missing := filepath.Join(t.TempDir(), "gone.tif")
-	env.reg.Add(&udfhost.Layer{Name: "broken", Kind: "python", Err: errors.New("udfs/broken.py: SyntaxError: invalid syntax (line 3)")})
+	env.reg.Add(&layer.Layer{Name: "broken", Kind: "python", Err: errors.New("udfs/broken.py: SyntaxError: invalid syntax (line 3)")})
 	reader := cog.New(cog.Options{Path: missing})
 	t.Cleanup(reader.Close)
-	env.reg.Add(&udfhost.Layer{Name: "missing", Kind: "cog", Handler: reader, MaxAge: time.Hour})
+	env.reg.Add(&layer.Layer{Name: "missing", Kind: "cog", Handler: reader, MaxAge: time.Hour})
 
 	var list udfList
 	if err := json.Unmarshal(env.get(t, "/v1/udfs", 200).Body.Bytes(), &list); err != nil {
@@ -126,13 +126,13 @@ func TestHandlerErrorsKeepTheirStatus(t *testing.T) {
 		status int
 		want   string
 	}{
-		{udfhost.Errorf(udfhost.BadRequest, "parameter n: too big"), 400, "parameter n: too big"},
-		{udfhost.Errorf(udfhost.NotFound, "no data here"), 404, "no data here"},
-		{udfhost.Errorf(udfhost.TooLarge, "result too large"), 413, "result too large"},
-		{&udfhost.Error{Kind: udfhost.WorkerDied, Msg: "worker exited", Logs: "Traceback ..."}, 502, "worker exited"},
-		{udfhost.Errorf(udfhost.Unavailable, "busy"), 503, "busy"},
-		{udfhost.Errorf(udfhost.Timeout, "ran for 120s"), 504, "ran for 120s"},
-		{fmt.Errorf("wrapped: %w", udfhost.Errorf(udfhost.Timeout, "slow")), 504, "slow"},
+		{layer.Errorf(layer.BadRequest, "parameter n: too big"), 400, "parameter n: too big"},
+		{layer.Errorf(layer.NotFound, "no data here"), 404, "no data here"},
+		{layer.Errorf(layer.TooLarge, "result too large"), 413, "result too large"},
+		{&layer.Error{Kind: layer.WorkerDied, Msg: "worker exited", Logs: "Traceback ..."}, 502, "worker exited"},
+		{layer.Errorf(layer.Unavailable, "busy"), 503, "busy"},
+		{layer.Errorf(layer.Timeout, "ran for 120s"), 504, "ran for 120s"},
+		{fmt.Errorf("wrapped: %w", layer.Errorf(layer.Timeout, "slow")), 504, "slow"},
 		{errors.New("nil map write"), 500, "internal error"},
 	}
 	for i, tt := range tests {

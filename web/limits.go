@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/jobs"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Limits bound what one request, and one client, may ask of the server. Zero
@@ -96,7 +96,7 @@ func (l Limits) withDefaults() Limits {
 func (s *server) checkQuery(r *http.Request) error {
 	raw := r.URL.RawQuery
 	if len(raw) > maxQuery {
-		return udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to the layer's /run as a JSON body (up to %d bytes)",
+		return layer.Errorf(layer.TooLarge, "the query string is over %d KiB; POST large parameters to the layer's /run as a JSON body (up to %d bytes)",
 			maxQuery>>10, s.limits.MaxBodyBytes)
 	}
 	// Most queries are short: no parameter can be over the limit, nor too
@@ -114,31 +114,31 @@ func (s *server) checkQuery(r *http.Request) error {
 	q, err := url.ParseQuery(raw)
 	if err != nil {
 		if strings.Count(raw, "&") >= maxQueryPairs {
-			return udfhost.Errorf(udfhost.BadRequest, "more than %d query parameters: at most %d", maxQueryPairs, s.limits.MaxParams)
+			return layer.Errorf(layer.BadRequest, "more than %d query parameters: at most %d", maxQueryPairs, s.limits.MaxParams)
 		}
-		return udfhost.Errorf(udfhost.BadRequest, "the query string is malformed (%v): separate parameters with '&' and escape '%%' as %%25", err)
+		return layer.Errorf(layer.BadRequest, "the query string is malformed (%v): separate parameters with '&' and escape '%%' as %%25", err)
 	}
 	n := 0
 	for k, vs := range q {
 		n += len(vs)
 		if len(k) > s.limits.MaxParamBytes {
-			return udfhost.Errorf(udfhost.TooLarge, "a parameter name is over %d bytes", s.limits.MaxParamBytes)
+			return layer.Errorf(layer.TooLarge, "a parameter name is over %d bytes", s.limits.MaxParamBytes)
 		}
 		for _, v := range vs {
 			if len(v) > s.limits.MaxParamBytes {
-				return udfhost.Errorf(udfhost.TooLarge, "parameter %s is over %d bytes; POST large parameters to /run as a JSON body", truncate(k, 64), s.limits.MaxParamBytes)
+				return layer.Errorf(layer.TooLarge, "parameter %s is over %d bytes; POST large parameters to /run as a JSON body", truncate(k, 64), s.limits.MaxParamBytes)
 			}
 		}
 	}
 	if n > s.limits.MaxParams {
-		return udfhost.Errorf(udfhost.BadRequest, "%d query parameters: at most %d", n, s.limits.MaxParams)
+		return layer.Errorf(layer.BadRequest, "%d query parameters: at most %d", n, s.limits.MaxParams)
 	}
 	if dup := duplicated(q); dup != "" {
 		return duplicateError(dup)
 	}
 	if ts := q.Get("tilesize"); ts != "" {
 		if v, err := strconv.Atoi(ts); err == nil && v > s.limits.MaxTileSize {
-			return udfhost.Errorf(udfhost.BadRequest, "parameter tilesize: at most %d on this server, got %d", s.limits.MaxTileSize, v)
+			return layer.Errorf(layer.BadRequest, "parameter tilesize: at most %d on this server, got %d", s.limits.MaxTileSize, v)
 		}
 	}
 	return nil
@@ -206,7 +206,7 @@ func (l *rateLimiter) allow(key string, now time.Time) (bool, time.Duration) {
 // tooMany answers 429 with Retry-After.
 func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, what string) {
 	w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(wait.Seconds())))))
-	writeError(w, r, udfhost.Errorf(udfhost.TooMany, "%s: too many requests; retry after %s", what, wait.Round(time.Millisecond)))
+	writeError(w, r, layer.Errorf(layer.TooMany, "%s: too many requests; retry after %s", what, wait.Round(time.Millisecond)))
 }
 
 // clientAddr is the request's client address: the connection's, or with
@@ -243,7 +243,7 @@ func (s *server) guard(next http.Handler) http.Handler {
 		}
 		if r.Body != nil && r.Body != http.NoBody {
 			if r.ContentLength > s.limits.MaxBodyBytes {
-				writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes))
+				writeError(w, r, layer.Errorf(layer.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes))
 				return
 			}
 			r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)
@@ -268,13 +268,13 @@ func (rs *renderSlots) acquire(ctx context.Context) (func(), error) {
 	select {
 	case rs.queue <- struct{}{}:
 	default:
-		return nil, udfhost.Errorf(udfhost.Unavailable, "the server is rendering as much as it can; retry shortly")
+		return nil, layer.Errorf(layer.Unavailable, "the server is rendering as much as it can; retry shortly")
 	}
 	select {
 	case rs.run <- struct{}{}:
 		return func() { <-rs.run; <-rs.queue }, nil
 	case <-ctx.Done():
 		<-rs.queue
-		return nil, udfhost.Errorf(udfhost.Timeout, "waited for a render slot: %v", ctx.Err())
+		return nil, layer.Errorf(layer.Timeout, "waited for a render slot: %v", ctx.Err())
 	}
 }

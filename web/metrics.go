@@ -4,8 +4,8 @@ import (
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/metrics"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // Who may read /metrics (Deps.MetricsAccess, the config's auth.metrics).
@@ -25,7 +25,7 @@ func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
 		err = s.admin(r)
 	case MetricsToken:
 		if err == nil && who == nil {
-			err = udfhost.Errorf(udfhost.Unauthorized, "/metrics needs a bearer token (auth.metrics: token)")
+			err = layer.Errorf(layer.Unauthorized, "/metrics needs a bearer token (auth.metrics: token)")
 		}
 	default:
 		err = nil // as before auth.metrics: an unknown token reads what anyone reads

@@ -17,8 +17,9 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/encoding/mvt/vectortile"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/python"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // request sends a GET (or HEAD) with headers given as name, value pairs.
@@ -74,8 +75,8 @@ func mvtValues(t *testing.T, b []byte) (name string, feats []map[string]string) 
 // MapLibre vector source or a QGIS vector-tile connection asks for them.
 func TestPythonMVT(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("vt", pyFixture(t, "vector_tile.py"), udfhost.PythonOptions{})
-	s.add("ret", pyFixture(t, "returns.py"), udfhost.PythonOptions{})
+	s.add("vt", pyFixture(t, "vector_tile.py"), python.Options{})
+	s.add("ret", pyFixture(t, "returns.py"), python.Options{})
 	tl := tiles.Tile{Z: 2, X: 2, Y: 1} // lon 0..90, lat 0..66.5: India, Arabia, Russia's west
 	url := tileURL("vt", tl, ".mvt")
 
@@ -254,8 +255,8 @@ func orbPoints(g orb.Geometry) []orb.Point {
 // TestMVTLayerName: a layer's mvt_layer names the layer inside its vector tiles.
 func TestMVTLayerName(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	u := udfhost.NewPythonUDF(s.pool, udfhost.PythonOptions{Path: pyFixture(t, "vector_tile.py")})
-	s.reg.Add(&udfhost.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
+	u := python.NewUDF(s.pool, python.Options{Path: pyFixture(t, "vector_tile.py")})
+	s.reg.Add(&layer.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
 	rec := s.request(t, "GET", tileURL("named", tiles.Tile{Z: 2, X: 2, Y: 1}, ".mvt"), 200)
 	ls, err := mvt.Unmarshal(rec.Body.Bytes())
 	if err != nil {
@@ -269,8 +270,8 @@ func TestMVTLayerName(t *testing.T) {
 // TestTileJSONVectorLayers: a vector tileset's TileJSON names its layer.
 func TestTileJSONVectorLayers(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	u := udfhost.NewPythonUDF(s.pool, udfhost.PythonOptions{Path: pyFixture(t, "vector_tile.py")})
-	s.reg.Add(&udfhost.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
+	u := python.NewUDF(s.pool, python.Options{Path: pyFixture(t, "vector_tile.py")})
+	s.reg.Add(&layer.Layer{Name: "named", Kind: "python", Handler: u, MaxAge: time.Hour, MVTLayer: "countries"})
 	body := s.request(t, "GET", "/v1/udfs/named/tilejson.json?format=mvt", 200).Body.String()
 	if !strings.Contains(body, `"vector_layers":[{"id":"countries"`) || !strings.Contains(body, `{y}.mvt`) {
 		t.Fatalf("TileJSON %s: want vector_layers with id countries and .mvt tiles", body)

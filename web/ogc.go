@@ -15,9 +15,9 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 const (
@@ -119,7 +119,7 @@ func (s *server) ogcTileMatrixSets(w http.ResponseWriter, r *http.Request) {
 func (s *server) ogcTileMatrixSet(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["tms"]
 	if id != wmqID {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no tile matrix set %q (this server has %s)", id, wmqID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no tile matrix set %q (this server has %s)", id, wmqID))
 		return
 	}
 	writeJSON(w, tileMatrixSet(s.ogcBase(r)+"/tileMatrixSets/"+wmqID))
@@ -138,7 +138,7 @@ var (
 // dataKinds are the kinds of tiles a layer serves, its main kind first; the
 // main kind's tilesets are at {collection}/tiles, the other's at
 // {collection}/{map|vector}/tiles.
-func dataKinds(l *udfhost.Layer) []dataKind {
+func dataKinds(l *layer.Layer) []dataKind {
 	if l.Handler == nil {
 		return nil
 	}
@@ -165,7 +165,7 @@ func dataKinds(l *udfhost.Layer) []dataKind {
 }
 
 // tilesPath is the path, under the collection, of the tilesets of kind k.
-func tilesPath(l *udfhost.Layer, k dataKind) string {
+func tilesPath(l *layer.Layer, k dataKind) string {
 	if ks := dataKinds(l); len(ks) > 0 && ks[0] == k {
 		return "/tiles"
 	}
@@ -173,11 +173,11 @@ func tilesPath(l *udfhost.Layer, k dataKind) string {
 }
 
 // ogcLayer finds the collection of the request, and the kind of tiles its path names.
-func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*udfhost.Layer, dataKind, bool) {
+func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*layer.Layer, dataKind, bool) {
 	v := mux.Vars(r)
 	l, ok := s.Registry.Get(v["id"])
 	if !ok || l.Handler == nil {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no collection %q (see /ogc/collections)", v["id"]))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no collection %q (see /ogc/collections)", v["id"]))
 		return nil, dataKind{}, false
 	}
 	if err := s.mayUse(r, l); err != nil {
@@ -198,18 +198,18 @@ func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*udfhost.Laye
 		if explicit != "" {
 			what = explicit + " tiles"
 		}
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "collection %q has no %s", l.Name, what))
+		writeError(w, r, layer.Errorf(layer.NotFound, "collection %q has no %s", l.Name, what))
 		return nil, dataKind{}, false
 	}
 	if v["tms"] != "" && v["tms"] != wmqID {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no tile matrix set %q (this server has %s)", v["tms"], wmqID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no tile matrix set %q (this server has %s)", v["tms"], wmqID))
 		return nil, dataKind{}, false
 	}
 	privateDoc(w, l) // a tile's own Cache-Control replaces this
 	return l, k, true
 }
 
-func (s *server) ogcCollectionInfo(r *http.Request, l *udfhost.Layer) map[string]any {
+func (s *server) ogcCollectionInfo(r *http.Request, l *layer.Layer) map[string]any {
 	b := s.ogcBase(r) + "/collections/" + url.PathEscape(l.Name)
 	sch := l.Handler.Schema()
 	links := []ogcLink{{Rel: "self", Href: b, Type: mimeJSON}}
@@ -252,7 +252,7 @@ func (s *server) ogcCollections(w http.ResponseWriter, r *http.Request) {
 func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.Registry.Get(mux.Vars(r)["id"])
 	if !ok || l.Handler == nil {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no collection %q (see /ogc/collections)", mux.Vars(r)["id"]))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no collection %q (see /ogc/collections)", mux.Vars(r)["id"]))
 		return
 	}
 	if err := s.mayUse(r, l); err != nil {
@@ -264,7 +264,7 @@ func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // tilesetSummary is an entry of a tileset list, or the start of a tileset's metadata.
-func (s *server) tilesetSummary(r *http.Request, l *udfhost.Layer, k dataKind) map[string]any {
+func (s *server) tilesetSummary(r *http.Request, l *layer.Layer, k dataKind) map[string]any {
 	b := s.ogcBase(r) + "/collections/" + url.PathEscape(l.Name) + tilesPath(l, k) + "/" + wmqID
 	return map[string]any{
 		"title": l.Name + " " + k.DataType + " tiles", "dataType": k.DataType,
@@ -334,7 +334,7 @@ type tmsLimit struct {
 }
 
 // tileMatrixSetLimits are the tiles of the layer's bounds at each of its zooms.
-func tileMatrixSetLimits(sch udfhost.Schema) []tmsLimit {
+func tileMatrixSetLimits(sch layer.Schema) []tmsLimit {
 	var out []tmsLimit
 	for z := max(sch.MinZoom, 0); z <= min(sch.MaxZoom, wmqMaxZoom); z++ {
 		c := tiles.Cover(sch.Bounds, z)
@@ -377,7 +377,7 @@ func (s *server) ogcTile(w http.ResponseWriter, r *http.Request) {
 
 // serveTile answers tile t of layer l as if asked on /v1/udfs/{name}/tiles,
 // which keeps one cache entry (and alias) for the tile whatever route asked.
-func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, t tiles.Tile, format string, q url.Values) {
+func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *layer.Layer, t tiles.Tile, format string, q url.Values) {
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = fmt.Sprintf("/v1/udfs/%s/tiles/%d/%d/%d.%s", url.PathEscape(l.Name), t.Z, t.X, t.Y, format)
 	r2.URL.RawPath = ""
@@ -388,8 +388,8 @@ func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *udfhost.La
 // --- WMTS 1.0.0 ---
 
 // wmtsLayers are the layers WMTS offers: those serving PNG tiles.
-func (s *server) wmtsLayers(r *http.Request) []*udfhost.Layer {
-	var out []*udfhost.Layer
+func (s *server) wmtsLayers(r *http.Request) []*layer.Layer {
+	var out []*layer.Layer
 	for _, l := range s.visible(r) {
 		if slices.Contains(dataKinds(l), kindMap) {
 			out = append(out, l)

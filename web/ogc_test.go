@@ -21,29 +21,29 @@ import (
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
 )
 
 // ogcServer serves a raster layer (the demo elevation COG) and a vector layer
 // (the demo countries GeoPackage) over real HTTP on 127.0.0.1, for GDAL.
-func ogcServer(t *testing.T) (*httptest.Server, *udfhost.Registry) {
+func ogcServer(t *testing.T) (*httptest.Server, *layer.Registry) {
 	t.Helper()
 	dir := demoFiles(t)
 	vdir := t.TempDir()
 	if _, err := demo.WriteVectors(vdir); err != nil {
 		t.Fatal(err)
 	}
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	elev := cog.New(cog.Options{Path: filepath.Join(dir, "elevation.tif")})
 	t.Cleanup(elev.Close)
-	reg.Add(&udfhost.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: time.Hour, Description: "demo DEM",
+	reg.Add(&layer.Layer{Name: "elevation", Kind: "cog", Handler: elev, MaxAge: time.Hour, Description: "demo DEM",
 		Defaults: url.Values{"colormap": {"plasma"}, "rescale": {"0,3000"}}})
 	countries := vector.New(vector.Options{Path: filepath.Join(vdir, "countries.gpkg")})
 	t.Cleanup(countries.Close)
-	reg.Add(&udfhost.Layer{Name: "countries", Kind: "vector", Handler: countries, MaxAge: time.Hour, Defaults: url.Values{}})
+	reg.Add(&layer.Layer{Name: "countries", Kind: "vector", Handler: countries, MaxAge: time.Hour, Defaults: url.Values{}})
 	c, err := cache.New(64<<20, nil, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -15,8 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/python"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/vector"
 )
 
@@ -170,7 +171,7 @@ func (tb *tab) selectLayer(t *testing.T, name string) {
 
 // startDemoPython starts a pool whose workers run in a folder holding
 // data/demo/elevation.tif, the path hillshade.py reads.
-func startDemoPython(t *testing.T) *udfhost.Pool {
+func startDemoPython(t *testing.T) *python.Pool {
 	t.Helper()
 	work := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(work, "data", "demo"), 0o755); err != nil {
@@ -179,7 +180,7 @@ func startDemoPython(t *testing.T) *udfhost.Pool {
 	if err := os.Symlink(filepath.Join(demoFiles(t), "elevation.tif"), filepath.Join(work, "data", "demo", "elevation.tif")); err != nil {
 		t.Fatal(err)
 	}
-	pool, err := udfhost.NewPool(udfhost.PythonConfig{Interpreter: "/usr/bin/python3", Workers: 2,
+	pool, err := python.NewPool(python.Config{Interpreter: "/usr/bin/python3", Workers: 2,
 		CacheDir: t.TempDir(), WorkDir: work, Timeout: 60 * time.Second, Preload: []string{"geopandas", "rasterio"}})
 	if err != nil {
 		t.Fatalf("start the Python pool: %v", err)
@@ -190,7 +191,7 @@ func startDemoPython(t *testing.T) *udfhost.Pool {
 
 // demoPythonLayers waits (bounded) for the pool and serves the UDFs of
 // /udfs under the names config.yaml gives them.
-func demoPythonLayers(t *testing.T, pool *udfhost.Pool) []*udfhost.Layer {
+func demoPythonLayers(t *testing.T, pool *python.Pool) []*layer.Layer {
 	t.Helper()
 	start := time.Now()
 	for !pool.Ready() {
@@ -203,21 +204,21 @@ func demoPythonLayers(t *testing.T, pool *udfhost.Pool) []*udfhost.Layer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []*udfhost.Layer
+	var out []*layer.Layer
 	for _, u := range []struct {
 		name, file string
-		opts       udfhost.PythonOptions
+		opts       python.Options
 	}{
-		{"hillshade", "hillshade.py", udfhost.PythonOptions{MinZoom: 8, MaxZoom: 14,
+		{"hillshade", "hillshade.py", python.Options{MinZoom: 8, MaxZoom: 14,
 			Bounds: &tiles.Bounds{MinX: 13.41, MinY: 46.84, MaxX: 14.23, MaxY: 47.40}}},
-		{"countries_udf", "countries.py", udfhost.PythonOptions{}},
-		{"cities_table", "cities.py", udfhost.PythonOptions{}},
-		{"bounds_echo", "bounds_echo.py", udfhost.PythonOptions{}},
-		{"daily", "daily.py", udfhost.PythonOptions{}},
+		{"countries_udf", "countries.py", python.Options{}},
+		{"cities_table", "cities.py", python.Options{}},
+		{"bounds_echo", "bounds_echo.py", python.Options{}},
+		{"daily", "daily.py", python.Options{}},
 	} {
 		u.opts.Path = filepath.Join(udfs, u.file)
 		u.opts.Queue = 64 // a map view asks for a dozen tiles at once
-		out = append(out, &udfhost.Layer{Name: u.name, Kind: "python", Handler: udfhost.NewPythonUDF(pool, u.opts), MaxAge: time.Hour})
+		out = append(out, &layer.Layer{Name: u.name, Kind: "python", Handler: python.NewUDF(pool, u.opts), MaxAge: time.Hour})
 	}
 	return out
 }
@@ -225,7 +226,7 @@ func demoPythonLayers(t *testing.T, pool *udfhost.Pool) []*udfhost.Layer {
 // demoVectorLayers serves the demo's vector files as config.yaml does:
 // countries and cities from GeoParquet ingested from countries.gpkg and
 // cities.fgb, and those two files themselves.
-func demoVectorLayers(t *testing.T) []*udfhost.Layer {
+func demoVectorLayers(t *testing.T) []*layer.Layer {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := demo.WriteVectors(dir); err != nil {
@@ -239,7 +240,7 @@ func demoVectorLayers(t *testing.T) []*udfhost.Layer {
 			t.Fatalf("ingest %s: %v", p, err)
 		}
 	}
-	var out []*udfhost.Layer
+	var out []*layer.Layer
 	for _, f := range []struct{ name, file string }{{"countries", "countries.parquet"}, {"cities", "cities.parquet"},
 		{"countries_gpkg", "countries.gpkg"}, {"cities_fgb", "cities.fgb"}} {
 		l := vector.New(vector.Options{Path: filepath.Join(dir, f.file)})
@@ -247,7 +248,7 @@ func demoVectorLayers(t *testing.T) []*udfhost.Layer {
 		if err := l.Status(); err != nil {
 			t.Fatalf("open %s: %v", f.file, err)
 		}
-		out = append(out, &udfhost.Layer{Name: f.name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
+		out = append(out, &layer.Layer{Name: f.name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
 	}
 	return out
 }

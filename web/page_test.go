@@ -26,7 +26,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 	"github.com/udftiles/udftiles/colormap"
 	"github.com/udftiles/udftiles/demo"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/python"
 	"github.com/udftiles/udftiles/vector"
 )
 
@@ -134,7 +135,7 @@ func TestPage(t *testing.T) {
 	})
 
 	t.Run("broken layer", func(t *testing.T) {
-		srv := newPageServer(t, &udfhost.Layer{Name: "broken", Kind: "cog", Err: errors.New("file missing")})
+		srv := newPageServer(t, &layer.Layer{Name: "broken", Kind: "cog", Err: errors.New("file missing")})
 		tab := newTab(t, browser)
 
 		tab.navigate(t, srv.URL+"/map/broken")
@@ -501,7 +502,7 @@ def udf(bounds: fused.types.Bounds = None:
 
 // pythonEnv is one worker pool for the whole test, and the UDF files.
 type pythonEnv struct {
-	pool   *udfhost.Pool
+	pool   *python.Pool
 	dir    string
 	failed string // why the pool did not start; later subtests fail at once
 }
@@ -515,7 +516,7 @@ func startPython(t *testing.T) *pythonEnv {
 	}
 	// geopandas is imported while the browser starts rather than on the
 	// first call of the GeoDataFrame UDF.
-	pool, err := udfhost.NewPool(udfhost.PythonConfig{Interpreter: "/usr/bin/python3", Workers: 1,
+	pool, err := python.NewPool(python.Config{Interpreter: "/usr/bin/python3", Workers: 1,
 		CacheDir: t.TempDir(), Timeout: 60 * time.Second, Preload: []string{"geopandas"}})
 	if err != nil {
 		t.Fatalf("start the Python pool: %v", err)
@@ -525,7 +526,7 @@ func startPython(t *testing.T) *pythonEnv {
 }
 
 // layers waits (bounded) for the pool and returns a fresh layer per UDF.
-func (p *pythonEnv) layers(t *testing.T) []*udfhost.Layer {
+func (p *pythonEnv) layers(t *testing.T) []*layer.Layer {
 	t.Helper()
 	if p.failed != "" {
 		t.Fatal(p.failed)
@@ -538,10 +539,10 @@ func (p *pythonEnv) layers(t *testing.T) []*udfhost.Layer {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var out []*udfhost.Layer
+	var out []*layer.Layer
 	for name := range pythonUDFs {
-		udf := udfhost.NewPythonUDF(p.pool, udfhost.PythonOptions{Path: filepath.Join(p.dir, name+".py")})
-		out = append(out, &udfhost.Layer{Name: name, Kind: "python", Handler: udf, MaxAge: 3600e9})
+		udf := python.NewUDF(p.pool, python.Options{Path: filepath.Join(p.dir, name+".py")})
+		out = append(out, &layer.Layer{Name: name, Kind: "python", Handler: udf, MaxAge: 3600e9})
 	}
 	return out
 }
@@ -599,7 +600,7 @@ func (s served) String() string {
 
 // newPageServer is newTestServer with extra layers (such as broken ones) in
 // its registry, served on 127.0.0.1.
-func newPageServer(t *testing.T, extra ...*udfhost.Layer) *pageServer {
+func newPageServer(t *testing.T, extra ...*layer.Layer) *pageServer {
 	t.Helper()
 	env := newTestServer(t)
 	for _, l := range extra {
@@ -1050,7 +1051,7 @@ func dist2(a, b [3]int) int {
 // vectorLayers serves geopandas' Natural Earth countries with the built-in
 // vector handler: as the demo's GeoPackage ("countries") and as GeoParquet
 // ingested from it ("countries_parquet").
-func vectorLayers(t *testing.T) []*udfhost.Layer {
+func vectorLayers(t *testing.T) []*layer.Layer {
 	t.Helper()
 	dir := t.TempDir()
 	if _, err := demo.WriteVectors(dir); err != nil {
@@ -1062,14 +1063,14 @@ func vectorLayers(t *testing.T) []*udfhost.Layer {
 	if _, err := vector.Ingest(ctx, gpkg, parquet, vector.IngestOptions{}); err != nil {
 		t.Fatalf("ingest %s: %v", gpkg, err)
 	}
-	var out []*udfhost.Layer
+	var out []*layer.Layer
 	for _, f := range []struct{ name, path string }{{"countries", gpkg}, {"countries_parquet", parquet}} {
 		l := vector.New(vector.Options{Path: f.path})
 		t.Cleanup(l.Close)
 		if err := l.Status(); err != nil {
 			t.Fatalf("open %s: %v", f.path, err)
 		}
-		out = append(out, &udfhost.Layer{Name: f.name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
+		out = append(out, &layer.Layer{Name: f.name, Kind: "vector", Handler: l, MaxAge: time.Hour, Defaults: url.Values{}})
 	}
 	return out
 }

@@ -8,7 +8,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Each parameter is read once: the limits, the cache key and the handler all
@@ -80,7 +80,7 @@ func duplicated(q url.Values) string {
 }
 
 func duplicateError(name string) error {
-	return udfhost.Errorf(udfhost.BadRequest, "parameter %s: given more than once; give it once (only rescale repeats, once per band)", truncate(name, 64))
+	return layer.Errorf(layer.BadRequest, "parameter %s: given more than once; give it once (only rescale repeats, once per band)", truncate(name, 64))
 }
 
 // sameSetting refuses two spellings of one setting in one query: colormap and
@@ -88,11 +88,11 @@ func duplicateError(name string) error {
 // default.
 func sameSetting(q url.Values) error {
 	if q.Has("colormap") && q.Has("colormap_name") {
-		return udfhost.Errorf(udfhost.BadRequest, "parameters colormap and colormap_name: the same setting; give one")
+		return layer.Errorf(layer.BadRequest, "parameters colormap and colormap_name: the same setting; give one")
 	}
 	for _, k := range []string{"colormap", "colormap_name"} {
 		if vs, ok := q[k]; ok && len(vs) > 0 && strings.TrimSpace(vs[len(vs)-1]) == "" {
-			return udfhost.Errorf(udfhost.BadRequest, "parameter %s: empty; give a name from /v1/colormaps or custom JSON, or leave it out for the layer's default", k)
+			return layer.Errorf(layer.BadRequest, "parameter %s: empty; give a name from /v1/colormaps or custom JSON, or leave it out for the layer's default", k)
 		}
 	}
 	return nil
@@ -134,12 +134,12 @@ func jsonParams(body []byte) (map[string]any, error) {
 	return out, nil
 }
 
-// asBadRequest keeps a udfhost error (a key given twice) as it is and makes
+// asBadRequest keeps a layer error (a key given twice) as it is and makes
 // any other a 400 prefixed with what.
 func asBadRequest(err error, what string) error {
-	var ue *udfhost.Error
+	var ue *layer.Error
 	if errors.As(err, &ue) {
 		return err
 	}
-	return udfhost.Errorf(udfhost.BadRequest, "%s: %v", what, err)
+	return layer.Errorf(layer.BadRequest, "%s: %v", what, err)
 }

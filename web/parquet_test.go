@@ -12,15 +12,15 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/paulmach/orb/encoding/wkb"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/python"
 )
 
 // TestPythonParquet runs Python UDFs as GeoParquet and Parquet files, read back
 // with Apache Arrow's Go reader.
 func TestPythonParquet(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("vt", pyFixture(t, "vector_tile.py"), udfhost.PythonOptions{})
-	s.add("ret", pyFixture(t, "returns.py"), udfhost.PythonOptions{})
+	s.add("vt", pyFixture(t, "vector_tile.py"), python.Options{})
+	s.add("ret", pyFixture(t, "returns.py"), python.Options{})
 
 	read := func(target string) (rows int64, geo string, cols map[string]*arrow.Chunked) {
 		t.Helper()

@@ -22,20 +22,21 @@ import (
 
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/demo"
+	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/python"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
 // pyServer is the HTTP API over real Python workers.
 type pyServer struct {
 	h    http.Handler
-	reg  *udfhost.Registry
-	pool *udfhost.Pool
+	reg  *layer.Registry
+	pool *python.Pool
 }
 
 type pyServerOptions struct {
-	python     udfhost.PythonConfig
+	python     python.Config
 	tokens     map[string]string
 	cacheBytes int64 // 0: 16 MiB; <0: no cache
 }
@@ -53,7 +54,7 @@ func newPyServer(t *testing.T, o pyServerOptions) *pyServer {
 		cfg.CacheDir = t.TempDir()
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	pool, err := udfhost.NewPool(cfg)
+	pool, err := python.NewPool(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,13 +67,13 @@ func newPyServer(t *testing.T, o pyServerOptions) *pyServer {
 	case size < 0:
 		size = 0
 	}
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	h := web.New(web.Deps{Registry: reg, Cache: mustCache(t, size), Tokens: o.tokens, Ready: pool.Ready,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	return &pyServer{h: h, reg: reg, pool: pool}
 }
 
-func pyWaitReady(t *testing.T, p *udfhost.Pool) {
+func pyWaitReady(t *testing.T, p *python.Pool) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for !p.Ready() {
@@ -83,10 +84,10 @@ func pyWaitReady(t *testing.T, p *udfhost.Pool) {
 	}
 }
 
-// pyFixture is the absolute path of a UDF in udfhost/testdata.
+// pyFixture is the absolute path of a UDF in python/testdata.
 func pyFixture(t *testing.T, name string) string {
 	t.Helper()
-	p, err := filepath.Abs(filepath.Join("..", "udfhost", "testdata", name))
+	p, err := filepath.Abs(filepath.Join("..", "python", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,10 +96,10 @@ func pyFixture(t *testing.T, name string) string {
 
 // add serves the Python UDF at path as layer name, with the server default max
 // age of 90 days unless the layer sets its own.
-func (s *pyServer) add(name, path string, o udfhost.PythonOptions) *udfhost.PythonUDF {
+func (s *pyServer) add(name, path string, o python.Options) *python.UDF {
 	o.Path = path
-	u := udfhost.NewPythonUDF(s.pool, o)
-	s.reg.Add(&udfhost.Layer{Name: name, Kind: "python", Handler: u, MaxAge: 90 * 24 * time.Hour})
+	u := python.NewUDF(s.pool, o)
+	s.reg.Add(&layer.Layer{Name: name, Kind: "python", Handler: u, MaxAge: 90 * 24 * time.Hour})
 	return u
 }
 
@@ -188,8 +189,8 @@ func pyJSON(t *testing.T, rec *httptest.ResponseRecorder) any {
 
 func TestPythonHTTPFaults(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("faults", pyFixture(t, "faults.py"), udfhost.PythonOptions{Timeout: time.Second})
-	s.add("broken", pyFixture(t, "syntax_error.py"), udfhost.PythonOptions{})
+	s.add("faults", pyFixture(t, "faults.py"), python.Options{Timeout: time.Second})
+	s.add("broken", pyFixture(t, "syntax_error.py"), python.Options{})
 
 	// A syntax error: the server serves, the listing shows the error, calls get the traceback.
 	var list udfList
@@ -248,8 +249,8 @@ func TestPythonHTTPFaults(t *testing.T) {
 
 func TestPythonHTTPIsolation(t *testing.T) {
 	t.Setenv("UDFTILES_TEST_SECRET", "x")
-	s := newPyServer(t, pyServerOptions{python: udfhost.PythonConfig{MemoryMB: 1024}})
-	s.add("faults", pyFixture(t, "faults.py"), udfhost.PythonOptions{})
+	s := newPyServer(t, pyServerOptions{python: python.Config{MemoryMB: 1024}})
+	s.add("faults", pyFixture(t, "faults.py"), python.Options{})
 	env := pyJSON(t, s.get(t, "/v1/udfs/faults/run?mode=env", 200)).(map[string]any)
 	if env["secret"] != nil {
 		t.Errorf("the worker sees UDFTILES_TEST_SECRET=%v", env["secret"])
@@ -265,7 +266,7 @@ func TestPythonHTTPIsolation(t *testing.T) {
 
 func TestPythonHTTPQueue(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("slow", pyFixture(t, "pid.py"), udfhost.PythonOptions{Queue: 1})
+	s.add("slow", pyFixture(t, "pid.py"), python.Options{Queue: 1})
 	s.get(t, "/v1/udfs/slow/run", 200) // inspected and warm
 	var wg sync.WaitGroup
 	codes := make([]int, 2)
@@ -297,9 +298,9 @@ func TestPythonHTTPQueue(t *testing.T) {
 
 func TestPythonHTTPParams(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("params", pyFixture(t, "params.py"), udfhost.PythonOptions{})
-	s.add("required", pyFixture(t, "required.py"), udfhost.PythonOptions{})
-	s.add("legacy", pyFixture(t, "legacy.py"), udfhost.PythonOptions{})
+	s.add("params", pyFixture(t, "params.py"), python.Options{})
+	s.add("required", pyFixture(t, "required.py"), python.Options{})
+	s.add("legacy", pyFixture(t, "legacy.py"), python.Options{})
 
 	var info struct {
 		Kwargs     bool `json:"kwargs"`
@@ -382,7 +383,7 @@ func pyFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 func TestPythonHTTPResults(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("r", pyFixture(t, "returns.py"), udfhost.PythonOptions{})
+	s.add("r", pyFixture(t, "returns.py"), python.Options{})
 	tile := func(kind, extra string) image.Image {
 		t.Helper()
 		return pyPNG(t, s.get(t, "/v1/udfs/r/tiles/1/1/0?kind="+kind+extra, 200))
@@ -536,10 +537,10 @@ func pyMaxAge(t *testing.T, rec *httptest.ResponseRecorder) int {
 
 func TestPythonHTTPCacheMaxAge(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("hour", pyFixture(t, "max_age.py"), udfhost.PythonOptions{})
-	set := udfhost.NewPythonUDF(s.pool, udfhost.PythonOptions{Path: pyFixture(t, "max_age.py")})
-	s.reg.Add(&udfhost.Layer{Name: "config_wins", Kind: "python", Handler: set, MaxAge: 10 * time.Minute, MaxAgeSet: true})
-	s.add("plain", pyFixture(t, "default_params.py"), udfhost.PythonOptions{})
+	s.add("hour", pyFixture(t, "max_age.py"), python.Options{})
+	set := python.NewUDF(s.pool, python.Options{Path: pyFixture(t, "max_age.py")})
+	s.reg.Add(&layer.Layer{Name: "config_wins", Kind: "python", Handler: set, MaxAge: 10 * time.Minute, MaxAgeSet: true})
+	s.add("plain", pyFixture(t, "default_params.py"), python.Options{})
 
 	if n := pyMaxAge(t, s.get(t, "/v1/udfs/hour/tiles/2/1/1", 200)); n < 3590 || n > 3600 {
 		t.Errorf("@fused.udf(cache_max_age=\"1h\"): max-age=%d, want ~3600", n)
@@ -567,7 +568,7 @@ func TestPythonHTTPReload(t *testing.T) {
 		}
 	}
 	write("old code")
-	s.add("edit", path, udfhost.PythonOptions{})
+	s.add("edit", path, python.Options{})
 	for i, want := range []string{"miss", "memory"} {
 		rec := s.get(t, "/v1/udfs/edit/tiles/4/8/5", 200)
 		if rec.Body.String() != "old code" || rec.Header().Get("X-Cache") != want {
@@ -584,9 +585,9 @@ func TestPythonHTTPReload(t *testing.T) {
 
 func TestPythonHTTPDocsExamples(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{})
-	s.add("docs_tile", pyFixture(t, "docs_tile_gdf.py"), udfhost.PythonOptions{})
-	s.add("docs_bounds", pyFixture(t, "docs_bounds_gdf.py"), udfhost.PythonOptions{})
-	s.add("docs_plasma", pyFixture(t, "docs_plasma.py"), udfhost.PythonOptions{})
+	s.add("docs_tile", pyFixture(t, "docs_tile_gdf.py"), python.Options{})
+	s.add("docs_bounds", pyFixture(t, "docs_bounds_gdf.py"), python.Options{})
+	s.add("docs_plasma", pyFixture(t, "docs_plasma.py"), python.Options{})
 	tl := tiles.Tile{Z: 12, X: 655, Y: 1582} // San Francisco
 	lb := tl.LonLat()
 	for _, name := range []string{"docs_tile", "docs_bounds"} {
@@ -636,13 +637,13 @@ func TestPythonHTTPExampleUDFs(t *testing.T) {
 	if _, err := demo.Write(filepath.Join(work, "data", "demo")); err != nil {
 		t.Fatal(err)
 	}
-	s := newPyServer(t, pyServerOptions{python: udfhost.PythonConfig{Workers: 2, WorkDir: work}})
+	s := newPyServer(t, pyServerOptions{python: python.Config{Workers: 2, WorkDir: work}})
 	for _, name := range []string{"hillshade", "countries", "cities", "bounds_echo"} {
 		p, err := filepath.Abs(filepath.Join("..", "udfs", name+".py"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.add(name, p, udfhost.PythonOptions{})
+		s.add(name, p, python.Options{})
 	}
 	elev := cog.New(cog.Options{Path: filepath.Join(work, "data", "demo", "elevation.tif")})
 	t.Cleanup(elev.Close)
@@ -708,12 +709,12 @@ func TestPythonHTTPSharedTokens(t *testing.T) {
 	s := newPyServer(t, pyServerOptions{tokens: map[string]string{
 		"fsh_returns": "r", "fsh_echo": "echo", "fsh_gone": "no_such_udf",
 	}})
-	s.add("r", pyFixture(t, "returns.py"), udfhost.PythonOptions{})
+	s.add("r", pyFixture(t, "returns.py"), python.Options{})
 	echo, err := filepath.Abs("../udfs/bounds_echo.py")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.add("echo", echo, udfhost.PythonOptions{})
+	s.add("echo", echo, python.Options{})
 	base := "/server/v1/realtime-shared/"
 	if img := pyPNG(t, s.get(t, base+"fsh_returns/run/tiles/1/1/0?kind=rgb", 200)); pyPixel(img, 5, 5) != (color.NRGBA{10, 20, 30, 255}) {
 		t.Errorf("shared tile: %v", pyPixel(img, 5, 5))

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // run serves file (single) mode: GET /v1/udfs/{name}/run?bounds=...&param=... or
@@ -35,9 +35,9 @@ func (s *server) readBody(r *http.Request) ([]byte, error) {
 	var tooLarge *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooLarge):
-		return nil, udfhost.Errorf(udfhost.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes)
+		return nil, layer.Errorf(layer.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes)
 	case err != nil:
-		return nil, udfhost.Errorf(udfhost.BadRequest, "reading the body: %v", err)
+		return nil, layer.Errorf(layer.BadRequest, "reading the body: %v", err)
 	}
 	return body, nil
 }
@@ -57,25 +57,25 @@ func (s *server) fileCall(r *http.Request) (call, error) {
 				return call{}, asBadRequest(err, "the body must be a JSON object of parameters")
 			}
 			if n := len(params) + len(q); n > s.limits.MaxParams {
-				return call{}, udfhost.Errorf(udfhost.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams)
+				return call{}, layer.Errorf(layer.BadRequest, "%d parameters: at most %d", n, s.limits.MaxParams)
 			}
 			for k, v := range params {
 				if _, dup := q[k]; dup {
-					return call{}, udfhost.Errorf(udfhost.BadRequest, "parameter %s: given in both the query and the body; give it once", truncate(k, 64))
+					return call{}, layer.Errorf(layer.BadRequest, "parameter %s: given in both the query and the body; give it once", truncate(k, 64))
 				}
 				q[k] = []string{queryValue(v)}
 			}
 		}
 	}
 	if q.Has("bounds") && q.Has("bbox") {
-		return call{}, udfhost.Errorf(udfhost.BadRequest, "parameters bounds and bbox: the same setting; give one")
+		return call{}, layer.Errorf(layer.BadRequest, "parameters bounds and bbox: the same setting; give one")
 	}
 	c := call{query: q}
 	for _, k := range []string{"bounds", "bbox"} {
 		if v := q.Get(k); v != "" {
 			b, err := parseBounds(v)
 			if err != nil {
-				return call{}, udfhost.Errorf(udfhost.BadRequest, "parameter %s: %v", k, err)
+				return call{}, layer.Errorf(layer.BadRequest, "parameter %s: %v", k, err)
 			}
 			c.bounds = &b
 		}
@@ -125,7 +125,7 @@ func (s *server) shared(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	name, ok := s.Tokens[v["token"]]
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "unknown shared token"))
+		writeError(w, r, layer.Errorf(layer.NotFound, "unknown shared token"))
 		return
 	}
 	if lim := s.tokenLimits[v["token"]]; lim != nil {
@@ -137,7 +137,7 @@ func (s *server) shared(w http.ResponseWriter, r *http.Request) {
 	// A shared token grants its layer, private or not.
 	l, ok := s.Registry.Get(name)
 	if !ok {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "the UDF of this token is not served"))
+		writeError(w, r, layer.Errorf(layer.NotFound, "the UDF of this token is not served"))
 		return
 	}
 	var c call

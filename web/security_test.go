@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -21,9 +21,9 @@ type htmlHandler struct{}
 
 const evilHTML = `<p style="color: red">hi</p><script>fetch('/v1/udfs').then(r => r.text()).then(alert)</script>`
 
-func (htmlHandler) Schema() udfhost.Schema {
-	return udfhost.Schema{
-		Params:  []udfhost.Param{{Name: "n", Type: udfhost.Int, Default: 1}},
+func (htmlHandler) Schema() layer.Schema {
+	return layer.Schema{
+		Params:  []layer.Param{{Name: "n", Type: layer.Int, Default: 1}},
 		Modes:   []string{"tile", "file"},
 		Formats: []string{"json"}, Natural: true,
 		MaxZoom: 22,
@@ -33,8 +33,8 @@ func (htmlHandler) Schema() udfhost.Schema {
 
 func (htmlHandler) Version() string { return "v1" }
 
-func (htmlHandler) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
-	return &udfhost.Value{ContentType: "text/html; charset=utf-8", Kind: "text", Body: []byte(evilHTML)}, nil
+func (htmlHandler) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
+	return &layer.Value{ContentType: "text/html; charset=utf-8", Kind: "text", Body: []byte(evilHTML)}, nil
 }
 
 // TestSecurityHeaders: every answer whose body a UDF or a request chooses
@@ -45,11 +45,11 @@ func (htmlHandler) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, 
 // on this server.
 func TestSecurityHeaders(t *testing.T) {
 	e := newTestServer(t)
-	e.reg.Add(&udfhost.Layer{Name: "page", Kind: "go", Handler: htmlHandler{}, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "page", Kind: "go", Handler: htmlHandler{}, MaxAge: time.Hour})
 	e.addFake("f", &fakeHandler{}, time.Hour)
 	admin, _ := web.NewBearer("ops", web.HashToken("admin-token-1"), true)
 	h := e.withDeps(t, web.Deps{Tokens: map[string]string{"tok123": "page"}, Bearers: []web.Bearer{admin},
-		Inline: func(string) (udfhost.Handler, error) { return htmlHandler{}, nil }})
+		Inline: func(string) (layer.Handler, error) { return htmlHandler{}, nil }})
 	tile := e.centerTile(9)
 	for _, c := range []struct {
 		method, target, body string
@@ -128,7 +128,7 @@ func TestSecurityHeaders(t *testing.T) {
 func TestDuplicateParams(t *testing.T) {
 	e := newTestServer(t)
 	e.addFake("f", &fakeHandler{}, time.Hour)
-	e.reg.Add(&udfhost.Layer{Name: "page", Kind: "go", Handler: htmlHandler{}, MaxAge: time.Hour})
+	e.reg.Add(&layer.Layer{Name: "page", Kind: "go", Handler: htmlHandler{}, MaxAge: time.Hour})
 	wide := e.withDeps(t, web.Deps{Limits: web.Limits{MaxParams: 10000}})
 	tile := e.centerTile(9)
 	many := strings.Repeat("x=1&", 10001)
@@ -346,7 +346,7 @@ func grepLines(s, sub string) string {
 // status its code calls for, never JSON.
 func TestWMTSErrorsAreExceptionReports(t *testing.T) {
 	e, h, _ := authEnv(t, web.Deps{Limits: web.Limits{MaxParams: 12}})
-	e.addFake("down", &fakeHandler{err: udfhost.Errorf(udfhost.Unavailable, "the source is away")}, time.Hour)
+	e.addFake("down", &fakeHandler{err: layer.Errorf(layer.Unavailable, "the source is away")}, time.Hour)
 	get := "/wmts?SERVICE=WMTS&REQUEST=GetTile&TILEMATRIXSET=WebMercatorQuad&FORMAT=image/png&STYLE=default"
 	tile := e.centerTile(9)
 	for _, c := range []struct {

@@ -3,20 +3,21 @@
 package web
 
 import (
-	"github.com/udftiles/udftiles/metrics"
 	"log/slog"
 	"net/http"
 	"time"
 
+	"github.com/udftiles/udftiles/metrics"
+
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/jobs"
-	"github.com/udftiles/udftiles/udfhost"
+	"github.com/udftiles/udftiles/layer"
 )
 
 // Deps are what the HTTP layer needs from the rest of the server.
 type Deps struct {
-	Registry    *udfhost.Registry
+	Registry    *layer.Registry
 	Cache       *cache.Cache
 	PublicURL   string   // absolute base for URLs in TileJSON; "" = from the request
 	CORSOrigins []string // "*" or exact origins
@@ -35,7 +36,7 @@ type Deps struct {
 	Limits     Limits
 	// Inline makes a handler of Python code for POST /v1/run (admins only);
 	// nil keeps the route off.
-	Inline func(code string) (udfhost.Handler, error)
+	Inline func(code string) (layer.Handler, error)
 	// COGAllow lists where COGs named by url= may be (https://host/path/,
 	// s3://bucket/prefix/, /local/dir); empty keeps /v1/cog/... off.
 	COGAllow  []string
@@ -113,7 +114,7 @@ func New(d Deps) http.Handler {
 		}
 	}
 	s.renders = newRenderSlots(s.limits.MaxRenders, s.limits.MaxRenderQueue)
-	s.urls.layers = map[string]*udfhost.Layer{}
+	s.urls.layers = map[string]*layer.Layer{}
 	if d.JobsDir != "" {
 		m, err := jobs.New(d.JobsDir, s.runItem, jobs.Options{Logger: d.Logger, TTL: d.JobsTTL, SweepEvery: d.JobsSweep,
 			MaxRunning: s.limits.MaxJobsRunning, MaxStored: s.limits.MaxJobsStored, MaxResultBytes: int64(s.limits.MaxJobResultMB) << 20})
@@ -125,7 +126,7 @@ func New(d Deps) http.Handler {
 	}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, udfhost.Errorf(udfhost.NotFound, "no route %s %s", r.Method, r.URL.Path))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeJSONStatus(w, http.StatusMethodNotAllowed, errorBody{Error: "method " + r.Method + " not allowed on " + r.URL.Path})

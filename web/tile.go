@@ -14,9 +14,9 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // reserved query parameters are read by the server, never passed to a handler.
@@ -57,9 +57,9 @@ type call struct {
 const maxQuery = 256 << 10
 
 // serve runs a layer for a tile or a file-mode call through the cache and answers.
-func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, c call) {
+func (s *server) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c call) {
 	if len(r.URL.RawQuery) > maxQuery {
-		writeError(w, r, udfhost.Errorf(udfhost.TooLarge, "the query string is over %d KiB; POST large parameters to /v1/udfs/%s/run as a JSON body (up to %d bytes)",
+		writeError(w, r, layer.Errorf(layer.TooLarge, "the query string is over %d KiB; POST large parameters to /v1/udfs/%s/run as a JSON body (up to %d bytes)",
 			maxQuery>>10, l.Name, s.limits.MaxBodyBytes))
 		return
 	}
@@ -68,24 +68,24 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		return
 	}
 	if err := l.Status(); err != nil {
-		if udfhost.KindOf(err) == udfhost.Failed { // the UDF's own error: a traceback to show
+		if layer.KindOf(err) == layer.Failed { // the UDF's own error: a traceback to show
 			writeError(w, r, err)
 			return
 		}
-		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
+		writeError(w, r, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()})
 		return
 	}
 	// Checked before the memory's answer: a run nested too deep is refused
 	// even when its answer is cached.
-	req := udfhost.Request{Tile: c.tile}
+	req := layer.Request{Tile: c.tile}
 	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 0 {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
+			writeError(w, r, layer.Errorf(layer.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
 			return
 		}
-		if n > udfhost.MaxDepth {
-			writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "runs and submits nested more than %d deep", udfhost.MaxDepth))
+		if n > layer.MaxDepth {
+			writeError(w, r, layer.Errorf(layer.BadRequest, "runs and submits nested more than %d deep", layer.MaxDepth))
 			return
 		}
 		req.Depth = n
@@ -112,16 +112,16 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		mode = "tile"
 	}
 	if !slices.Contains(sch.Modes, mode) {
-		writeError(w, r, udfhost.Errorf(udfhost.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", ")))
+		writeError(w, r, layer.Errorf(layer.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", ")))
 		return
 	}
 	if t := c.tile; t != nil {
 		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
-			writeError(w, r, udfhost.Errorf(udfhost.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))
+			writeError(w, r, layer.Errorf(layer.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom))
 			return
 		}
 		if !t.LonLat().Intersects(sch.Bounds) {
-			writeError(w, r, udfhost.Errorf(udfhost.NotFound, "tile %s is outside %s's bounds", t, l.Name))
+			writeError(w, r, layer.Errorf(layer.NotFound, "tile %s is outside %s's bounds", t, l.Name))
 			return
 		}
 		req.Bounds = t.LonLat()
@@ -200,21 +200,21 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		}
 		f := format
 		if f == "" {
-			if _, raster := res.(*udfhost.Raster); raster {
+			if _, raster := res.(*layer.Raster); raster {
 				f = c.rasterFormat
 			} else {
 				f = c.vectorFormat
 			}
 		}
 		body, ct, err := render.Encode(res, f, opts)
-		if ras, ok := res.(*udfhost.Raster); ok {
+		if ras, ok := res.(*layer.Raster); ok {
 			defer ras.Release() // encoded: its buffers serve the next tile
 		}
 		if err != nil {
 			return nil, err
 		}
 		e := cache.NewEntry(body, ct, maxAge)
-		if l, ok := res.(udfhost.Logged); ok {
+		if l, ok := res.(layer.Logged); ok {
 			e.Logs, e.Truncated = l.UDFLogs(), l.Truncation()
 		}
 		return e, nil
@@ -226,7 +226,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request, l *udfhost.Layer,
 		var pe *cache.PanicError
 		if errors.As(err, &pe) { // as recoverPanics does for panics on the request's goroutine
 			s.Logger.Error("panic rendering a tile", "path", logPath(r), "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
-			err = udfhost.Errorf(udfhost.Internal, "the server failed on this request; it has been logged")
+			err = layer.Errorf(layer.Internal, "the server failed on this request; it has been logged")
 		}
 		writeError(w, r, err)
 		return
@@ -291,16 +291,16 @@ func etagMatch(header, etag string) bool {
 	return false
 }
 
-func isReserved(k string, sch udfhost.Schema) bool {
+func isReserved(k string, sch layer.Schema) bool {
 	return slices.Contains(reserved, k) || (slices.Contains(render.VectorParams, k) && !declares(sch, k))
 }
 
-func declares(sch udfhost.Schema, name string) bool {
-	return slices.ContainsFunc(sch.Params, func(p udfhost.Param) bool { return p.Name == name })
+func declares(sch layer.Schema, name string) bool {
+	return slices.ContainsFunc(sch.Params, func(p layer.Param) bool { return p.Name == name })
 }
 
 // withoutDeclared drops from q the vector options the handler takes as its own parameters.
-func withoutDeclared(q url.Values, sch udfhost.Schema) url.Values {
+func withoutDeclared(q url.Values, sch layer.Schema) url.Values {
 	var out url.Values
 	for _, k := range render.VectorParams {
 		if _, ok := q[k]; ok && declares(sch, k) {
@@ -322,20 +322,20 @@ func parseTile(zs, xs, ys string) (tiles.Tile, error) {
 	for i, s := range []string{zs, xs, ys} {
 		v, err := strconv.Atoi(s)
 		if err != nil {
-			return tiles.Tile{}, udfhost.Errorf(udfhost.BadRequest, "tile %s/%s/%s: %q is not an integer", zs, xs, ys, s)
+			return tiles.Tile{}, layer.Errorf(layer.BadRequest, "tile %s/%s/%s: %q is not an integer", zs, xs, ys, s)
 		}
 		n[i] = v
 	}
 	t, err := tiles.New(n[0], n[1], n[2])
 	if err != nil {
-		return t, udfhost.Errorf(udfhost.BadRequest, "tile %s: %v", t, err)
+		return t, layer.Errorf(layer.BadRequest, "tile %s: %v", t, err)
 	}
 	return t, nil
 }
 
 // pickFormat chooses from the extension, then format=, then the handler's default;
 // "" leaves it to the result (Schema.Natural).
-func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
+func pickFormat(ext, param string, sch layer.Schema) (string, error) {
 	f := sch.DefaultFormat
 	switch {
 	case ext != "":
@@ -348,7 +348,7 @@ func pickFormat(ext, param string, sch udfhost.Schema) (string, error) {
 		return "", nil
 	}
 	if !sch.HasFormat(f) {
-		return "", udfhost.Errorf(udfhost.BadRequest, "format %q: this UDF serves %s", f, strings.Join(sch.Formats, ", "))
+		return "", layer.Errorf(layer.BadRequest, "format %q: this UDF serves %s", f, strings.Join(sch.Formats, ", "))
 	}
 	return f, nil
 }

@@ -6,9 +6,9 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // tileJSON serves a TileJSON 3.0.0 document whose tile URL is absolute and carries
@@ -24,10 +24,10 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 
 // writeTileJSON answers the TileJSON of a layer whose tiles are at tilePath
 // (below the base URL), carrying the query q through.
-func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *udfhost.Layer, tilePath string, q url.Values) {
+func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *layer.Layer, tilePath string, q url.Values) {
 	name := l.Name
 	if err := l.Status(); err != nil {
-		writeError(w, r, &udfhost.Error{Kind: udfhost.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
+		writeError(w, r, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
 		return
 	}
 	if err := sameSetting(q); err != nil {

@@ -6,32 +6,32 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // udfInfo is one entry of /v1/udfs.
 type udfInfo struct {
-	Name          string          `json:"name"`
-	Handler       string          `json:"handler"`
-	Description   string          `json:"description"`
-	Status        string          `json:"status"`
-	Error         string          `json:"error,omitempty"`
-	Tiles         string          `json:"tiles"`
-	TileJSON      string          `json:"tilejson"`
-	MinZoom       int             `json:"minzoom"`
-	MaxZoom       int             `json:"maxzoom"`
-	Bounds        [4]float64      `json:"bounds"`
-	Center        [3]float64      `json:"center"`
-	DefaultFormat string          `json:"default_format"`
-	Formats       []string        `json:"formats"`
-	Modes         []string        `json:"modes"`
-	Parameters    []udfhost.Param `json:"parameters"`
-	Kwargs        bool            `json:"kwargs"`
-	CacheMaxAge   string          `json:"cache_max_age"`
+	Name          string        `json:"name"`
+	Handler       string        `json:"handler"`
+	Description   string        `json:"description"`
+	Status        string        `json:"status"`
+	Error         string        `json:"error,omitempty"`
+	Tiles         string        `json:"tiles"`
+	TileJSON      string        `json:"tilejson"`
+	MinZoom       int           `json:"minzoom"`
+	MaxZoom       int           `json:"maxzoom"`
+	Bounds        [4]float64    `json:"bounds"`
+	Center        [3]float64    `json:"center"`
+	DefaultFormat string        `json:"default_format"`
+	Formats       []string      `json:"formats"`
+	Modes         []string      `json:"modes"`
+	Parameters    []layer.Param `json:"parameters"`
+	Kwargs        bool          `json:"kwargs"`
+	CacheMaxAge   string        `json:"cache_max_age"`
 }
 
-func describe(l *udfhost.Layer) udfInfo {
+func describe(l *layer.Layer) udfInfo {
 	i := udfInfo{Name: l.Name, Handler: l.Kind, Description: l.Description, Status: "ok",
 		CacheMaxAge: l.MaxAge.String(),
 		TileJSON:    "/v1/udfs/" + url.PathEscape(l.Name) + "/tilejson.json"}
@@ -52,10 +52,10 @@ func describe(l *udfhost.Layer) udfInfo {
 }
 
 // withDefaults lists the schema's parameters plus the style defaults from config.
-func withDefaults(ps []udfhost.Param, defaults url.Values) []udfhost.Param {
-	out := append([]udfhost.Param(nil), ps...)
+func withDefaults(ps []layer.Param, defaults url.Values) []layer.Param {
+	out := append([]layer.Param(nil), ps...)
 	for _, k := range []string{"colormap", "rescale"} {
-		p := udfhost.Param{Name: k, Type: udfhost.Str}
+		p := layer.Param{Name: k, Type: layer.Str}
 		if v, ok := defaults[k]; ok {
 			p.Default = strings.Join(v, ";")
 		}
@@ -70,7 +70,7 @@ func withDefaults(ps []udfhost.Param, defaults url.Values) []udfhost.Param {
 }
 
 // center is the middle of the bounds at the lowest zoom that shows detail.
-func center(sch udfhost.Schema) [3]float64 {
+func center(sch layer.Schema) [3]float64 {
 	x, y := sch.Bounds.Center()
 	z := sch.MinZoom
 	// Start a few zooms in, where a regional layer fills the view.

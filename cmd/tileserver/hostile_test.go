@@ -25,7 +25,7 @@ import (
 func TestChaosHostileWorkers(t *testing.T) {
 	const sentinel = "udftiles-hostile-sentinel-8d1f"
 	t.Setenv("UDFTILES_TEST_SENTINEL", sentinel)
-	hostile, err := filepath.Abs("../../udfhost/testdata/hostile.py")
+	hostile, err := filepath.Abs("../../python/testdata/hostile.py")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func sleepers(arg string) []int {
 // the documented bound (cache.memory_mb + 768 MiB); past python.max_output_mb
 // the answer is a 413.
 func TestLargeOutputsBounded(t *testing.T) {
-	hostile, err := filepath.Abs("../../udfhost/testdata/hostile.py")
+	hostile, err := filepath.Abs("../../python/testdata/hostile.py")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +287,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 // of prints, in a 64 MiB memory tier: the heap stays within the tier and the
 // documented overhead, because an entry costs its logs too.
 func TestChattyResultsStayInTheTier(t *testing.T) {
-	hostile, err := filepath.Abs("../../udfhost/testdata/hostile.py")
+	hostile, err := filepath.Abs("../../python/testdata/hostile.py")
 	if err != nil {
 		t.Fatal(err)
 	}

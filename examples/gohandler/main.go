@@ -18,9 +18,10 @@ import (
 	"math"
 	"os"
 
+	"github.com/udftiles/udftiles/gohandler"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/server"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 func main() {
@@ -28,12 +29,12 @@ func main() {
 }
 
 // NewDistance is the factory: it runs once per layer with the layer's options.
-func NewDistance(options map[string]any) (udfhost.Handler, error) {
+func NewDistance(options map[string]any) (layer.Handler, error) {
 	var o struct {
 		Lon float64 `json:"lon"`
 		Lat float64 `json:"lat"`
 	}
-	if err := udfhost.DecodeOptions(options, &o); err != nil {
+	if err := gohandler.DecodeOptions(options, &o); err != nil {
 		return nil, err
 	}
 	if o.Lon < -180 || o.Lon > 180 || o.Lat < -90 || o.Lat > 90 {
@@ -45,10 +46,10 @@ func NewDistance(options map[string]any) (udfhost.Handler, error) {
 // distance is a raster of the great-circle distance of each pixel from a point.
 type distance struct{ lon, lat float64 }
 
-func (d *distance) Schema() udfhost.Schema {
-	return udfhost.Schema{
-		Params: []udfhost.Param{
-			{Name: "unit", Type: udfhost.Str, Default: "km", Enum: []string{"km", "mi"}, Description: "unit of the values"},
+func (d *distance) Schema() layer.Schema {
+	return layer.Schema{
+		Params: []layer.Param{
+			{Name: "unit", Type: layer.Str, Default: "km", Enum: []string{"km", "mi"}, Description: "unit of the values"},
 		},
 		Modes:         []string{"tile"},
 		Formats:       []string{"png", "webp", "tif", "npy"},
@@ -62,9 +63,9 @@ func (d *distance) Schema() udfhost.Schema {
 // Version is part of every cache key: change it when the results would change.
 func (d *distance) Version() string { return fmt.Sprintf("distance-1/%g,%g", d.lon, d.lat) }
 
-func (d *distance) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (d *distance) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	if r.Tile == nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "distance serves tiles only")
+		return nil, layer.Errorf(layer.BadRequest, "distance serves tiles only")
 	}
 	radius := 6371.0088 // mean Earth radius, km
 	if r.Params["unit"] == "mi" {
@@ -83,7 +84,7 @@ func (d *distance) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, 
 			band[j*size+i] = radius * haversine(d.lon, d.lat, lon, lat)
 		}
 	}
-	return &udfhost.Raster{Width: size, Height: size, Bands: [][]float64{band}, DType: "float32",
+	return &layer.Raster{Width: size, Height: size, Bands: [][]float64{band}, DType: "float32",
 		Bounds: m, EPSG: 3857}, nil
 }
 

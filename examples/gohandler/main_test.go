@@ -10,8 +10,9 @@ import (
 
 	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/gohandler"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -25,11 +26,11 @@ func TestDistance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := h.Run(context.Background(), udfhost.Request{Tile: &tile, Bounds: tile.LonLat(), Params: params})
+	res, err := h.Run(context.Background(), layer.Request{Tile: &tile, Bounds: tile.LonLat(), Params: params})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := res.(*udfhost.Raster)
+	r := res.(*layer.Raster)
 	lo := math.Inf(1)
 	for _, v := range r.Bands[0] {
 		lo = math.Min(lo, v)
@@ -54,15 +55,15 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goh := udfhost.BuiltinGoHandlers()
+	goh := gohandler.Builtin()
 	goh["distance"] = NewDistance
-	reg := udfhost.NewRegistry()
+	reg := layer.NewRegistry()
 	for _, u := range cfg.UDFs {
 		h, err := goh.New(u.Go, u.Options)
 		if err != nil {
 			t.Fatalf("%s: %v", u.Name, err)
 		}
-		reg.Add(&udfhost.Layer{Name: u.Name, Kind: u.Handler, Handler: h, Defaults: url.Values{"colormap": {u.Colormap}}})
+		reg.Add(&layer.Layer{Name: u.Name, Kind: u.Handler, Handler: h, Defaults: url.Values{"colormap": {u.Colormap}}})
 	}
 	c, err := cache.New(16<<20, nil, nil)
 	if err != nil {

@@ -19,16 +19,17 @@ import (
 	"math"
 	"os"
 
+	"github.com/udftiles/udftiles/gohandler"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
-	"github.com/udftiles/udftiles/udfhost"
 )
 
 // NewHandler is called once per layer with the layer's options.
-func NewHandler(options map[string]any) (udfhost.Handler, error) {
+func NewHandler(options map[string]any) (layer.Handler, error) {
 	var o struct {
 		Axis string `json:"axis"` // lon (default) or lat
 	}
-	if err := udfhost.DecodeOptions(options, &o); err != nil {
+	if err := gohandler.DecodeOptions(options, &o); err != nil {
 		return nil, err
 	}
 	switch o.Axis {
@@ -43,10 +44,10 @@ func NewHandler(options map[string]any) (udfhost.Handler, error) {
 
 type gradient struct{ axis string }
 
-func (g *gradient) Schema() udfhost.Schema {
-	return udfhost.Schema{
-		Params: []udfhost.Param{
-			{Name: "steps", Type: udfhost.Int, Default: 0, Description: "round to this many steps across the world (0: smooth)"},
+func (g *gradient) Schema() layer.Schema {
+	return layer.Schema{
+		Params: []layer.Param{
+			{Name: "steps", Type: layer.Int, Default: 0, Description: "round to this many steps across the world (0: smooth)"},
 		},
 		Modes:         []string{"tile"},
 		Formats:       []string{"png", "webp", "tif", "npy"},
@@ -60,13 +61,13 @@ func (g *gradient) Schema() udfhost.Schema {
 // Version changes whenever the results would: bump it with the code.
 func (g *gradient) Version() string { return "gradient-1-" + g.axis }
 
-func (g *gradient) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, error) {
+func (g *gradient) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	if r.Tile == nil {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "gradient serves tiles only")
+		return nil, layer.Errorf(layer.BadRequest, "gradient serves tiles only")
 	}
 	steps, _ := r.Params["steps"].(int)
 	if steps < 0 || steps > 10000 {
-		return nil, udfhost.Errorf(udfhost.BadRequest, "parameter steps: want 0..10000, got %d", steps)
+		return nil, layer.Errorf(layer.BadRequest, "parameter steps: want 0..10000, got %d", steps)
 	}
 	const size = 256
 	m := r.Tile.Mercator()
@@ -86,7 +87,7 @@ func (g *gradient) Run(ctx context.Context, r udfhost.Request) (udfhost.Result, 
 			band[j*size+i] = v
 		}
 	}
-	return &udfhost.Raster{Width: size, Height: size, Bands: [][]float64{band}, DType: "float32",
+	return &layer.Raster{Width: size, Height: size, Bands: [][]float64{band}, DType: "float32",
 		Bounds: m, EPSG: 3857}, nil
 }
 

@@ -1,1 +1,1 @@
-../../../udfhost/pyruntime/fused/_jobs.py
+../../../python/pyruntime/fused/_jobs.py

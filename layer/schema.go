@@ -1,0 +1,208 @@
+package layer
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/udftiles/udftiles/tiles"
+)
+
+// ParamType names the type a query value is coerced to.
+type ParamType string
+
+// Parameter types.
+const (
+	Int       ParamType = "int"
+	Float     ParamType = "float"
+	Bool      ParamType = "bool"
+	Str       ParamType = "str"
+	IntList   ParamType = "list[int]"
+	FloatList ParamType = "list[float]"
+	List      ParamType = "list"     // a JSON list, or comma-separated strings
+	Dict      ParamType = "dict"     // a JSON object
+	Geometry  ParamType = "geometry" // GeoJSON or WKT, parsed by the UDF's side
+)
+
+// Param is one parameter of a handler.
+type Param struct {
+	Name        string    `json:"name"`
+	Type        ParamType `json:"type"`
+	Default     any       `json:"default,omitempty"`
+	Enum        []string  `json:"enum,omitempty"`
+	Required    bool      `json:"required,omitempty"`
+	Description string    `json:"description,omitempty"`
+}
+
+// Schema describes what a handler accepts and produces.
+type Schema struct {
+	Params        []Param      `json:"parameters"`
+	Kwargs        bool         `json:"kwargs"` // unknown parameters are passed on as strings
+	Modes         []string     `json:"modes"`  // "tile", "file"
+	Formats       []string     `json:"formats"`
+	DefaultFormat string       `json:"default_format"`
+	MinZoom       int          `json:"minzoom"`
+	MaxZoom       int          `json:"maxzoom"`
+	Bounds        tiles.Bounds `json:"-"` // lon/lat extent of the data
+	Doc           string       `json:"doc,omitempty"`
+	// Natural: with no format asked for, the result's own kind picks it (png for
+	// arrays, geojson for features, json for tables).
+	Natural bool `json:"-"`
+	// Reserved names are filled by the server (bounds, x, y, z), never by a query.
+	Reserved []string `json:"-"`
+}
+
+// HasFormat reports whether the handler can produce format f.
+func (s Schema) HasFormat(f string) bool {
+	for _, g := range s.Formats {
+		if g == f {
+			return true
+		}
+	}
+	return false
+}
+
+// Coerce turns query values into typed parameters, filling defaults. Unknown
+// names are an error unless the schema takes kwargs; errors are BadRequest and
+// name the parameter and the type it wants.
+func (s Schema) Coerce(q url.Values) (map[string]any, error) {
+	out := make(map[string]any, len(s.Params))
+	known := make(map[string]bool, len(s.Params))
+	for _, p := range s.Params {
+		known[p.Name] = true
+		vals, ok := q[p.Name]
+		if !ok || len(vals) == 0 || (len(vals) == 1 && vals[0] == "") {
+			if p.Default != nil {
+				out[p.Name] = p.Default
+			} else if p.Required {
+				return nil, &Error{Kind: BadRequest, Msg: fmt.Sprintf("parameter %s (%s) is required", p.Name, p.Type)}
+			}
+			continue
+		}
+		v, err := coerce(p, vals)
+		if err != nil {
+			return nil, &Error{Kind: BadRequest, Msg: fmt.Sprintf("parameter %s: %v", p.Name, err)}
+		}
+		out[p.Name] = v
+	}
+	for _, r := range s.Reserved {
+		known[r] = true
+	}
+	var unknown []string
+	for name, vals := range q {
+		if known[name] {
+			continue
+		}
+		if !s.Kwargs {
+			unknown = append(unknown, name)
+			continue
+		}
+		if len(vals) > 0 { // a name without values, as url.Values may hold, is absent
+			out[name] = vals[len(vals)-1]
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		names := make([]string, len(s.Params))
+		for i, p := range s.Params {
+			names[i] = p.Name
+		}
+		return nil, &Error{Kind: BadRequest, Msg: fmt.Sprintf("unknown parameter %s; this layer takes: %s",
+			strings.Join(unknown, ", "), strings.Join(names, ", "))}
+	}
+	return out, nil
+}
+
+// coerce converts vals to p's type and checks the result against p's enum, which
+// holds values of any scalar type as strings (tilesize: "256", "512").
+func coerce(p Param, vals []string) (any, error) {
+	v, err := coerceValue(p, vals)
+	if err != nil || len(p.Enum) == 0 || p.Type == IntList || p.Type == FloatList {
+		return v, err
+	}
+	for _, e := range p.Enum {
+		if e == fmt.Sprint(v) {
+			return v, nil
+		}
+	}
+	return nil, fmt.Errorf("want one of %s, got %q", strings.Join(p.Enum, ", "), strings.TrimSpace(vals[len(vals)-1]))
+}
+
+func coerceValue(p Param, vals []string) (any, error) {
+	last := strings.TrimSpace(vals[len(vals)-1])
+	switch p.Type {
+	case Int:
+		n, err := strconv.Atoi(last)
+		if err != nil {
+			return nil, fmt.Errorf("want an integer, got %q", last)
+		}
+		return n, nil
+	case Float:
+		f, err := strconv.ParseFloat(last, 64)
+		if err != nil {
+			return nil, fmt.Errorf("want a number, got %q", last)
+		}
+		return f, nil
+	case Bool:
+		b, err := strconv.ParseBool(last)
+		if err != nil {
+			return nil, fmt.Errorf("want true or false, got %q", last)
+		}
+		return b, nil
+	case List:
+		if strings.HasPrefix(last, "[") {
+			var l []any
+			if err := json.Unmarshal([]byte(last), &l); err != nil {
+				return nil, fmt.Errorf("want a JSON list or comma-separated values, got %q", last)
+			}
+			return l, nil
+		}
+		var l []any
+		for _, v := range vals {
+			for _, f := range strings.Split(v, ",") {
+				l = append(l, strings.TrimSpace(f))
+			}
+		}
+		return l, nil
+	case Dict:
+		var d map[string]any
+		if err := json.Unmarshal([]byte(last), &d); err != nil {
+			return nil, fmt.Errorf("want a JSON object, got %q", last)
+		}
+		return d, nil
+	case IntList, FloatList:
+		var parts []string
+		for _, v := range vals {
+			for _, f := range strings.Split(v, ",") {
+				if f = strings.TrimSpace(f); f != "" {
+					parts = append(parts, f)
+				}
+			}
+		}
+		if p.Type == IntList {
+			ints := make([]int, len(parts))
+			for i, f := range parts {
+				n, err := strconv.Atoi(f)
+				if err != nil {
+					return nil, fmt.Errorf("want comma-separated integers, got %q", f)
+				}
+				ints[i] = n
+			}
+			return ints, nil
+		}
+		floats := make([]float64, len(parts))
+		for i, f := range parts {
+			x, err := strconv.ParseFloat(f, 64)
+			if err != nil {
+				return nil, fmt.Errorf("want comma-separated numbers, got %q", f)
+			}
+			floats[i] = x
+		}
+		return floats, nil
+	default:
+		return last, nil
+	}
+}
