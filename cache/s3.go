@@ -13,17 +13,16 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+	"github.com/udftiles/udftiles/internal/s3client"
 	"github.com/udftiles/udftiles/metrics"
 )
 
@@ -110,30 +109,8 @@ func NewS3(o S3Options) (*S3Tier, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	o.Prefix = strings.Trim(o.Prefix, "/")
-	pathStyle := o.Endpoint != ""
-	if o.PathStyle != nil {
-		pathStyle = *o.PathStyle
-	}
-	cfg := aws.Config{
-		Region:                     o.Region,
-		RetryMaxAttempts:           1, // the budget is short; the breaker handles outages
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	}
-	if o.AccessKey != "" || o.SecretKey != "" {
-		cfg.Credentials = credentials.NewStaticCredentialsProvider(o.AccessKey, o.SecretKey, "")
-	} else {
-		cfg.Credentials = envCredentials()
-	}
-	if o.HTTPClient != nil {
-		cfg.HTTPClient = o.HTTPClient
-	}
-	client := s3.NewFromConfig(cfg, func(so *s3.Options) {
-		so.UsePathStyle = pathStyle
-		if o.Endpoint != "" {
-			so.BaseEndpoint = aws.String(o.Endpoint)
-		}
-	})
+	client := s3client.New(s3client.Options{Endpoint: o.Endpoint, Region: o.Region, AccessKey: o.AccessKey,
+		SecretKey: o.SecretKey, PathStyle: o.PathStyle, HTTPClient: o.HTTPClient})
 	t := &S3Tier{o: o, client: client, closed: make(chan struct{})}
 	t.br.log = o.Logger
 	t.br.gauge = func(open bool) {
@@ -152,19 +129,6 @@ func NewS3(o S3Options) (*S3Tier, error) {
 		go t.writer(ch)
 	}
 	return t, nil
-}
-
-var lookupEnv = os.Getenv
-
-// envCredentials reads AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
-func envCredentials() aws.CredentialsProvider {
-	return aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
-		id, secret := lookupEnv("AWS_ACCESS_KEY_ID"), lookupEnv("AWS_SECRET_ACCESS_KEY")
-		if id == "" || secret == "" {
-			return aws.Credentials{}, errors.New("no S3 credentials: set cache.s3.access_key and secret_key, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-		}
-		return aws.Credentials{AccessKeyID: id, SecretAccessKey: secret, SessionToken: lookupEnv("AWS_SESSION_TOKEN")}, nil
-	})
 }
 
 // Source is the X-Cache name of the tier.

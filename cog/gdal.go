@@ -7,14 +7,6 @@ import (
 	"github.com/airbusgeo/godal"
 )
 
-// Register makes GDAL's drivers available; it is safe to call many times.
-func Register() { registerOnce() }
-
-var registerOnce = sync.OnceFunc(func() {
-	tuneMalloc()
-	godal.RegisterAll()
-})
-
 // webMercatorWKT is set on every destination grid: a WKT string avoids a PROJ
 // database lookup per tile.
 var webMercatorWKT = sync.OnceValue(func() string {

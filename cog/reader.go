@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/airbusgeo/godal"
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
 )
@@ -50,9 +51,10 @@ const retryOpen = 5 * time.Second
 
 // Reader is a layer.Handler serving one raster file.
 type Reader struct {
-	opts  Options
-	slots []*slot
-	gen   atomic.Int64 // bumped when the file changes: handles of older generations are closed
+	opts Options
+	// pool holds the dataset handles. Reset when the file changes: handles
+	// of the old file are closed as they are next used.
+	pool *gdal.Pool[*handle]
 
 	// Tiles read by the direct path (fast.go) and by a warp.
 	directReads, warpReads atomic.Int64
@@ -75,11 +77,8 @@ func New(opts Options) *Reader {
 	if opts.Resampling == "" {
 		opts.Resampling = "nearest"
 	}
-	Register()
-	r := &Reader{opts: opts, slots: make([]*slot, opts.Pool)}
-	for i := range r.slots {
-		r.slots[i] = &slot{}
-	}
+	gdal.Register()
+	r := &Reader{opts: opts, pool: gdal.NewPool(opts.Pool, (*handle).Close, false)}
 	_, _ = r.load()
 	return r
 }
@@ -101,7 +100,7 @@ func (r *Reader) load() (*info, error) {
 		// The file was replaced: what was learnt about it and the handles open on
 		// it are stale, and tiles of the new file must not share the old version.
 		r.info = nil
-		r.gen.Add(1) // slots reopen the file when they are next used
+		r.pool.Reset() // handles reopen the file when they are next used
 	}
 	if r.err != nil && time.Since(r.tried) < retryOpen {
 		return nil, r.err
@@ -137,7 +136,7 @@ func (r *Reader) load() (*info, error) {
 	in.pipeline = mercatorPipeline(ds.src, in)
 	r.info, r.err = in, nil
 	r.version, r.checked = r.fingerprint(), time.Now()
-	r.adopt(ds)
+	r.pool.Adopt(ds)
 	return in, nil
 }
 
@@ -150,62 +149,16 @@ func (r *Reader) open() (*handle, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s: %v", r.opts.Path, err)
 	}
-	h := &handle{src: ds, grids: map[gridKey]*grid{}, gen: r.gen.Load()}
+	h := &handle{src: ds, grids: map[gridKey]*grid{}}
 	h.toSrc = newSourceGrid(ds)
 	return h, nil
 }
 
-// slot holds one dataset handle; a read holds the slot's lock.
-type slot struct {
-	mu sync.Mutex
-	h  *handle
-}
-
-// acquire locks a slot for tile t and returns its handle, opened if need be.
-// Tiles of one column go to the same slot, so the column's warped grid is built
-// once and reused; when that slot is busy another free one is taken rather than
-// waiting.
-func (r *Reader) acquire(t tiles.Tile) (*slot, *handle, error) {
-	n := len(r.slots)
-	home := int((uint64(t.Z)*0x9E3779B97F4A7C15 ^ uint64(t.X)*0xBF58476D1CE4E5B9) % uint64(n))
-	var s *slot
-	for i := 0; i < n && s == nil; i++ {
-		if c := r.slots[(home+i)%n]; c.mu.TryLock() {
-			s = c
-		}
-	}
-	if s == nil {
-		s = r.slots[home]
-		s.mu.Lock()
-	}
-	if s.h != nil && s.h.gen != r.gen.Load() {
-		s.h.Close() // the file was replaced
-		s.h = nil
-	}
-	if s.h == nil {
-		h, err := r.open()
-		if err != nil {
-			s.mu.Unlock()
-			return nil, nil, err
-		}
-		s.h = h
-	}
-	return s, s.h, nil
-}
-
-// adopt keeps a freshly opened handle in a free slot, or closes it.
-func (r *Reader) adopt(h *handle) {
-	for _, s := range r.slots {
-		if s.mu.TryLock() {
-			if s.h == nil {
-				s.h = h
-				s.mu.Unlock()
-				return
-			}
-			s.mu.Unlock()
-		}
-	}
-	h.Close()
+// columnSlot is the pool slot tried first for tile t: tiles of one column
+// share a handle, so the column's warped grid is built once and reused; when
+// that slot is busy another free one is taken rather than waiting.
+func columnSlot(t tiles.Tile) uint64 {
+	return uint64(t.Z)*0x9E3779B97F4A7C15 ^ uint64(t.X)*0xBF58476D1CE4E5B9
 }
 
 // fingerprint identifies the file's content and the reader's options.
@@ -313,11 +266,12 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 	if !t.Mercator().Intersects(in.merc) {
 		return nil, layer.Errorf(layer.NotFound, "tile %s is outside this layer's bounds", t)
 	}
-	s, h, err := r.acquire(t)
+	h, release, err := r.pool.Acquire(columnSlot(t), r.open)
 	if err != nil {
 		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
-	defer s.mu.Unlock()
+	broken := false
+	defer func() { release(broken) }()
 	if !h.checked {
 		h.direct, h.checked = newDirect(h.src, in), true
 	}
@@ -330,9 +284,7 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 		ras, err = r.warpTile(h, in, t, bands, o)
 	}
 	if err != nil {
-		// A handle that failed may be in a bad state: drop it.
-		h.Close()
-		s.h = nil
+		broken = true // a handle that failed may be in a bad state: drop it
 		var ue *layer.Error
 		if errors.As(err, &ue) {
 			return nil, err
@@ -365,7 +317,6 @@ type handle struct {
 	src   *godal.Dataset
 	grids map[gridKey]*grid
 	toSrc *sourceGrid // nil when the file cannot be transformed
-	gen   int64       // the reader's generation when the file was opened
 	// direct is set once the file is known to qualify for the direct path
 	// (fast.go); checked once it has been looked at.
 	direct  *direct
@@ -509,13 +460,4 @@ func (r *Reader) warpTile(h *handle, in *info, t tiles.Tile, bands []int, o Tile
 }
 
 // Close releases the dataset handles; tiles read afterwards open new ones.
-func (r *Reader) Close() {
-	for _, s := range r.slots {
-		s.mu.Lock()
-		if s.h != nil {
-			s.h.Close()
-			s.h = nil
-		}
-		s.mu.Unlock()
-	}
-}
+func (r *Reader) Close() { r.pool.Close() }

@@ -224,7 +224,8 @@ type UDF struct {
 // IsPublic reports whether anonymous requests may use the layer.
 func (u UDF) IsPublic() bool { return u.Public == nil || *u.Public }
 
-// Handlers are the handler kinds this build serves.
+// Handlers are the built-in kinds of layer, whose keys the config knows; a
+// server may be built with more (cli.WithKind).
 var Handlers = []string{"cog", "vector", "python", "go", "plugin"}
 
 // MaxFeaturesLimit is the largest max_features accepted: beyond it a tile is

@@ -197,7 +197,7 @@ func TestValidationErrorsNameTheKey(t *testing.T) {
 		{"rescale per band min > max", "udfs:\n" + udf + "    rescale: [[0, 255], [9, 1]]\n", []string{"udfs[0].rescale[1]", "min < max"}},
 		{"rescale not a list", "udfs:\n" + udf + "    rescale: 3000\n", []string{"udfs[0].rescale"}},
 		{"rescale not numbers", "udfs:\n" + udf + "    rescale: [a, b]\n", []string{"udfs[0].rescale"}},
-		{"handler", "udfs:\n  - name: a\n    handler: fortran\n    path: a.py\n", []string{"udfs[0].handler", "cog", `"fortran"`}},
+		{"handler", "udfs:\n  - name: a\n    handler: Fortran 77\n    path: a.py\n", []string{"udfs[0].handler", "cog", `"Fortran 77"`}},
 		{"handler missing", "udfs:\n  - name: a\n    path: a.tif\n", []string{"udfs[0].handler"}},
 		{"path missing", "udfs:\n  - name: a\n    handler: cog\n", []string{"udfs[0].path", "required"}},
 		{"name bad", "udfs:\n  - name: 'a b'\n    handler: cog\n    path: a.tif\n", []string{"udfs[0].name"}},

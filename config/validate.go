@@ -38,8 +38,11 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.name: %q is already used by udfs[%d]", at, u.Name, j)
 		}
 		seen[u.Name] = i
-		if !contains(Handlers, u.Handler) {
-			return fmt.Errorf("%s.handler: want one of %s, got %q", at, strings.Join(Handlers, ", "), u.Handler)
+		// Kinds beyond the built-in ones are added to a server in Go (see
+		// layer.Kinds); the server checks the names it was built with.
+		builtin := contains(Handlers, u.Handler)
+		if !builtin && !kindName.MatchString(u.Handler) {
+			return fmt.Errorf("%s.handler: want one of %s, or the name of a kind compiled into the server, got %q", at, strings.Join(Handlers, ", "), u.Handler)
 		}
 		switch {
 		case u.Handler == "go" && u.Go == "":
@@ -48,10 +51,10 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.path: not used by handler go; give the handler its settings in options", at)
 		case u.Handler != "go" && u.Go != "":
 			return fmt.Errorf("%s.go: only for handler go, got handler %q", at, u.Handler)
-		case u.Handler != "go" && u.Path == "":
+		case builtin && u.Handler != "go" && u.Path == "":
 			return fmt.Errorf("%s.path: required: the file this layer serves", at)
-		case u.Options != nil && u.Handler != "go" && u.Handler != "plugin":
-			return fmt.Errorf("%s.options: only for handler go or plugin, got handler %q", at, u.Handler)
+		case u.Options != nil && (u.Handler == "cog" || u.Handler == "vector" || u.Handler == "python"):
+			return fmt.Errorf("%s.options: not for handler %s (its settings have keys of their own)", at, u.Handler)
 		}
 		if err := validateVector(at, u); err != nil {
 			return err
@@ -108,6 +111,9 @@ func (c *Config) Validate() error {
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// kindName is how a kind of layer compiled into a server may be named.
+var kindName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
 
 // validateAuth checks auth, limits and the server's timeouts.
 func (c *Config) validateAuth() error {

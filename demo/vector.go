@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/airbusgeo/godal"
-	"github.com/udftiles/udftiles/cog"
+	"github.com/udftiles/udftiles/internal/gdal"
 )
 
 // naturalEarth are the places where Debian's python3-geopandas keeps its
@@ -79,7 +79,7 @@ func WriteVectors(dir string) ([]string, error) {
 // Translate converts a vector file as ogr2ogr does with switches, writing to
 // temp files that are renamed into place.
 func Translate(src, dst string, switches ...string) error {
-	cog.Register()
+	gdal.Register()
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}

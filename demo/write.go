@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/airbusgeo/godal"
-	"github.com/udftiles/udftiles/cog"
+	"github.com/udftiles/udftiles/internal/gdal"
 )
 
 // Grid is an in-memory raster to be written as a COG.
@@ -29,7 +29,7 @@ type Grid struct {
 // WriteCOG writes g to path as a Cloud-Optimized GeoTIFF with DEFLATE and
 // averaged overviews down to one block. It writes to a temp file and renames it.
 func WriteCOG(path string, g Grid, extra ...string) error {
-	cog.Register()
+	gdal.Register()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

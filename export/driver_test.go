@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -22,33 +21,40 @@ import (
 	"github.com/udftiles/udftiles/gohandler"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/tileservice"
 	"github.com/udftiles/udftiles/vector"
-	"github.com/udftiles/udftiles/web"
 )
 
 // counting wraps a handler and counts its tile requests.
 type counting struct {
-	h     http.Handler
-	tiles atomic.Int64
+	layer.Handler
+	tiles *atomic.Int64
 }
 
-func (c *counting) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.Contains(r.URL.Path, "/tiles/") {
-		c.tiles.Add(1)
-	}
-	c.h.ServeHTTP(w, r)
+// Run counts the tiles the export asks for: none is cached before it asks.
+func (c counting) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
+	c.tiles.Add(1)
+	return c.Handler.Run(ctx, r)
+}
+
+// testService is the tile service of a test and the tiles rendered of its
+// checker layer.
+type testService struct {
+	svc   *tileservice.Service
+	tiles *atomic.Int64
 }
 
 // testServer serves a checker raster layer and the demo countries (GeoParquet)
-// through the real web handler.
-func testServer(t *testing.T) *counting {
+// through the tile service.
+func testServer(t *testing.T) testService {
 	t.Helper()
 	reg := layer.NewRegistry()
 	chk, err := gohandler.NewChecker(map[string]any{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg.Add(&layer.Layer{Name: "checker", Kind: "go", Handler: chk, MaxAge: time.Hour, Defaults: url.Values{}})
+	n := &atomic.Int64{}
+	reg.Add(&layer.Layer{Name: "checker", Kind: "go", Handler: counting{chk, n}, MaxAge: time.Hour, Defaults: url.Values{}})
 	dir := t.TempDir()
 	if _, err := demo.WriteVectors(dir); err != nil {
 		t.Fatal(err)
@@ -65,7 +71,7 @@ func testServer(t *testing.T) *counting {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
-	return &counting{h: web.New(web.Deps{Registry: reg, Cache: c})}
+	return testService{svc: tileservice.New(tileservice.Options{Registry: reg, Cache: c}), tiles: n}
 }
 
 func listDir(t *testing.T, dir string) []string {
@@ -87,7 +93,7 @@ var europe = Area{BBox: tiles.Bounds{MinX: -10, MinY: 35, MaxX: 30, MaxY: 60}}
 func TestExportDirectory(t *testing.T) {
 	srv := testServer(t)
 	dir := filepath.Join(t.TempDir(), "out")
-	sum, err := Run(context.Background(), Options{Handler: srv, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 5, Dest: dir})
+	sum, err := Run(context.Background(), Options{Service: srv.svc, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 5, Dest: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +116,7 @@ func TestExportDirectory(t *testing.T) {
 	}
 	// Again: everything is there already; nothing is rendered.
 	before := srv.tiles.Load()
-	sum, err = Run(context.Background(), Options{Handler: srv, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 5, Dest: dir})
+	sum, err = Run(context.Background(), Options{Service: srv.svc, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 5, Dest: dir})
 	if err != nil || sum.Existing != int64(len(want)) || sum.Written != 0 || srv.tiles.Load() != before {
 		t.Errorf("second run: %+v %v, %d renders", sum, err, srv.tiles.Load()-before)
 	}
@@ -123,7 +129,7 @@ func TestExportArea(t *testing.T) {
 	band := orb.Polygon{{{0, 40}, {1, 40}, {21, 55}, {20, 55}, {0, 40}}}
 	a := Area{BBox: tiles.Bounds{MinX: 0, MinY: 40, MaxX: 21, MaxY: 55}, Polygons: []orb.Polygon{band}}
 	dir := t.TempDir()
-	sum, err := Run(context.Background(), Options{Handler: srv, UDF: "checker", Area: a, MinZoom: 8, MaxZoom: 8, Dest: dir})
+	sum, err := Run(context.Background(), Options{Service: srv.svc, UDF: "checker", Area: a, MinZoom: 8, MaxZoom: 8, Dest: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,14 +152,14 @@ func TestExportShards(t *testing.T) {
 	srv := testServer(t)
 	root := t.TempDir()
 	whole := filepath.Join(root, "whole")
-	if _, err := Run(context.Background(), Options{Handler: srv, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: whole}); err != nil {
+	if _, err := Run(context.Background(), Options{Service: srv.svc, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: whole}); err != nil {
 		t.Fatal(err)
 	}
 	var union []string
 	var total int64
 	for i := 0; i < 3; i++ {
 		d := filepath.Join(root, fmt.Sprint(i))
-		sum, err := Run(context.Background(), Options{Handler: srv, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: d, Shard: i, Shards: 3})
+		sum, err := Run(context.Background(), Options{Service: srv.svc, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: d, Shard: i, Shards: 3})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +198,7 @@ func TestExportResume(t *testing.T) {
 	for _, ext := range []string{"mbtiles", "pmtiles"} {
 		dest := filepath.Join(root, "c."+ext)
 		var once sync.Once
-		o := Options{Handler: srv, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: dest, Concurrency: 3,
+		o := Options{Service: srv.svc, UDF: "checker", Area: europe, MinZoom: 0, MaxZoom: 6, Dest: dest, Concurrency: 3,
 			Open: func(dest, format string) (Sink, error) {
 				s, err := Open(dest, format)
 				var out Sink = s
@@ -241,7 +247,7 @@ func TestExportEmptyTiles(t *testing.T) {
 	srv := testServer(t)
 	world := Area{BBox: tiles.Bounds{MinX: -180, MinY: -85, MaxX: 180, MaxY: 85}}
 	dir := t.TempDir()
-	sum, err := Run(context.Background(), Options{Handler: srv, UDF: "countries", Area: world, MinZoom: 4, MaxZoom: 4, Dest: dir})
+	sum, err := Run(context.Background(), Options{Service: srv.svc, UDF: "countries", Area: world, MinZoom: 4, MaxZoom: 4, Dest: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +262,7 @@ func TestExportEmptyTiles(t *testing.T) {
 		t.Errorf("tilejson.json without the vector layer: %s", b)
 	}
 	// Empty collections are bytes that can be kept; empty vector tiles are none.
-	sum, err = Run(context.Background(), Options{Handler: srv, UDF: "countries", Area: world, MinZoom: 4, MaxZoom: 4, Dest: t.TempDir(), KeepEmpty: true, Format: "geojson"})
+	sum, err = Run(context.Background(), Options{Service: srv.svc, UDF: "countries", Area: world, MinZoom: 4, MaxZoom: 4, Dest: t.TempDir(), KeepEmpty: true, Format: "geojson"})
 	if err != nil || sum.Written != 256 {
 		t.Errorf("keep-empty: %+v %v", sum, err)
 	}

@@ -11,15 +11,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	"image/png"
 	"io"
 	"math"
-	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -31,13 +26,16 @@ import (
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/planar"
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/progress"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/tileservice"
 )
 
 // Options describe one export.
 type Options struct {
-	Handler http.Handler // the server's handler (web.New)
+	Service *tileservice.Service // renders the tiles, through the server's cache
 	UDF     string
 	// Area is where tiles are rendered, in lon/lat: a bbox, and optionally
 	// polygons within it (tiles meeting none of them are not rendered).
@@ -162,7 +160,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 					bar.Add(1)
 					continue
 				}
-				body, status, err := render(ctx, o, format, t)
+				body, missing, err := renderTile(ctx, o, info.layer, format, t)
 				switch {
 				case ctx.Err() != nil:
 					return
@@ -171,7 +169,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 					if o.Progress != nil {
 						fmt.Fprintf(o.Progress, "\ntile %s failed: %v\n", t, err)
 					}
-				case status == http.StatusNotFound || len(body) == 0 || !o.KeepEmpty && isEmpty(body, format):
+				case missing || len(body) == 0 || !o.KeepEmpty && render.IsEmpty(body, format):
 					empty.Add(1)
 				default:
 					if gz {
@@ -226,8 +224,8 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 }
 
 func (o *Options) validate() error {
-	if o.Handler == nil || o.UDF == "" || o.Dest == "" {
-		return errors.New("a handler, a UDF and a destination are required")
+	if o.Service == nil || o.UDF == "" || o.Dest == "" {
+		return errors.New("a service, a UDF and a destination are required")
 	}
 	if o.MinZoom < 0 || o.MaxZoom > tiles.MaxZoom || o.MinZoom > o.MaxZoom {
 		return fmt.Errorf("zooms %d to %d: want 0 <= minzoom <= maxzoom <= %d", o.MinZoom, o.MaxZoom, tiles.MaxZoom)
@@ -399,131 +397,73 @@ func ReadArea(path string) (Area, error) {
 	return a, nil
 }
 
-// layer is what an export needs to know of its layer, from its TileJSON.
+// layerMeta is what an export needs to know of its layer.
 type layerMeta struct {
 	Name, Description, Attribution string
 	Format                         string
 	VectorLayers                   []VectorLayer
 	MinZoom, MaxZoom               int
+	layer                          *layer.Layer
 }
+
+// exporter is the operator: private layers are exported too.
+var exporter = tileservice.Caller{Private: true}
 
 func layerInfo(o Options) (layerMeta, error) {
-	q := url.Values{}
-	for k, v := range o.Params {
-		q[k] = v
+	l, err := o.Service.Layer(o.UDF, exporter)
+	if err != nil {
+		return layerMeta{}, fmt.Errorf("layer %s: %v", o.UDF, err)
 	}
-	if o.Format != "" {
-		q.Set("format", o.Format)
+	if err := tileservice.SameSetting(o.Params); err != nil {
+		return layerMeta{}, fmt.Errorf("layer %s: %v", o.UDF, err)
 	}
-	rec := httptest.NewRecorder()
-	o.Handler.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/udfs/"+url.PathEscape(o.UDF)+"/tilejson.json?"+q.Encode(), nil))
-	if rec.Code != http.StatusOK {
-		return layerMeta{}, fmt.Errorf("layer %s: %s", o.UDF, strings.TrimSpace(rec.Body.String()))
+	format := o.Format
+	if format == "" {
+		format = o.Params.Get("format")
 	}
-	var tj struct {
-		Name, Description, Attribution string
-		Tiles                          []string
-		VectorLayers                   []VectorLayer `json:"vector_layers"`
-		MinZoom                        *int          `json:"minzoom"`
-		MaxZoom                        *int          `json:"maxzoom"`
+	in, err := o.Service.Info(l, format)
+	if err != nil {
+		return layerMeta{}, fmt.Errorf("layer %s: %v", o.UDF, err)
 	}
-	if err := json.Unmarshal(rec.Body.Bytes(), &tj); err != nil {
-		return layerMeta{}, fmt.Errorf("layer %s: its TileJSON: %v", o.UDF, err)
+	m := layerMeta{Name: in.Name, Description: in.Description, VectorLayers: in.VectorLayers, Format: in.Format,
+		MinZoom: in.MinZoom, MaxZoom: in.MaxZoom, layer: l}
+	if m.Format == "" {
+		m.Format = "png"
 	}
-	l := layerMeta{Name: tj.Name, Description: tj.Description, Attribution: tj.Attribution, VectorLayers: tj.VectorLayers, Format: "png",
-		MinZoom: 0, MaxZoom: tiles.MaxZoom}
-	if tj.MinZoom != nil {
-		l.MinZoom = *tj.MinZoom
-	}
-	if tj.MaxZoom != nil {
-		l.MaxZoom = *tj.MaxZoom
-	}
-	if len(tj.Tiles) > 0 {
-		u, err := url.Parse(tj.Tiles[0])
-		if err == nil {
-			if f := u.Query().Get("format"); f != "" {
-				l.Format = f
-			} else if i := strings.LastIndexByte(u.Path, '.'); i > strings.LastIndexByte(u.Path, '/') {
-				l.Format = u.Path[i+1:]
-			}
-		}
-	}
-	if l.Name == "" {
-		l.Name = o.UDF
-	}
-	return l, nil
+	return m, nil
 }
 
-// render asks the handler for a tile as a map client would, retrying failures
-// that may pass (503, 504, 502).
-func render(ctx context.Context, o Options, format string, t tiles.Tile) ([]byte, int, error) {
+// renderTile asks the service for a tile as a map client would, retrying
+// failures that may pass (busy, timed out, a worker died). missing is a tile
+// outside the layer's bounds or zooms.
+func renderTile(ctx context.Context, o Options, l *layer.Layer, format string, t tiles.Tile) (body []byte, missing bool, err error) {
 	q := url.Values{}
 	for k, v := range o.Params {
 		q[k] = v
 	}
 	q.Set("format", format)
-	target := fmt.Sprintf("/v1/udfs/%s/tiles/%d/%d/%d?%s", url.PathEscape(o.UDF), t.Z, t.X, t.Y, q.Encode())
 	var last error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		req := httptest.NewRequest("GET", target, nil).WithContext(ctx)
-		rec := httptest.NewRecorder()
-		o.Handler.ServeHTTP(rec, req)
-		switch code := rec.Code; {
-		case code == http.StatusOK || code == http.StatusNoContent:
-			return rec.Body.Bytes(), code, nil
-		case code == http.StatusNotFound:
-			return nil, code, nil // outside the layer's bounds or zooms
-		case code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout || code == http.StatusBadGateway:
-			last = fmt.Errorf("%d %s", code, strings.TrimSpace(rec.Body.String()))
+		e, err := o.Service.Tile(ctx, l, tileservice.Request{Tile: &t, Query: q})
+		switch k := layer.KindOf(err); {
+		case err == nil:
+			return e.Body, false, nil
+		case ctx.Err() != nil:
+			return nil, false, ctx.Err()
+		case k == layer.NotFound:
+			return nil, true, nil
+		case k == layer.Unavailable || k == layer.Timeout || k == layer.WorkerDied:
+			last = err
 			select {
 			case <-ctx.Done():
-				return nil, 0, ctx.Err()
+				return nil, false, ctx.Err()
 			case <-time.After(time.Duration(attempt) * 200 * time.Millisecond):
 			}
 		default:
-			return nil, code, fmt.Errorf("%d %s", code, strings.TrimSpace(rec.Body.String()))
+			return nil, false, err
 		}
 	}
-	return nil, 0, fmt.Errorf("after %d attempts: %v", maxAttempts, last)
-}
-
-// isEmpty reports a tile with nothing to draw: an MVT without features, a
-// GeoJSON collection without features, an image every pixel of which is
-// transparent.
-func isEmpty(body []byte, format string) bool {
-	switch format {
-	case "mvt", "pbf":
-		return len(body) == 0
-	case "geojson", "json":
-		return bytes.Equal(bytes.TrimSpace(body), []byte(`{"type":"FeatureCollection","features":[]}`))
-	case "png":
-		if len(body) > 4096 { // an empty tile compresses to a few hundred bytes
-			return false
-		}
-		// Colour types without alpha (grey 0, RGB 2) have no transparent
-		// pixel unless a tRNS chunk names one.
-		if len(body) > 25 && string(body[12:16]) == "IHDR" && (body[25] == 0 || body[25] == 2) && !bytes.Contains(body, []byte("tRNS")) {
-			return false
-		}
-		img, err := png.Decode(bytes.NewReader(body))
-		return err == nil && transparent(img)
-	}
-	return false
-}
-
-func transparent(img image.Image) bool {
-	if o, ok := img.(interface{ Opaque() bool }); ok && o.Opaque() {
-		return false
-	}
-	b := img.Bounds()
-	for y := b.Min.Y; y < b.Max.Y; y++ {
-		for x := b.Min.X; x < b.Max.X; x++ {
-			if _, _, _, a := img.At(x, y).RGBA(); a != 0 {
-				return false
-			}
-		}
-	}
-	return true
+	return nil, false, fmt.Errorf("after %d attempts: %v", maxAttempts, last)
 }
 
 // ParseShard reads "i/n" (0 <= i < n).

@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -17,57 +16,23 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/udftiles/udftiles/internal/s3client"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
 )
 
 // s3Options configure the S3 sink; Open takes them from the environment.
 type s3Options struct {
-	Endpoint   string // "" = AWS
-	Region     string
-	AccessKey  string
-	SecretKey  string
-	Session    string
-	PathStyle  bool
-	HTTPClient *http.Client // tests
+	Client s3client.Options
 	// Attempts is how many times a request is tried (transient errors);
 	// Backoff the wait before the second, doubled for each further one.
 	Attempts int
 	Backoff  time.Duration
 	Timeout  time.Duration // per attempt
-}
-
-// s3EnvOptions reads AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL or AWS_S3_ENDPOINT
-// (host[:port] without a scheme is https, or http with AWS_HTTPS=NO, as in
-// GDAL), AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN and
-// AWS_REGION (default us-east-1). Buckets are addressed path-style when an
-// endpoint is set.
-func s3EnvOptions() s3Options {
-	o := s3Options{
-		Region:    os.Getenv("AWS_REGION"),
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Session:   os.Getenv("AWS_SESSION_TOKEN"),
-	}
-	for _, k := range []string{"AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL", "AWS_S3_ENDPOINT"} {
-		if v := strings.TrimSpace(os.Getenv(k)); v != "" {
-			o.Endpoint = v
-			break
-		}
-	}
-	if o.Endpoint != "" && !strings.Contains(o.Endpoint, "://") {
-		scheme := "https://"
-		if strings.EqualFold(os.Getenv("AWS_HTTPS"), "NO") || strings.EqualFold(os.Getenv("AWS_HTTPS"), "FALSE") {
-			scheme = "http://"
-		}
-		o.Endpoint = scheme + o.Endpoint
-	}
-	o.PathStyle = o.Endpoint != ""
-	return o
 }
 
 // s3Sink writes prefix/{z}/{x}/{y}.{ext} objects with the format's
@@ -96,9 +61,6 @@ func openS3(dest, format string, o s3Options) (*s3Sink, error) {
 	if prefix != "" {
 		prefix += "/"
 	}
-	if o.Region == "" {
-		o.Region = "us-east-1"
-	}
 	if o.Attempts <= 0 {
 		o.Attempts = 5
 	}
@@ -108,25 +70,10 @@ func openS3(dest, format string, o s3Options) (*s3Sink, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 60 * time.Second
 	}
-	if o.AccessKey == "" || o.SecretKey == "" {
+	if !s3client.HasCredentials(o.Client) {
 		return nil, errors.New("export: no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
 	}
-	opts := s3.Options{
-		Region:                     o.Region,
-		Credentials:                credentials.NewStaticCredentialsProvider(o.AccessKey, o.SecretKey, o.Session),
-		UsePathStyle:               o.PathStyle,
-		RetryMaxAttempts:           1, // retried here, see do
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-		DisableLogOutputChecksumValidationSkipped: true,
-	}
-	if o.Endpoint != "" {
-		opts.BaseEndpoint = aws.String(o.Endpoint)
-	}
-	if o.HTTPClient != nil {
-		opts.HTTPClient = o.HTTPClient
-	}
-	return &s3Sink{o: o, client: s3.New(opts), bucket: bucket, prefix: prefix, format: format, count: newBlobCounter()}, nil
+	return &s3Sink{o: o, client: s3client.New(o.Client), bucket: bucket, prefix: prefix, format: format, count: newBlobCounter()}, nil
 }
 
 func (s *s3Sink) key(t tiles.Tile) string {
@@ -213,7 +160,7 @@ func (s *s3Sink) Put(t tiles.Tile, data []byte) error {
 	in := &s3.PutObjectInput{
 		Bucket:        aws.String(s.bucket),
 		Key:           aws.String(s.key(t)),
-		ContentType:   aws.String(contentType(s.format)),
+		ContentType:   aws.String(render.MediaType(s.format)),
 		ContentLength: aws.Int64(int64(len(data))),
 	}
 	if compressible[s.format] && isGzip(data) {

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/udftiles/udftiles/internal/miniotest"
+	"github.com/udftiles/udftiles/internal/s3client"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -145,7 +146,7 @@ func TestS3Retries(t *testing.T) {
 	srv := miniotest.Start(t)
 	srv.CreateBucket(t, "flaky")
 	p := miniotest.NewProxy(t, srv.Addr)
-	o := s3Options{Endpoint: p.URL(), AccessKey: srv.AccessKey, SecretKey: srv.SecretKey, PathStyle: true,
+	o := s3Options{Client: s3client.Options{Endpoint: p.URL(), AccessKey: srv.AccessKey, SecretKey: srv.SecretKey},
 		Attempts: 6, Backoff: 100 * time.Millisecond, Timeout: 5 * time.Second}
 	s, err := openS3("s3://flaky/p", "png", o)
 	if err != nil {

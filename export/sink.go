@@ -26,6 +26,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/udftiles/udftiles/internal/s3client"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -49,12 +51,7 @@ type Metadata struct {
 }
 
 // VectorLayer describes one layer of a vector tileset (TileJSON vector_layers).
-type VectorLayer struct {
-	ID      string            `json:"id"`
-	Fields  map[string]string `json:"fields"`
-	MinZoom int               `json:"minzoom"`
-	MaxZoom int               `json:"maxzoom"`
-}
+type VectorLayer = tiles.VectorLayer
 
 // Sink stores tiles. Put may be called from several goroutines at once.
 type Sink interface {
@@ -105,7 +102,7 @@ func Open(dest string, format string) (Sink, error) {
 	case dest == "":
 		return nil, errors.New("export: no destination")
 	case strings.HasPrefix(lower, "s3://"):
-		return openS3(dest, f, s3EnvOptions())
+		return openS3(dest, f, s3Options{Client: s3client.FromEnv()})
 	case strings.HasSuffix(lower, ".mbtiles"):
 		return openMBTiles(dest, f)
 	case strings.HasSuffix(lower, ".pmtiles"):
@@ -115,46 +112,16 @@ func Open(dest string, format string) (Sink, error) {
 	}
 }
 
-// formatAliases are other spellings of a format (as in package render).
-var formatAliases = map[string]string{"jpeg": "jpg", "pbf": "mvt", "tiff": "tif", "geotiff": "tif", "geoparquet": "parquet"}
-
-// contentTypes are the media types of the formats, as the server sends them.
-var contentTypes = map[string]string{
-	"png":     "image/png",
-	"jpg":     "image/jpeg",
-	"webp":    "image/webp",
-	"avif":    "image/avif",
-	"mvt":     "application/vnd.mapbox-vector-tile",
-	"mlt":     "application/vnd.maplibre-tile",
-	"geojson": "application/geo+json",
-	"json":    "application/json",
-	"csv":     "text/csv; charset=utf-8",
-	"tif":     "image/tiff; application=geotiff",
-	"npy":     "application/x-npy",
-	"parquet": "application/vnd.apache.parquet",
-}
-
 var formatRe = regexp.MustCompile(`^[a-z0-9]{1,16}$`)
 
 // normalizeFormat lower-cases and de-aliases a format; it also becomes the
 // file extension, so it must be short and alphanumeric.
 func normalizeFormat(f string) (string, error) {
-	f = strings.ToLower(strings.TrimPrefix(f, "."))
-	if a, ok := formatAliases[f]; ok {
-		f = a
-	}
+	f = render.Normalize(strings.ToLower(strings.TrimPrefix(f, ".")))
 	if !formatRe.MatchString(f) {
 		return "", fmt.Errorf("export: format %q: want a tile format such as png, jpg, webp or mvt", f)
 	}
 	return f, nil
-}
-
-// contentType is the media type of a format; unknown ones are octet streams.
-func contentType(f string) string {
-	if ct, ok := contentTypes[f]; ok {
-		return ct
-	}
-	return "application/octet-stream"
 }
 
 // finishFormat checks the format Finish is given against the sink's.

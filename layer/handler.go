@@ -37,6 +37,13 @@ type Handler interface {
 	Run(ctx context.Context, r Request) (Result, error)
 }
 
+// Queued is implemented by handlers that bound their own waiting calls (the
+// Python runtime's queue per UDF): they take no render slot, since a slot held
+// while waiting for a worker would stall the other layers' renders.
+type Queued interface {
+	OwnsQueue()
+}
+
 // Statuser is implemented by handlers whose source can be unavailable; a non-nil
 // error is shown in /v1/udfs.
 type Statuser interface {

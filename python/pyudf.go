@@ -236,6 +236,10 @@ func (u *UDF) MaxAge() (time.Duration, bool) {
 	return *u.maxAge, true
 }
 
+// OwnsQueue says that calls wait in the UDF's own queue (python.queue), not
+// in the server's render slots.
+func (u *UDF) OwnsQueue() {}
+
 // Run calls the UDF in a worker and converts what it returned.
 func (u *UDF) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
 	if err := u.refresh(ctx); err != nil {

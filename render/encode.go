@@ -12,32 +12,6 @@ import (
 	"github.com/udftiles/udftiles/tiles"
 )
 
-// ContentTypes maps each format to its media type.
-var ContentTypes = map[string]string{
-	"png":     "image/png",
-	"geojson": "application/geo+json",
-	"json":    "application/json",
-	"csv":     "text/csv; charset=utf-8",
-	"jpg":     "image/jpeg",
-	"webp":    "image/webp",
-	"tif":     "image/tiff; application=geotiff",
-	"npy":     "application/x-npy",
-	"mvt":     "application/vnd.mapbox-vector-tile",
-	"pbf":     "application/vnd.mapbox-vector-tile",
-	"parquet": "application/vnd.apache.parquet",
-}
-
-// Aliases are other spellings accepted for a format.
-var Aliases = map[string]string{"jpeg": "jpg", "tiff": "tif", "geotiff": "tif", "pbf": "mvt", "geoparquet": "parquet"}
-
-// Normalize returns the canonical spelling of a format name.
-func Normalize(f string) string {
-	if a, ok := Aliases[f]; ok {
-		return a
-	}
-	return f
-}
-
 // Options say how a result is encoded besides its format. The zero value
 // encodes with the defaults, in file mode.
 type Options struct {
@@ -186,7 +160,7 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 	if err != nil {
 		return nil, "", err
 	}
-	return b, ContentTypes[format], nil
+	return b, MediaType(format), nil
 }
 
 // JPEG encodes an image at quality 85; transparent pixels become black.

@@ -85,7 +85,7 @@ func TestEncodeFormats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ct != tt.contentType || ContentTypes[tt.format] != tt.contentType {
+			if ct != tt.contentType || MediaType(tt.format) != tt.contentType {
 				t.Errorf("content type %q, want %q", ct, tt.contentType)
 			}
 			if len(b) < 12 || !tt.magic(b) {

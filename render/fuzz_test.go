@@ -12,6 +12,7 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/render/tilegeom"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -276,25 +277,25 @@ func checkMVT(t *testing.T, b []byte, buf int) {
 		default:
 			t.Fatalf("a %T in the tile", f.Geometry)
 		}
-		var parts []ipoly
+		var parts []tilegeom.Polygon
 		for _, p := range polys {
-			var ip ipoly
+			var ip tilegeom.Polygon
 			for _, r := range p {
 				if len(r) < 4 || !r.Closed() {
 					t.Fatalf("ring %v: not closed or under 3 vertices", r)
 				}
-				ir := make(iring, len(r)-1)
+				ir := make(tilegeom.Ring, len(r)-1)
 				for i, q := range r[:len(r)-1] {
 					if !in(q) {
 						t.Fatalf("vertex %v outside the buffered tile ±%g", q, lim)
 					}
-					ir[i] = ipt{int64(q[0]), int64(q[1])}
+					ir[i] = tilegeom.Point{X: int64(q[0]), Y: int64(q[1])}
 				}
 				ip = append(ip, ir)
 			}
 			parts = append(parts, ip)
 		}
-		if f, bad := findFault(parts); bad {
+		if f, bad := tilegeom.FindFault(parts); bad {
 			t.Fatalf("invalid polygons in the tile, fault %+v: %v", f, polys)
 		}
 	}

@@ -11,10 +11,9 @@ import (
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
 )
-
-var registerGDAL = sync.OnceFunc(godal.RegisterAll)
 
 var memSeq atomic.Int64
 
@@ -31,7 +30,7 @@ var gdalTypes = map[string]godal.DataType{
 // viaGDAL creates an in-memory dataset, lets fill write it, translates it with
 // switches into a /vsimem file and returns that file's bytes.
 func viaGDAL(nb int, dt godal.DataType, w, h int, ext string, switches []string, fill func(*godal.Dataset) error) ([]byte, error) {
-	registerGDAL()
+	gdal.Register()
 	src, err := godal.Create(godal.Memory, "", nb, dt, w, h)
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"github.com/paulmach/orb/encoding/mvt"
 	"github.com/paulmach/orb/geojson"
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/render/tilegeom"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -139,15 +140,15 @@ func mvtFloat(f float64) (any, bool) {
 
 // tileSpace projects lon/lat onto one tile's grid and shapes geometries there.
 type tileSpace struct {
-	n, x, y float64 // tiles across the world at the zoom; the tile
-	clip    box     // the tile and its buffer, in grid units
+	n, x, y float64      // tiles across the world at the zoom; the tile
+	clip    tilegeom.Box // the tile and its buffer, in grid units
 	lonLat  orb.Bound
 }
 
 func newTileSpace(t tiles.Tile, bufferPx int) *tileSpace {
 	b := float64(bufferPx) * mvtExtent / 256
 	ts := &tileSpace{n: math.Exp2(float64(t.Z)), x: float64(t.X), y: float64(t.Y),
-		clip: box{-b, -b, mvtExtent + b, mvtExtent + b}}
+		clip: tilegeom.Box{MinX: -b, MinY: -b, MaxX: mvtExtent + b, MaxY: mvtExtent + b}}
 	// The buffered tile in lon/lat, to skip far geometries before projecting them.
 	ts.lonLat = orb.Bound{Min: ts.unproject(orb.Point{-b, mvtExtent + b}), Max: ts.unproject(orb.Point{mvtExtent + b, -b})}
 	if t.Y == 0 { // what lies north of web mercator's edge is drawn on it
@@ -162,7 +163,7 @@ func newTileSpace(t tiles.Tile, bufferPx int) *tileSpace {
 // near reports whether the lon/lat bounding box of pts meets the buffered tile's,
 // so that what lies far away is never projected.
 func (ts *tileSpace) near(pts []orb.Point) bool {
-	lo, hi := ringBound(pts)
+	lo, hi := tilegeom.RingBound(pts)
 	return hi[0] >= ts.lonLat.Min[0] && lo[0] <= ts.lonLat.Max[0] && hi[1] >= ts.lonLat.Min[1] && lo[1] <= ts.lonLat.Max[1]
 }
 
@@ -249,9 +250,9 @@ func (ts *tileSpace) points(pts []orb.Point) orb.Geometry {
 	var out orb.MultiPoint
 	for _, p := range pts {
 		q := ts.project(p)
-		if !ts.clip.outside(q) {
-			s := snap(q)
-			out = append(out, orb.Point{float64(s.x), float64(s.y)})
+		if !ts.clip.Outside(q) {
+			s := tilegeom.Snap(q)
+			out = append(out, orb.Point{float64(s.X), float64(s.Y)})
 		}
 	}
 	switch len(out) {
@@ -276,14 +277,14 @@ func (ts *tileSpace) lines(lines []orb.LineString) orb.Geometry {
 		if !finite(pl) {
 			continue
 		}
-		for _, piece := range ts.clip.clipLine(pl) {
-			s := snapLine(simplifyLine(piece, mvtTolerance))
+		for _, piece := range ts.clip.ClipLine(pl) {
+			s := tilegeom.SnapLine(tilegeom.SimplifyLine(piece, mvtTolerance))
 			if s == nil {
 				continue
 			}
 			ls := make(orb.LineString, len(s))
 			for i, p := range s {
-				ls[i] = orb.Point{float64(p.x), float64(p.y)}
+				ls[i] = orb.Point{float64(p.X), float64(p.Y)}
 			}
 			out = append(out, ls)
 		}
@@ -298,9 +299,9 @@ func (ts *tileSpace) lines(lines []orb.LineString) orb.Geometry {
 }
 
 // polygons clips, simplifies and snaps polygons and keeps them valid: when the
-// simplified outline has a fault (see findFault) the polygons are snapped
+// simplified outline has a fault (see tilegeom.FindFault) the polygons are snapped
 // unsimplified; when snapping alone made a fault (two edges closer than a grid
-// unit), repair takes away the vertices or rings behind it. Valid input comes out
+// unit), tilegeom.Repair takes away the vertices or rings behind it. Valid input comes out
 // valid; faults of the input itself are repaired the same way.
 func (ts *tileSpace) polygons(polys []orb.Polygon) orb.Geometry {
 	var clipped [][][]orb.Point
@@ -320,17 +321,17 @@ func (ts *tileSpace) polygons(polys []orb.Polygon) orb.Geometry {
 			rings = append(rings, pr)
 		}
 		if len(rings) > 0 {
-			clipped = append(clipped, ts.clip.clipPolygon(rings)...)
+			clipped = append(clipped, ts.clip.ClipPolygon(rings)...)
 		}
 	}
 	if len(clipped) == 0 {
 		return nil
 	}
 	parts := snapParts(clipped, mvtTolerance)
-	if _, bad := findFault(parts); bad {
+	if _, bad := tilegeom.FindFault(parts); bad {
 		parts = snapParts(clipped, 0)
-		if _, bad := findFault(parts); bad {
-			parts = repair(parts)
+		if _, bad := tilegeom.FindFault(parts); bad {
+			parts = tilegeom.Repair(parts)
 		}
 	}
 	var out orb.MultiPolygon
@@ -339,7 +340,7 @@ func (ts *tileSpace) polygons(polys []orb.Polygon) orb.Geometry {
 		for i, r := range p {
 			ring := make(orb.Ring, len(r))
 			for j, q := range r {
-				ring[j] = orb.Point{float64(q.x), float64(q.y)}
+				ring[j] = orb.Point{float64(q.X), float64(q.Y)}
 			}
 			poly[i] = ring
 		}
@@ -382,9 +383,9 @@ func (ts *tileSpace) ring(r orb.Ring, shell bool) []orb.Point {
 	}
 	var a float64
 	if reduced {
-		a = -signedArea(src0)
+		a = -tilegeom.SignedArea(src0)
 	} else {
-		a = signedArea(out)
+		a = tilegeom.SignedArea(out)
 	}
 	if a == 0 || a != a { // no area, or none that can be told (infinite coordinates)
 		return nil
@@ -442,16 +443,16 @@ func (ts *tileSpace) reduce(pts []orb.Point) []orb.Point {
 
 // snapParts simplifies (tol > 0) and snaps clipped polygons; rings left without
 // area go, and a polygon whose shell goes goes whole.
-func snapParts(clipped [][][]orb.Point, tol float64) []ipoly {
-	parts := make([]ipoly, 0, len(clipped))
+func snapParts(clipped [][][]orb.Point, tol float64) []tilegeom.Polygon {
+	parts := make([]tilegeom.Polygon, 0, len(clipped))
 	for _, p := range clipped {
-		shell := snapRing(simplifyRing(p[0], tol))
+		shell := tilegeom.SnapRing(tilegeom.SimplifyRing(p[0], tol))
 		if shell == nil {
 			continue
 		}
-		ip := ipoly{shell}
+		ip := tilegeom.Polygon{shell}
 		for _, h := range p[1:] {
-			if r := snapRing(simplifyRing(h, tol)); r != nil {
+			if r := tilegeom.SnapRing(tilegeom.SimplifyRing(h, tol)); r != nil {
 				ip = append(ip, r)
 			}
 		}

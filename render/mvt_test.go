@@ -19,7 +19,9 @@ import (
 	"github.com/paulmach/orb/geojson"
 	"github.com/paulmach/orb/maptile"
 	"github.com/paulmach/orb/planar"
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/render/tilegeom"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -40,7 +42,7 @@ func countries(tb testing.TB) *layer.Features {
 }
 
 func readCountries() (*geojson.FeatureCollection, error) {
-	registerGDAL()
+	gdal.Register()
 	ds, err := godal.Open(naturalEarth, godal.VectorOnly())
 	if err != nil {
 		return nil, err
@@ -190,7 +192,7 @@ func checkTile(t *testing.T, src *layer.Features, tile tiles.Tile, bufferPx int,
 				if !r.Closed() || len(r) < 4 {
 					t.Fatalf("tile %s, %v: ring %d not closed or under 3 vertices: %v", tile, f.Properties[key], i, r)
 				}
-				if a := signedArea(r); (i == 0) != (a > 0) {
+				if a := tilegeom.SignedArea(r); (i == 0) != (a > 0) {
 					t.Fatalf("tile %s, %v: ring %d has area %g: exterior rings positive, holes negative", tile, f.Properties[key], i, a)
 				}
 				for _, q := range r {
@@ -464,66 +466,6 @@ func TestMVTKeepsPolygonsValid(t *testing.T) {
 	}
 }
 
-// TestFindFaultAgreesWithGEOS: whatever findFault passes, GEOS calls valid, on
-// random small polygons of which many are invalid.
-func TestFindFaultAgreesWithGEOS(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	passed, faulted := 0, 0
-	for range 20000 {
-		var parts []ipoly
-		for range 1 + rng.IntN(2) {
-			var p ipoly
-			for k := range 1 + rng.IntN(2) {
-				r := make(iring, 3+rng.IntN(4))
-				for i := range r {
-					r[i] = ipt{int64(rng.IntN(8)), int64(rng.IntN(8))}
-				}
-				if a := r.area2(); a != 0 && (k == 0) != (a > 0) {
-					for i, j := 0, len(r)-1; i < j; i, j = i+1, j-1 {
-						r[i], r[j] = r[j], r[i]
-					}
-				}
-				p = append(p, r)
-			}
-			parts = append(parts, p)
-		}
-		if _, bad := findFault(parts); bad {
-			faulted++
-			fixed := repair(parts)
-			if _, bad := findFault(fixed); bad {
-				t.Fatalf("repair left a fault in %v", fixed)
-			}
-			parts = fixed
-			if len(parts) == 0 {
-				continue
-			}
-		} else {
-			passed++
-		}
-		var mp orb.MultiPolygon
-		for _, p := range parts {
-			var poly orb.Polygon
-			for _, r := range p {
-				ring := make(orb.Ring, 0, len(r)+1)
-				for _, q := range r {
-					ring = append(ring, orb.Point{float64(q.x), float64(q.y)})
-				}
-				poly = append(poly, append(ring, ring[0]))
-			}
-			mp = append(mp, poly)
-		}
-		g := toGEOS(t, mp)
-		if !g.Valid() {
-			t.Fatalf("findFault passes %v; GEOS calls it invalid", mp)
-		}
-		g.Close()
-	}
-	t.Logf("%d passed as they were, %d repaired", passed, faulted)
-	if passed < 100 || faulted < 100 {
-		t.Errorf("want both kinds often: %d passed, %d faulted", passed, faulted)
-	}
-}
-
 // TestMVTProjection: grid coordinates agree with orb's own tile projection.
 func TestMVTProjection(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -670,7 +612,7 @@ func TestMVTErrors(t *testing.T) {
 	}
 	b1, ct, err := Encode(f, "pbf", Options{Tile: &tiles.Tile{Z: 1}})
 	b2, _, _ := Encode(f, "mvt", Options{Tile: &tiles.Tile{Z: 1}})
-	if err != nil || ct != ContentTypes["mvt"] || string(b1) != string(b2) {
+	if err != nil || ct != MediaType("mvt") || string(b1) != string(b2) {
 		t.Errorf("pbf: %v %q, want the same tile as mvt", err, ct)
 	}
 }

@@ -59,7 +59,7 @@ func encodeSamples(r *layer.Raster, format string, st Style) ([]byte, string, er
 	if err != nil {
 		return nil, "", err
 	}
-	return b, ContentTypes[format], nil
+	return b, MediaType(format), nil
 }
 
 // rowPainter colours one row of a raster at a time, as paint colours a whole

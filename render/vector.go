@@ -35,10 +35,10 @@ func encodeFeatures(f *layer.Features, format string, o Options) ([]byte, string
 			return nil, "", layer.Errorf(layer.BadRequest, "format mvt is for tiles: ask for /tiles/{z}/{x}/{y}.mvt")
 		}
 		b, err := MVT(f, *o.Tile, o)
-		return b, ContentTypes["mvt"], err
+		return b, MediaType("mvt"), err
 	case "geojson", "json":
 		b, err := GeoJSON(f, o.precision())
-		return b, ContentTypes["geojson"], err
+		return b, MediaType("geojson"), err
 	case "csv":
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
@@ -66,7 +66,7 @@ func encodeFeatures(f *layer.Features, format string, o Options) ([]byte, string
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
 	case "parquet":
 		b, err := GeoParquet(f)
-		return b, ContentTypes["parquet"], err
+		return b, MediaType("parquet"), err
 	}
 	return nil, "", layer.Errorf(layer.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
 }
@@ -421,7 +421,7 @@ func encodeTable(t *layer.Table, format string) ([]byte, string, error) {
 		return buf.Bytes(), "text/csv; charset=utf-8", w.Error()
 	case "parquet":
 		b, err := ParquetTable(t)
-		return b, ContentTypes["parquet"], err
+		return b, MediaType("parquet"), err
 	}
 	if format == "mvt" || format == "geojson" {
 		return nil, "", layer.Errorf(layer.BadRequest, "format %s: a table has no geometry; it can be json, csv or parquet", format)

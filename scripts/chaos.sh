@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the fault-injection ("chaos") suite of cmd/tileserver in its long form
+# Runs the fault-injection ("chaos") suite (package e2e) in its long form
 # (CHAOS=long: more rounds, longer loads; a few minutes): Python workers
 # killed under load, a storm of UDF timeouts, MinIO restarted under load,
 # SIGTERM with requests in flight, a full disk under an export, a COG
@@ -17,13 +17,13 @@ cd "$(dirname "$0")/.."
 # internal/miniotest would otherwise build on first use, slowly).
 make --no-print-directory web-assets tools/minio
 
-# The tests build the binary themselves (go build in cmd/tileserver); building
+# The tests build the binary themselves (go build of ./cmd/tileserver); building
 # it here first stops on a broken tree before any server starts.
 go build -o /dev/null ./cmd/tileserver
 
 log=$(mktemp "${TMPDIR:-/tmp}/udftiles-chaos.XXXXXX")
 status=0
-CHAOS=long go test -count=1 -run '^TestChaos' -v -timeout 20m "$@" ./cmd/tileserver 2>&1 | tee "$log" || status=$?
+CHAOS=long go test -count=1 -run '^TestChaos' -v -timeout 20m "$@" ./e2e 2>&1 | tee "$log" || status=$?
 
 echo
 echo "chaos summaries:"

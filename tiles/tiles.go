@@ -5,6 +5,8 @@ package tiles
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"strings"
 )
 
 // MaxZoom is the deepest zoom level accepted anywhere in the server.
@@ -233,4 +235,25 @@ func gridCoord(d, s float64) float64 {
 		return r
 	}
 	return f
+}
+
+// ParseBounds reads lon/lat bounds written "xmin,ymin,xmax,ymax" or as a JSON
+// list of four numbers, and validates them: the one bounds syntax of the
+// query parameters (bounds=, bbox=) and the command line (--bbox).
+func ParseBounds(v string) (Bounds, error) {
+	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "["), "]"))
+	parts := strings.Split(v, ",")
+	if len(parts) != 4 {
+		return Bounds{}, fmt.Errorf("want xmin,ymin,xmax,ymax, got %q", v)
+	}
+	var f [4]float64
+	for i, p := range parts {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil {
+			return Bounds{}, fmt.Errorf("want xmin,ymin,xmax,ymax as numbers, got %q", strings.TrimSpace(p))
+		}
+		f[i] = x
+	}
+	b := Bounds{MinX: f[0], MinY: f[1], MaxX: f[2], MaxY: f[3]}
+	return b, b.Validate()
 }

@@ -968,3 +968,26 @@ func TestRangeContainsAndCount(t *testing.T) {
 		t.Errorf("Count at z%d = %d, want %d", MaxZoom, got, int64(1)<<(2*MaxZoom))
 	}
 }
+
+func TestParseBounds(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Bounds
+		err  string
+	}{
+		{"-10,35,30,60", Bounds{-10, 35, 30, 60}, ""},
+		{" [ -10, 35 , 30,60 ] ", Bounds{-10, 35, 30, 60}, ""},
+		{"1,2,3", Bounds{}, "want xmin,ymin,xmax,ymax"},
+		{"a,2,3,4", Bounds{}, "as numbers"},
+		{"10,0,-10,5", Bounds{}, "xmin"},
+		{"0,0,1,91", Bounds{}, "within -180,-90,180,90"},
+	} {
+		got, err := ParseBounds(c.in)
+		if c.err == "" && (err != nil || got != c.want) {
+			t.Errorf("ParseBounds(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+		if c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("ParseBounds(%q) error %v, want one saying %q", c.in, err, c.err)
+		}
+	}
+}

@@ -67,7 +67,7 @@ func TestMain(m *testing.M) {
 
 // benchFormat is mvt when the render package has it, else geojson.
 func benchFormat() string {
-	if _, ok := render.ContentTypes["mvt"]; ok {
+	if f, ok := render.LookupFormat("mvt"); ok && f.Vector {
 		return "mvt"
 	}
 	return "geojson"

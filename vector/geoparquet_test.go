@@ -281,18 +281,18 @@ func TestGeoParquetCRS(t *testing.T) {
 	}
 	byID := rowsByID(t, l)
 	for _, tile := range []tiles.Tile{tiles.AtLonLat(15, 47.5, 7), tiles.AtLonLat(16, 48, 11)} {
-		s, h, err := l.acquire(l.st)
+		h, release, err := l.acquire(l.st)
 		if err != nil {
 			t.Fatal(err)
 		}
 		area := bufferedLonLat(tile)
 		r, _ := sourceRect(l.st, h.src, &area)
-		s.mu.Unlock()
+		release(false)
 		spat := []string{"-spat", fmtf(r[0]), fmtf(r[1]), fmtf(r[2]), fmtf(r[3])}
 		read := rekey(t, ogr2ogr(t, src, append(spat, "-t_srs", "EPSG:4326")...), byID)
 		toLonLat := func(xs, ys []float64) {
-			s, h, _ := l.acquire(l.st)
-			defer s.mu.Unlock()
+			h, release, _ := l.acquire(l.st)
+			defer release(false)
 			h.src.transform(true, xs, ys)
 		}
 		want := expected(t, rekey(t, ogr2ogr(t, src, spat...), byID), tile.Z, DefaultMaxFeatures, toLonLat)

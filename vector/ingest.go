@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/progress"
 	"github.com/udftiles/udftiles/render"
@@ -53,7 +54,7 @@ func Ingest(ctx context.Context, src, dst string, o IngestOptions) (IngestStats,
 	if o.RowGroupSize <= 0 {
 		o.RowGroupSize = DefaultRowGroup
 	}
-	registerOnce()
+	gdal.Register()
 	s, err := openSource(src, o.Layer)
 	if err != nil {
 		return stats, fmt.Errorf("cannot open %s: %v", src, err)

@@ -22,8 +22,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/airbusgeo/godal"
 	"github.com/paulmach/orb/geojson"
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
 )
@@ -74,9 +74,10 @@ type Layer struct {
 	// resident is the most features held in memory (residentFeatures; tests
 	// set 0 to read the file)
 	resident int
-	slots    []*slot
-	turn     atomic.Uint64
-	gen      atomic.Int64 // bumped when the file changes: handles of older generations are closed
+	// pool holds the file's handles; reset when the file changes: handles of
+	// the old file are closed as they are next used.
+	pool *gdal.Pool[*handle]
+	turn atomic.Uint64
 
 	mu      sync.Mutex
 	st      *state
@@ -104,21 +105,18 @@ func newLayer(opts Options, budget, resident int) *Layer {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	registerOnce()
-	l := &Layer{opts: opts, budget: budget, resident: resident, slots: make([]*slot, opts.Pool)}
-	for i := range l.slots {
-		l.slots[i] = &slot{}
-	}
+	gdal.Register()
+	// Opening a vector file costs milliseconds: a free handle already open is
+	// taken before one is opened.
+	l := &Layer{opts: opts, budget: budget, resident: resident,
+		pool: gdal.NewPool(opts.Pool, func(h *handle) { h.src.Close() }, true)}
 	_, _ = l.load()
 	return l
 }
 
-var registerOnce = sync.OnceFunc(godal.RegisterAll)
-
 // state is what is known about one version of the file.
 type state struct {
 	version   string
-	gen       int64
 	name      string   // the OGR layer's name
 	all       []column // every field
 	cols      []column // the served ones
@@ -157,7 +155,7 @@ func (l *Layer) load() (*state, error) {
 			time.AfterFunc(time.Minute, pq.Close) // after the reads still using it
 		}
 		l.st = nil
-		l.gen.Add(1) // slots reopen the file when they are next used
+		l.pool.Reset() // handles reopen the file when they are next used
 	}
 	if l.err != nil && time.Since(l.tried) < retryOpen {
 		return nil, l.err
@@ -169,7 +167,7 @@ func (l *Layer) load() (*state, error) {
 		return nil, err
 	}
 	l.st, l.err, l.checked = st, nil, time.Now()
-	l.adopt(&handle{src: src, gen: st.gen})
+	l.pool.Adopt(&handle{src: src})
 	go l.index(st)
 	return st, nil
 }
@@ -188,7 +186,7 @@ func (l *Layer) open() (*state, *source, error) {
 		if src, err = openSource(p, l.opts.Layer); err != nil {
 			return nil, nil, fmt.Errorf("cannot open %s: %v", p, err)
 		}
-		st = &state{version: l.fingerprint(), gen: l.gen.Load(), name: src.name(), all: src.columns(), geoms: newGeomCache(),
+		st = &state{version: l.fingerprint(), name: src.name(), all: src.columns(), geoms: newGeomCache(),
 			lonlat: src.lonlat(), ready: make(chan struct{})}
 		st.count, st.extent, st.hasExtent = src.info()
 		if err := src.err(); err != nil {
@@ -421,88 +419,39 @@ func extentZoom(b tiles.Bounds) int {
 	return max(14, min(22, z))
 }
 
-// slot holds one dataset handle; a read holds the slot's lock.
-type slot struct {
-	mu sync.Mutex
-	h  *handle
-}
-
+// handle is one open source of the file.
 type handle struct {
 	src *source
-	gen int64
 }
 
-// acquire locks a free slot (or waits for one) and returns its handle, opened
-// if need be. A free slot with an open handle is preferred: opening a file
-// costs milliseconds.
-func (l *Layer) acquire(st *state) (*slot, *handle, error) {
-	n := len(l.slots)
-	home := int(l.turn.Add(1) % uint64(n))
-	var s *slot
-	for pass := 0; pass < 2 && s == nil; pass++ {
-		for i := 0; i < n && s == nil; i++ {
-			c := l.slots[(home+i)%n]
-			if c.mu.TryLock() {
-				if pass == 0 && c.h == nil {
-					c.mu.Unlock()
-					continue
-				}
-				s = c
-			}
-		}
+// open opens a handle for st: the file through OGR, or for a GeoParquet file
+// (read without OGR) the transforms of its CRS.
+func (l *Layer) openHandle(st *state) (*handle, error) {
+	var src *source
+	var err error
+	if st.pq != nil {
+		src, err = crsSource(st.pq.crs)
+	} else {
+		src, err = openSource(l.opts.Path, l.opts.Layer)
 	}
-	if s == nil {
-		s = l.slots[home]
-		s.mu.Lock()
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s: %v", l.opts.Path, err)
 	}
-	if s.h != nil && s.h.gen != l.gen.Load() {
-		s.h.src.Close() // the file was replaced
-		s.h = nil
-	}
-	if s.h == nil {
-		var src *source
-		var err error
-		if st.pq != nil {
-			src, err = crsSource(st.pq.crs)
-		} else {
-			src, err = openSource(l.opts.Path, l.opts.Layer)
-		}
-		if err != nil {
-			s.mu.Unlock()
-			return nil, nil, fmt.Errorf("cannot open %s: %v", l.opts.Path, err)
-		}
-		s.h = &handle{src: src, gen: l.gen.Load()}
-	}
-	s.h.src.geoms = st.geoms
-	return s, s.h, nil
+	return &handle{src: src}, nil
 }
 
-// adopt keeps a freshly opened handle in a free slot, or closes it.
-func (l *Layer) adopt(h *handle) {
-	for _, s := range l.slots {
-		if s.mu.TryLock() {
-			if s.h == nil {
-				s.h = h
-				s.mu.Unlock()
-				return
-			}
-			s.mu.Unlock()
-		}
+// acquire takes a handle of the pool for a read of st; release gives it
+// back, closing it when broken.
+func (l *Layer) acquire(st *state) (h *handle, release func(broken bool), err error) {
+	h, release, err = l.pool.Acquire(l.turn.Add(1), func() (*handle, error) { return l.openHandle(st) })
+	if err == nil {
+		h.src.geoms = st.geoms
 	}
-	h.src.Close()
+	return h, release, err
 }
 
 // Close releases the dataset handles; reads afterwards open new ones.
-func (l *Layer) Close() {
-	for _, s := range l.slots {
-		s.mu.Lock()
-		if s.h != nil {
-			s.h.src.Close()
-			s.h = nil
-		}
-		s.mu.Unlock()
-	}
-}
+func (l *Layer) Close() { l.pool.Close() }
 
 // query is one read: where, what and how much.
 type query struct {
@@ -543,17 +492,13 @@ func (l *Layer) Run(ctx context.Context, req layer.Request) (layer.Result, error
 		area := req.Bounds
 		q.area = &area
 	}
-	s, h, err := l.acquire(st)
+	h, release, err := l.acquire(st)
 	if err != nil {
 		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
-	defer s.mu.Unlock()
 	res, err := l.read(ctx, st, h, q)
-	if err != nil && layer.KindOf(err) == layer.Unavailable {
-		// A handle that failed may be in a bad state: drop it.
-		h.src.Close()
-		s.h = nil
-	}
+	// A handle that failed may be in a bad state: it is dropped.
+	release(err != nil && layer.KindOf(err) == layer.Unavailable)
 	return res, err
 }
 

@@ -169,21 +169,21 @@ func TestReprojection(t *testing.T) {
 			t.Errorf("%s: lon/lat bounds %+v, want about 11.7,45,18.4,50.2", ext, b)
 		}
 		for _, tile := range []tiles.Tile{tiles.AtLonLat(15, 47.5, 7), tiles.AtLonLat(12.01, 45.01, 9), tiles.AtLonLat(16, 48, 11)} {
-			s, h, err := direct.acquire(direct.st)
+			h, release, err := direct.acquire(direct.st)
 			if err != nil {
 				t.Fatal(err)
 			}
 			area := bufferedLonLat(tile)
 			r, _ := sourceRect(direct.st, h.src, &area)
-			s.mu.Unlock()
+			release(false)
 			read := ogr2ogr(t, files[ext], "-spat", fmtf(r[0]), fmtf(r[1]), fmtf(r[2]), fmtf(r[3]), "-t_srs", "EPSG:4326")
 			native := ogr2ogr(t, files[ext], "-spat", fmtf(r[0]), fmtf(r[1]), fmtf(r[2]), fmtf(r[3]))
 			toLonLat := func(xs, ys []float64) {
-				s, h, err := direct.acquire(direct.st)
+				h, release, err := direct.acquire(direct.st)
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer s.mu.Unlock()
+				defer release(false)
 				h.src.transform(true, xs, ys)
 			}
 			want := expected(t, native, tile.Z, DefaultMaxFeatures, toLonLat)

@@ -38,7 +38,7 @@ func (l *Layer) openParquet() (*state, *source, error) {
 	if len(pq.unserved) > 0 {
 		l.opts.Logger.Info("vector layer: columns not served", "path", p, "columns", pq.unserved)
 	}
-	st := &state{version: l.fingerprint(), gen: l.gen.Load(), name: name, all: pq.cols,
+	st := &state{version: l.fingerprint(), name: name, all: pq.cols,
 		lonlat: pq.crs == "", ready: make(chan struct{}), pq: pq, count: pq.count,
 		extent: pq.extent, hasExtent: pq.hasExtent}
 	if !st.hasExtent {

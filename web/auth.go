@@ -40,14 +40,7 @@ func NewBearer(name, sha256Hex string, admin bool) (Bearer, error) {
 // token. The token's hash is compared with every configured hash in constant
 // time, so neither the answer's timing nor its content says how close a guess
 // was; the token itself is never logged nor echoed.
-//
-// An in-process run of a job's item carries its owner in the context instead
-// (runAs), and is that bearer whatever its headers say: nothing an HTTP request
-// sends can set it.
-func (s *server) identify(r *http.Request) (*Bearer, error) {
-	if who, ok := r.Context().Value(runAsKey{}).(runAs); ok {
-		return s.bearerNamed(who.owner)
-	}
+func (s *api) identify(r *http.Request) (*Bearer, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, nil
@@ -69,15 +62,9 @@ func (s *server) identify(r *http.Request) (*Bearer, error) {
 	return &s.bearers[found], nil
 }
 
-// runAsKey keys the owner of the job an in-process item run is for.
-type runAsKey struct{}
-
-// runAs is a job's owner: a bearer's name, "" for an anonymous submit.
-type runAs struct{ owner string }
-
 // bearerNamed is the bearer of a job's owner: nil for an anonymous job, a 403
 // for a name no longer in the config.
-func (s *server) bearerNamed(name string) (*Bearer, error) {
+func (s *api) bearerNamed(name string) (*Bearer, error) {
 	if name == "" {
 		return nil, nil
 	}
@@ -91,7 +78,7 @@ func (s *server) bearerNamed(name string) (*Bearer, error) {
 
 // admin lets admin tokens through: 401 without one (or with an unknown
 // token), 403 with a token that is not an admin's.
-func (s *server) admin(r *http.Request) error {
+func (s *api) admin(r *http.Request) error {
 	if !s.hasAdmin {
 		return layer.Errorf(layer.Forbidden, "admin routes are off: add an admin token to auth.bearer in the config")
 	}
@@ -110,7 +97,7 @@ func (s *server) admin(r *http.Request) error {
 
 // mayUse reports whether the request may use the layer: public layers are
 // anyone's, private ones need a known bearer token.
-func (s *server) mayUse(r *http.Request, l *layer.Layer) error {
+func (s *api) mayUse(r *http.Request, l *layer.Layer) error {
 	if !l.Private {
 		return nil
 	}
@@ -126,7 +113,7 @@ func (s *server) mayUse(r *http.Request, l *layer.Layer) error {
 
 // layer finds the named layer the request may use, or answers with the error:
 // 404 for a name that is not served, 401 for a private layer without a token.
-func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*layer.Layer, bool) {
+func (s *api) layer(w http.ResponseWriter, r *http.Request, name string) (*layer.Layer, bool) {
 	l, ok := s.Registry.Get(name)
 	if !ok {
 		writeError(w, r, layer.Errorf(layer.NotFound, "no UDF named %q (see /v1/udfs)", name))
@@ -141,7 +128,7 @@ func (s *server) layer(w http.ResponseWriter, r *http.Request, name string) (*la
 
 // visible lists the layers the request may see: private ones only with a
 // known bearer token.
-func (s *server) visible(r *http.Request) []*layer.Layer {
+func (s *api) visible(r *http.Request) []*layer.Layer {
 	all := s.Registry.List()
 	who, _ := s.identify(r)
 	if who != nil {

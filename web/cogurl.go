@@ -131,7 +131,7 @@ type urlLayers struct {
 
 const maxURLLayers = 64
 
-func (s *server) urlLayer(r *http.Request) (*layer.Layer, error) {
+func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
 	if len(s.COGAllow) == 0 || s.COGSource == nil {
 		return nil, layer.Errorf(layer.NotFound, "tiles of COGs named by url= are off on this server (cog_urls.allow)")
 	}
@@ -237,7 +237,7 @@ func openError(err error, raw string, local bool) error {
 // privateFile reports whether gdalPath is a private layer's file, one of its
 // side files (x.tif.ovr, x.tif.msk, x.tif.aux.xml) or a file inside a private
 // layer's folder, by name or, for local files, by identity (links).
-func (s *server) privateFile(gdalPath string) bool {
+func (s *api) privateFile(gdalPath string) bool {
 	var st os.FileInfo
 	local := !strings.HasPrefix(gdalPath, "/vsi")
 	if local {
@@ -308,7 +308,7 @@ func AllowCovers(layerFile string, allow []string) (string, bool) {
 }
 
 // urlTile serves /v1/cog/tiles/{z}/{x}/{y}[.ext]?url=...
-func (s *server) urlTile(w http.ResponseWriter, r *http.Request) {
+func (s *api) urlTile(w http.ResponseWriter, r *http.Request) {
 	l, err := s.urlLayer(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -327,7 +327,7 @@ func (s *server) urlTile(w http.ResponseWriter, r *http.Request) {
 }
 
 // urlTileJSON serves /v1/cog/tilejson.json?url=...
-func (s *server) urlTileJSON(w http.ResponseWriter, r *http.Request) {
+func (s *api) urlTileJSON(w http.ResponseWriter, r *http.Request) {
 	l, err := s.urlLayer(r)
 	if err != nil {
 		var ue *layer.Error

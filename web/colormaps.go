@@ -8,11 +8,11 @@ import (
 	"github.com/udftiles/udftiles/layer"
 )
 
-func (s *server) listColormaps(w http.ResponseWriter, r *http.Request) {
+func (s *api) listColormaps(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"colormaps": colormap.Names()})
 }
 
-func (s *server) getColormap(w http.ResponseWriter, r *http.Request) {
+func (s *api) getColormap(w http.ResponseWriter, r *http.Request) {
 	m, err := colormap.Lookup(mux.Vars(r)["name"])
 	if err != nil {
 		writeError(w, r, &layer.Error{Kind: layer.NotFound, Msg: err.Error()})

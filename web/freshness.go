@@ -6,10 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
-
-	"github.com/udftiles/udftiles/config"
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
@@ -17,68 +14,10 @@ import (
 	"github.com/udftiles/udftiles/tiles"
 )
 
-// freshness reads how a request uses the cache, as Fused's cache_max_age does:
-// the layer's age (its config entry, else @fused.udf(cache_max_age=...), else
-// the server default) unless the request's cache_max_age= says otherwise,
-// capped by MaxAgeLimit; cache_max_age=0s or cache=false: no caching;
-// cache_reset=true renders anew and overwrites.
-func (s *server) freshness(q url.Values, l *layer.Layer) (cache.FetchOptions, error) {
-	o := cache.FetchOptions{MaxAge: l.FreshFor()}
-	if v := q.Get("cache_max_age"); q.Has("cache_max_age") {
-		d, err := parseAge(v)
-		if err != nil {
-			return o, layer.Errorf(layer.BadRequest, "parameter cache_max_age: %v", err)
-		}
-		o.MaxAge = d
-	}
-	o.MaxAge = min(o.MaxAge, s.MaxAgeLimit)
-	if q.Has("cache") {
-		on, err := parseBool(q.Get("cache"))
-		if err != nil {
-			return o, layer.Errorf(layer.BadRequest, "parameter cache: %v", err)
-		}
-		if !on {
-			o.MaxAge = 0
-		}
-	}
-	if q.Has("cache_reset") {
-		reset, err := parseBool(q.Get("cache_reset"))
-		if err != nil {
-			return o, layer.Errorf(layer.BadRequest, "parameter cache_reset: %v", err)
-		}
-		o.Reset = reset
-	}
-	return o, nil
-}
-
-// parseAge reads a cache age: a number and a unit s, m, h or d ("0" is zero).
-func parseAge(v string) (time.Duration, error) {
-	return config.ParseDuration(v)
-}
-
-func parseBool(v string) (bool, error) {
-	switch strings.ToLower(strings.TrimSpace(v)) {
-	case "true", "1", "yes", "":
-		return true, nil
-	case "false", "0", "no":
-		return false, nil
-	}
-	return false, fmt.Errorf("want true or false, got %q", v)
-}
-
-// rendered counts a handler run that no cache answered.
-func (s *server) rendered(udf string, err error) {
-	outcome := "ok"
-	if err != nil {
-		outcome = "error"
-	}
-	s.Metrics.Renders.WithLabelValues(udf, outcome).Inc()
-}
-
 // purge serves DELETE /v1/udfs/{name}/cache[?bbox=&minzoom=&maxzoom=]: the
 // layer's cached results (every one, or the tiles meeting bbox at those zooms)
 // leave every tier.
-func (s *server) purge(w http.ResponseWriter, r *http.Request) {
+func (s *api) purge(w http.ResponseWriter, r *http.Request) {
 	if err := s.admin(r); err != nil {
 		writeError(w, r, err)
 		return
@@ -118,7 +57,7 @@ type Selection struct {
 func ParseSelection(q url.Values) (Selection, error) {
 	sel := Selection{MinZoom: 0, MaxZoom: tiles.MaxZoom}
 	if v := q.Get("bbox"); v != "" {
-		b, err := parseBounds(v)
+		b, err := tiles.ParseBounds(v)
 		if err != nil {
 			return sel, layer.Errorf(layer.BadRequest, "parameter bbox: %v", err)
 		}

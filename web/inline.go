@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/tiles"
 )
 
 // inlineRequest is the body of POST /v1/run.
@@ -20,7 +21,7 @@ type inlineRequest struct {
 // inline serves POST /v1/run: Python code sent in the request, run once in
 // file mode, never cached. The route exists only with auth.inline_code, and
 // only admin tokens may use it: the code runs with the workers' rights.
-func (s *server) inline(w http.ResponseWriter, r *http.Request) {
+func (s *api) inline(w http.ResponseWriter, r *http.Request) {
 	if s.Inline == nil {
 		writeError(w, r, layer.Errorf(layer.NotFound, "POST /v1/run is off on this server (auth.inline_code)"))
 		return
@@ -88,7 +89,7 @@ func (s *server) inline(w http.ResponseWriter, r *http.Request) {
 			b, _ := json.Marshal(in.Bounds)
 			text = string(b)
 		}
-		b, err := parseBounds(text)
+		b, err := tiles.ParseBounds(text)
 		if err != nil {
 			writeError(w, r, layer.Errorf(layer.BadRequest, "bounds: %v", err))
 			return

@@ -41,7 +41,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // route template (not by path: one series per route, whatever the tiles) and
 // status, times them, and logs them as JSON: server errors at error level,
 // the rest at debug.
-func (s *server) instrument(next http.Handler) http.Handler {
+func (s *api) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if !saneID(id) {
@@ -90,7 +90,7 @@ func saneID(id string) bool {
 }
 
 // pprof serves Go's profiles under /debug/pprof/ to the admin token only.
-func (s *server) pprof(w http.ResponseWriter, r *http.Request) {
+func (s *api) pprof(w http.ResponseWriter, r *http.Request) {
 	if err := s.admin(r); err != nil {
 		writeError(w, r, err)
 		return

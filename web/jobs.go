@@ -9,7 +9,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"sort"
 	"strconv"
@@ -21,6 +20,7 @@ import (
 	"github.com/udftiles/udftiles/jobs"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/render"
+	"github.com/udftiles/udftiles/tileservice"
 )
 
 // DefaultMaxSubmitItems bounds the items of one submit unless Limits says otherwise.
@@ -39,7 +39,7 @@ type submitRequest struct {
 }
 
 // submit serves POST /v1/udfs/{name}/submit: a job of one run per item.
-func (s *server) submit(w http.ResponseWriter, r *http.Request) {
+func (s *api) submit(w http.ResponseWriter, r *http.Request) {
 	if s.jobs == nil {
 		writeError(w, r, layer.Errorf(layer.Unavailable, "jobs are off on this server (no jobs directory)"))
 		return
@@ -159,45 +159,48 @@ func argList(raw json.RawMessage, first string) ([]map[string]string, error) {
 	return out, nil
 }
 
-// runItem is the jobs' Runner: GET /v1/udfs/{name}/run with the parameters,
-// in process, through the cached path and the layer's access check, as the
-// job's owner (carried in the context, never in a header).
-func (s *server) runItem(ctx context.Context, udf string, params map[string]string, spec *jobs.Spec) (jobs.Output, error) {
+// runItem is the jobs' Runner: the layer in file mode with the parameters,
+// through the tile service (its cache and checks), as the job's owner: the
+// owner's name is kept with the job, never a token.
+func (s *api) runItem(ctx context.Context, udf string, params map[string]string, spec *jobs.Spec) (jobs.Output, error) {
+	fail := func(err error) (jobs.Output, error) {
+		code := status(layer.KindOf(err))
+		var le *layer.Error
+		logs := ""
+		if errors.As(err, &le) {
+			logs = le.Logs
+		}
+		return jobs.Output{}, &jobs.RunError{Status: code, Msg: fmt.Sprintf("%d: %s", code, err.Error()), Logs: logs}
+	}
+	owner, ownerErr := s.bearerNamed(spec.Owner)
+	l, err := s.svc.Layer(udf, tileservice.Caller{Private: owner != nil})
+	if err != nil {
+		if ownerErr != nil && layer.KindOf(err) == layer.Unauthorized {
+			err = ownerErr // the owner's token is gone from auth.bearer: say so
+		}
+		return fail(err)
+	}
 	q := url.Values{}
 	for k, v := range params {
 		q.Set(k, v)
 	}
-	q.Set("debug", "true") // the UDF's prints come back in X-UDF-Logs
-	ctx = context.WithValue(ctx, runAsKey{}, runAs{owner: spec.Owner})
-	req := httptest.NewRequest(http.MethodGet, "/v1/udfs/"+url.PathEscape(udf)+"/run?"+q.Encode(), nil).WithContext(ctx)
-	if spec.Depth > 0 {
-		req.Header.Set("X-Udftiles-Depth", strconv.Itoa(spec.Depth))
+	bounds, err := queryBounds(q)
+	if err != nil {
+		return fail(err)
 	}
-	req = mux.SetURLVars(req, map[string]string{"name": udf})
-	rec := httptest.NewRecorder()
-	s.run(rec, req)
-	if err := ctx.Err(); err != nil {
-		// The run was abandoned (s.run answers nothing then): not a result.
-		return jobs.Output{}, err
+	e, err := s.svc.Run(ctx, l, tileservice.Request{Bounds: bounds, Query: q, Depth: spec.Depth})
+	if ctx.Err() != nil {
+		return jobs.Output{}, ctx.Err() // abandoned: not a result
 	}
-	logs := ""
-	if h := rec.Header().Get("X-UDF-Logs"); h != "" {
-		logs, _ = strconv.Unquote(h)
+	if err != nil {
+		return fail(err)
 	}
-	if rec.Code != http.StatusOK {
-		var e errorBody
-		json.Unmarshal(rec.Body.Bytes(), &e)
-		if e.Error == "" {
-			e.Error = http.StatusText(rec.Code)
-		}
-		return jobs.Output{}, &jobs.RunError{Status: rec.Code, Msg: fmt.Sprintf("%d: %s", rec.Code, e.Error), Logs: e.Logs}
-	}
-	return jobs.Output{Body: rec.Body.Bytes(), ContentType: rec.Header().Get("Content-Type"), Logs: logs, Cache: rec.Header().Get("X-Cache")}, nil
+	return jobs.Output{Body: e.Body, ContentType: e.ContentType, Logs: e.Logs, Cache: string(e.Source)}, nil
 }
 
 // jobError answers a refused submit or retry: a per-client limit is a 429
 // with Retry-After and how to make room.
-func (s *server) jobError(w http.ResponseWriter, r *http.Request, err error, who *Bearer) {
+func (s *api) jobError(w http.ResponseWriter, r *http.Request, err error, who *Bearer) {
 	var le *jobs.LimitError
 	if !errors.As(err, &le) {
 		writeError(w, r, err)
@@ -234,7 +237,7 @@ func days(d time.Duration) string {
 // that the ids of others' jobs are not confirmed. control (cancel, retry,
 // delete) of an anonymous job takes an admin token unless
 // auth.anonymous_job_control is on: 401 without a token, 403 with another.
-func (s *server) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.Job, *Bearer, bool) {
+func (s *api) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.Job, *Bearer, bool) {
 	if s.jobs == nil {
 		writeError(w, r, layer.Errorf(layer.NotFound, "jobs are off on this server"))
 		return nil, nil, false
@@ -266,13 +269,13 @@ func (s *server) job(w http.ResponseWriter, r *http.Request, control bool) (*job
 
 // private reports whether a job's answers are for its caller only: a
 // bearer's job, or one of a private (or no longer served) layer.
-func (s *server) private(j *jobs.Job) bool {
+func (s *api) private(j *jobs.Job) bool {
 	l, ok := s.Registry.Get(j.UDF())
 	return j.Owner() != "" || !ok || l.Private
 }
 
 // jobStatus serves GET /v1/jobs/{id}: counts by state and progress.
-func (s *server) jobStatus(w http.ResponseWriter, r *http.Request) {
+func (s *api) jobStatus(w http.ResponseWriter, r *http.Request) {
 	if j, _, ok := s.job(w, r, false); ok {
 		cc := "no-store"
 		if s.private(j) {
@@ -287,7 +290,7 @@ func (s *server) jobStatus(w http.ResponseWriter, r *http.Request) {
 // ended one is left as it is). With ?remove=true the job and its results are
 // removed too, once it has stopped: that makes room for new submits. A
 // cancel never removes anything, so a late cancel loses no results.
-func (s *server) jobCancel(w http.ResponseWriter, r *http.Request) {
+func (s *api) jobCancel(w http.ResponseWriter, r *http.Request) {
 	j, _, ok := s.job(w, r, true)
 	if !ok {
 		return
@@ -318,7 +321,7 @@ func (s *server) jobCancel(w http.ResponseWriter, r *http.Request) {
 
 // jobRetry serves POST /v1/jobs/{id}/retry: failed and cancelled items run
 // again, as the job's owner whoever asks.
-func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
+func (s *api) jobRetry(w http.ResponseWriter, r *http.Request) {
 	j, who, ok := s.job(w, r, true)
 	if !ok {
 		return
@@ -342,7 +345,7 @@ func (s *server) jobRetry(w http.ResponseWriter, r *http.Request) {
 // row per item in argument order, with its arguments, status, time, attempts,
 // cache, error, logs and result (JSON and text as they are, other bytes in
 // base64).
-func (s *server) jobResults(w http.ResponseWriter, r *http.Request) {
+func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 	j, _, ok := s.job(w, r, false)
 	if !ok {
 		return

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"math"
 	"net"
 	"net/http"
@@ -93,7 +92,7 @@ func (l Limits) withDefaults() Limits {
 // is given once (see repeatable). A query Go cannot parse whole (a ';'
 // separator, a broken %-escape, more than 10,000 parameters) is refused:
 // r.URL.Query() would silently drop those parts, or all of them.
-func (s *server) checkQuery(r *http.Request) error {
+func (s *api) checkQuery(r *http.Request) error {
 	raw := r.URL.RawQuery
 	if len(raw) > maxQuery {
 		return layer.Errorf(layer.TooLarge, "the query string is over %d KiB; POST large parameters to the layer's /run as a JSON body (up to %d bytes)",
@@ -211,7 +210,7 @@ func tooMany(w http.ResponseWriter, r *http.Request, wait time.Duration, what st
 
 // clientAddr is the request's client address: the connection's, or with
 // TrustProxy the first address of X-Forwarded-For.
-func (s *server) clientAddr(r *http.Request) string {
+func (s *api) clientAddr(r *http.Request) string {
 	if s.limits.TrustProxy {
 		if f := r.Header.Get("X-Forwarded-For"); f != "" {
 			first, _, _ := strings.Cut(f, ",")
@@ -229,7 +228,7 @@ func (s *server) clientAddr(r *http.Request) string {
 
 // guard applies the request limits every route shares: the client's rate,
 // the parameters and the body size.
-func (s *server) guard(next http.Handler) http.Handler {
+func (s *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s.clients != nil {
 			if ok, wait := s.clients.allow(s.clientAddr(r), time.Now()); !ok {
@@ -250,31 +249,4 @@ func (s *server) guard(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// renderSlots bounds the handler runs at once; a bounded number wait.
-type renderSlots struct {
-	run   chan struct{}
-	queue chan struct{}
-}
-
-func newRenderSlots(runs, queue int) *renderSlots {
-	return &renderSlots{run: make(chan struct{}, runs), queue: make(chan struct{}, runs+queue)}
-}
-
-// acquire takes a slot, waiting in the queue while there is room in it; a
-// full queue is a 503 (with Retry-After, as writeError sends for it).
-func (rs *renderSlots) acquire(ctx context.Context) (func(), error) {
-	select {
-	case rs.queue <- struct{}{}:
-	default:
-		return nil, layer.Errorf(layer.Unavailable, "the server is rendering as much as it can; retry shortly")
-	}
-	select {
-	case rs.run <- struct{}{}:
-		return func() { <-rs.run; <-rs.queue }, nil
-	case <-ctx.Done():
-		<-rs.queue
-		return nil, layer.Errorf(layer.Timeout, "waited for a render slot: %v", ctx.Err())
-	}
 }

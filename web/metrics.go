@@ -18,7 +18,7 @@ const (
 // metrics serves /metrics to whom auth.metrics allows. A request without a
 // token never sees a private layer's name: the series labelled with one are
 // added up under udf="(private)".
-func (s *server) metrics(w http.ResponseWriter, r *http.Request) {
+func (s *api) metrics(w http.ResponseWriter, r *http.Request) {
 	who, err := s.identify(r)
 	switch s.MetricsAccess {
 	case MetricsAdmin:

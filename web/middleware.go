@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/gzip"
+	"github.com/udftiles/udftiles/render"
 )
 
 // recoverPanics turns a panic in any handler into a 500 JSON answer and a log
@@ -66,12 +67,8 @@ func cors(origins []string, next http.Handler) http.Handler {
 // compressible says whether gzip shrinks a body of this type: vector tiles and
 // text do; PNG, JPEG and WebP are compressed already.
 func compressible(contentType string) bool {
-	mt, _, _ := strings.Cut(contentType, ";")
-	switch strings.TrimSpace(mt) {
-	case "application/vnd.mapbox-vector-tile", "application/geo+json", "application/json", "text/csv":
-		return true
-	}
-	return false
+	f, ok := render.FormatOfMediaType(contentType)
+	return ok && f.Compressible
 }
 
 // acceptsGzip reads Accept-Encoding: gzip (or x-gzip) with a q above 0, or

@@ -31,9 +31,13 @@ const (
 	// pixelSize is the standard rendering pixel of OGC scale denominators: 0.28 mm.
 	pixelSize = 0.00028
 	relTiling = "http://www.opengis.net/def/rel/ogc/1.0/tiling-scheme"
-	mimeMVT   = "application/vnd.mapbox-vector-tile"
-	mimePNG   = "image/png"
-	mimeJSON  = "application/json"
+)
+
+// The media types OGC API documents name, from the format table.
+var (
+	mimeMVT  = render.MediaType("mvt")
+	mimePNG  = render.MediaType("png")
+	mimeJSON = render.MediaType("json")
 )
 
 var ogcConformance = []string{
@@ -56,9 +60,9 @@ type ogcLink struct {
 // cellSize is the width of a pixel of zoom z in metres.
 func cellSize(z int) float64 { return 2 * wmqOrigin / wmqTileSize / float64(uint64(1)<<uint(z)) }
 
-func (s *server) ogcBase(r *http.Request) string { return s.baseURL(r) + "/ogc" }
+func (s *api) ogcBase(r *http.Request) string { return s.baseURL(r) + "/ogc" }
 
-func (s *server) ogcLanding(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcLanding(w http.ResponseWriter, r *http.Request) {
 	b := s.ogcBase(r)
 	writeJSON(w, map[string]any{
 		"title":       "udftiles",
@@ -74,7 +78,7 @@ func (s *server) ogcLanding(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *server) ogcConformance(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcConformance(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"conformsTo": ogcConformance})
 }
 
@@ -108,7 +112,7 @@ func tileMatrixSet(self string) map[string]any {
 	}
 }
 
-func (s *server) ogcTileMatrixSets(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcTileMatrixSets(w http.ResponseWriter, r *http.Request) {
 	b := s.ogcBase(r)
 	writeJSON(w, map[string]any{"tileMatrixSets": []map[string]any{{
 		"id": wmqID, "title": "Google Maps Compatible for the World", "uri": wmqURI, "crs": wmqCRS,
@@ -116,7 +120,7 @@ func (s *server) ogcTileMatrixSets(w http.ResponseWriter, r *http.Request) {
 	}}})
 }
 
-func (s *server) ogcTileMatrixSet(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcTileMatrixSet(w http.ResponseWriter, r *http.Request) {
 	id := mux.Vars(r)["tms"]
 	if id != wmqID {
 		writeError(w, r, layer.Errorf(layer.NotFound, "no tile matrix set %q (this server has %s)", id, wmqID))
@@ -173,7 +177,7 @@ func tilesPath(l *layer.Layer, k dataKind) string {
 }
 
 // ogcLayer finds the collection of the request, and the kind of tiles its path names.
-func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*layer.Layer, dataKind, bool) {
+func (s *api) ogcLayer(w http.ResponseWriter, r *http.Request) (*layer.Layer, dataKind, bool) {
 	v := mux.Vars(r)
 	l, ok := s.Registry.Get(v["id"])
 	if !ok || l.Handler == nil {
@@ -209,7 +213,7 @@ func (s *server) ogcLayer(w http.ResponseWriter, r *http.Request) (*layer.Layer,
 	return l, k, true
 }
 
-func (s *server) ogcCollectionInfo(r *http.Request, l *layer.Layer) map[string]any {
+func (s *api) ogcCollectionInfo(r *http.Request, l *layer.Layer) map[string]any {
 	b := s.ogcBase(r) + "/collections/" + url.PathEscape(l.Name)
 	sch := l.Handler.Schema()
 	links := []ogcLink{{Rel: "self", Href: b, Type: mimeJSON}}
@@ -233,7 +237,7 @@ func (s *server) ogcCollectionInfo(r *http.Request, l *layer.Layer) map[string]a
 	return c
 }
 
-func (s *server) ogcCollections(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcCollections(w http.ResponseWriter, r *http.Request) {
 	cs := []map[string]any{}
 	w.Header().Add("Vary", "Authorization")
 	visible := s.visible(r)
@@ -249,7 +253,7 @@ func (s *server) ogcCollections(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcCollection(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.Registry.Get(mux.Vars(r)["id"])
 	if !ok || l.Handler == nil {
 		writeError(w, r, layer.Errorf(layer.NotFound, "no collection %q (see /ogc/collections)", mux.Vars(r)["id"]))
@@ -264,7 +268,7 @@ func (s *server) ogcCollection(w http.ResponseWriter, r *http.Request) {
 }
 
 // tilesetSummary is an entry of a tileset list, or the start of a tileset's metadata.
-func (s *server) tilesetSummary(r *http.Request, l *layer.Layer, k dataKind) map[string]any {
+func (s *api) tilesetSummary(r *http.Request, l *layer.Layer, k dataKind) map[string]any {
 	b := s.ogcBase(r) + "/collections/" + url.PathEscape(l.Name) + tilesPath(l, k) + "/" + wmqID
 	return map[string]any{
 		"title": l.Name + " " + k.DataType + " tiles", "dataType": k.DataType,
@@ -276,7 +280,7 @@ func (s *server) tilesetSummary(r *http.Request, l *layer.Layer, k dataKind) map
 	}
 }
 
-func (s *server) ogcTilesets(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcTilesets(w http.ResponseWriter, r *http.Request) {
 	l, k, ok := s.ogcLayer(w, r)
 	if !ok {
 		return
@@ -294,7 +298,7 @@ func (s *server) ogcTilesets(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"tilesets": sets, "links": []ogcLink{{Rel: "self", Href: self, Type: mimeJSON}}})
 }
 
-func (s *server) ogcTileset(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcTileset(w http.ResponseWriter, r *http.Request) {
 	l, k, ok := s.ogcLayer(w, r)
 	if !ok {
 		return
@@ -345,7 +349,7 @@ func tileMatrixSetLimits(sch layer.Schema) []tmsLimit {
 
 // ogcTile serves {collection}/tiles/WebMercatorQuad/{z}/{row}/{col}: the
 // format is the tileset's, or f=png|mvt, or the Accept header's.
-func (s *server) ogcTile(w http.ResponseWriter, r *http.Request) {
+func (s *api) ogcTile(w http.ResponseWriter, r *http.Request) {
 	l, k, ok := s.ogcLayer(w, r)
 	if !ok {
 		return
@@ -359,9 +363,10 @@ func (s *server) ogcTile(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	format := k.Format
 	if f := q.Get("f"); f != "" {
-		format = render.Normalize(strings.ToLower(strings.TrimPrefix(f, "image/")))
-		if f == mimeMVT {
-			format = "mvt"
+		// f= is a format's name or its media type.
+		format = render.Normalize(f)
+		if ft, ok := render.FormatOfMediaType(f); ok && strings.Contains(f, "/") {
+			format = ft.Name
 		}
 	} else if a := r.Header.Get("Accept"); a != "" && !strings.Contains(a, k.Mime) {
 		switch {
@@ -377,18 +382,15 @@ func (s *server) ogcTile(w http.ResponseWriter, r *http.Request) {
 
 // serveTile answers tile t of layer l as if asked on /v1/udfs/{name}/tiles,
 // which keeps one cache entry (and alias) for the tile whatever route asked.
-func (s *server) serveTile(w http.ResponseWriter, r *http.Request, l *layer.Layer, t tiles.Tile, format string, q url.Values) {
-	r2 := r.Clone(r.Context())
-	r2.URL.Path = fmt.Sprintf("/v1/udfs/%s/tiles/%d/%d/%d.%s", url.PathEscape(l.Name), t.Z, t.X, t.Y, format)
-	r2.URL.RawPath = ""
-	r2.URL.RawQuery = q.Encode()
-	s.serve(w, r2, l, call{tile: &t, ext: format, query: q})
+func (s *api) serveTile(w http.ResponseWriter, r *http.Request, l *layer.Layer, t tiles.Tile, format string, q url.Values) {
+	path := fmt.Sprintf("/v1/udfs/%s/tiles/%d/%d/%d.%s", url.PathEscape(l.Name), t.Z, t.X, t.Y, format)
+	s.serve(w, r, l, call{tile: &t, ext: format, query: q, spelling: path + "\x00" + q.Encode()})
 }
 
 // --- WMTS 1.0.0 ---
 
 // wmtsLayers are the layers WMTS offers: those serving PNG tiles.
-func (s *server) wmtsLayers(r *http.Request) []*layer.Layer {
+func (s *api) wmtsLayers(r *http.Request) []*layer.Layer {
 	var out []*layer.Layer
 	for _, l := range s.visible(r) {
 		if slices.Contains(dataKinds(l), kindMap) {
@@ -402,7 +404,7 @@ func (s *server) wmtsLayers(r *http.Request) []*layer.Layer {
 // case-insensitive, as OGC's KVP encoding has them, so a name given twice in
 // two spellings is given twice. Every error is an OWS ExceptionReport (see
 // owsErrors for those raised outside this function).
-func (s *server) wmts(w http.ResponseWriter, r *http.Request) {
+func (s *api) wmts(w http.ResponseWriter, r *http.Request) {
 	q := url.Values{}
 	for k, v := range r.URL.Query() {
 		K := strings.ToUpper(k)
@@ -432,7 +434,7 @@ func (s *server) wmts(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *server) wmtsGetTile(w http.ResponseWriter, r *http.Request, q url.Values) {
+func (s *api) wmtsGetTile(w http.ResponseWriter, r *http.Request, q url.Values) {
 	for _, p := range []string{"LAYER", "TILEMATRIX", "TILEROW", "TILECOL"} {
 		if q.Get(p) == "" {
 			wmtsException(w, http.StatusBadRequest, "MissingParameterValue", strings.ToLower(p), p+" is required")
@@ -530,7 +532,7 @@ func wmtsException(w http.ResponseWriter, status int, code, locator, text string
 // owsErrors makes the JSON errors of the /wmts route (request limits, rate
 // limits, tokens, a failed render) OWS ExceptionReports with the same status,
 // so that a WMTS client only ever reads XML from it.
-func (s *server) owsErrors(next http.Handler) http.Handler {
+func (s *api) owsErrors(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/wmts" {
 			next.ServeHTTP(w, r)
@@ -598,7 +600,7 @@ func xmlEsc(s string) string {
 }
 
 // wmtsCapabilities answers the Capabilities document, KVP or RESTful.
-func (s *server) wmtsCapabilities(w http.ResponseWriter, r *http.Request) {
+func (s *api) wmtsCapabilities(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r)
 	w.Header().Add("Vary", "Authorization")
 	layers := s.wmtsLayers(r)

@@ -15,7 +15,7 @@ func staticHandler() http.Handler {
 }
 
 // page serves the map page at / and /map/{name}; the script picks the layer from the path.
-func (s *server) page(w http.ResponseWriter, r *http.Request) {
+func (s *api) page(w http.ResponseWriter, r *http.Request) {
 	b, err := staticFiles.ReadFile("static/index.html")
 	if err != nil {
 		http.Error(w, "map page missing from this build", http.StatusNotFound)

@@ -83,21 +83,6 @@ func duplicateError(name string) error {
 	return layer.Errorf(layer.BadRequest, "parameter %s: given more than once; give it once (only rescale repeats, once per band)", truncate(name, 64))
 }
 
-// sameSetting refuses two spellings of one setting in one query: colormap and
-// colormap_name, or an empty colormap, which would silently drop the layer's
-// default.
-func sameSetting(q url.Values) error {
-	if q.Has("colormap") && q.Has("colormap_name") {
-		return layer.Errorf(layer.BadRequest, "parameters colormap and colormap_name: the same setting; give one")
-	}
-	for _, k := range []string{"colormap", "colormap_name"} {
-		if vs, ok := q[k]; ok && len(vs) > 0 && strings.TrimSpace(vs[len(vs)-1]) == "" {
-			return layer.Errorf(layer.BadRequest, "parameter %s: empty; give a name from /v1/colormaps or custom JSON, or leave it out for the layer's default", k)
-		}
-	}
-	return nil
-}
-
 // jsonParams reads a JSON object of parameters; a key given twice is a 400,
 // as a query parameter given twice is.
 func jsonParams(body []byte) (map[string]any, error) {

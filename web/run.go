@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,7 +17,7 @@ import (
 
 // run serves file (single) mode: GET /v1/udfs/{name}/run?bounds=...&param=... or
 // POST with a JSON object of parameters.
-func (s *server) run(w http.ResponseWriter, r *http.Request) {
+func (s *api) run(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.layer(w, r, mux.Vars(r)["name"])
 	if !ok {
 		return
@@ -30,7 +31,7 @@ func (s *server) run(w http.ResponseWriter, r *http.Request) {
 }
 
 // readBody reads a request body within limits.max_body_bytes.
-func (s *server) readBody(r *http.Request) ([]byte, error) {
+func (s *api) readBody(r *http.Request) ([]byte, error) {
 	body, err := io.ReadAll(r.Body)
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -44,7 +45,7 @@ func (s *server) readBody(r *http.Request) ([]byte, error) {
 
 // fileCall reads a file-mode call's parameters from the query and, for POST, a
 // JSON body; bounds= (or the legacy bbox=) is xmin,ymin,xmax,ymax in lon/lat.
-func (s *server) fileCall(r *http.Request) (call, error) {
+func (s *api) fileCall(r *http.Request) (call, error) {
 	q := r.URL.Query()
 	if r.Method == http.MethodPost {
 		body, err := s.readBody(r)
@@ -67,21 +68,31 @@ func (s *server) fileCall(r *http.Request) (call, error) {
 			}
 		}
 	}
-	if q.Has("bounds") && q.Has("bbox") {
-		return call{}, layer.Errorf(layer.BadRequest, "parameters bounds and bbox: the same setting; give one")
+	b, err := queryBounds(q)
+	if err != nil {
+		return call{}, err
 	}
-	c := call{query: q}
+	return call{query: q, bounds: b}, nil
+}
+
+// queryBounds reads and removes bounds= (or the legacy bbox=):
+// xmin,ymin,xmax,ymax in lon/lat; nil when neither is given.
+func queryBounds(q url.Values) (*tiles.Bounds, error) {
+	if q.Has("bounds") && q.Has("bbox") {
+		return nil, layer.Errorf(layer.BadRequest, "parameters bounds and bbox: the same setting; give one")
+	}
+	var out *tiles.Bounds
 	for _, k := range []string{"bounds", "bbox"} {
 		if v := q.Get(k); v != "" {
-			b, err := parseBounds(v)
+			b, err := tiles.ParseBounds(v)
 			if err != nil {
-				return call{}, layer.Errorf(layer.BadRequest, "parameter %s: %v", k, err)
+				return nil, layer.Errorf(layer.BadRequest, "parameter %s: %v", k, err)
 			}
-			c.bounds = &b
+			out = &b
 		}
 		q.Del(k)
 	}
-	return c, nil
+	return out, nil
 }
 
 // queryValue turns a JSON parameter into the string a query would carry.
@@ -100,28 +111,9 @@ func queryValue(v any) string {
 	return string(b)
 }
 
-// parseBounds reads "xmin,ymin,xmax,ymax" or a JSON list of four numbers.
-func parseBounds(v string) (tiles.Bounds, error) {
-	v = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(v), "["), "]"))
-	parts := strings.Split(v, ",")
-	if len(parts) != 4 {
-		return tiles.Bounds{}, errors.New("want xmin,ymin,xmax,ymax")
-	}
-	var f [4]float64
-	for i, p := range parts {
-		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil {
-			return tiles.Bounds{}, errors.New("want xmin,ymin,xmax,ymax as numbers")
-		}
-		f[i] = x
-	}
-	b := tiles.Bounds{MinX: f[0], MinY: f[1], MaxX: f[2], MaxY: f[3]}
-	return b, b.Validate()
-}
-
 // shared serves the Fused-compatible shared-token routes: a token from config
 // grants anonymous use of one UDF, in tile or file mode.
-func (s *server) shared(w http.ResponseWriter, r *http.Request) {
+func (s *api) shared(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
 	name, ok := s.Tokens[v["token"]]
 	if !ok {

@@ -7,13 +7,13 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/layer"
-	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
+	"github.com/udftiles/udftiles/tileservice"
 )
 
 // tileJSON serves a TileJSON 3.0.0 document whose tile URL is absolute and carries
 // the request's query (parameters, colormap) through.
-func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
+func (s *api) tileJSON(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["name"]
 	l, ok := s.layer(w, r, name)
 	if !ok {
@@ -24,45 +24,29 @@ func (s *server) tileJSON(w http.ResponseWriter, r *http.Request) {
 
 // writeTileJSON answers the TileJSON of a layer whose tiles are at tilePath
 // (below the base URL), carrying the query q through.
-func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *layer.Layer, tilePath string, q url.Values) {
-	name := l.Name
-	if err := l.Status(); err != nil {
-		writeError(w, r, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + name + " is unavailable: " + err.Error()})
-		return
-	}
-	if err := sameSetting(q); err != nil {
+func (s *api) writeTileJSON(w http.ResponseWriter, r *http.Request, l *layer.Layer, tilePath string, q url.Values) {
+	if err := tileservice.SameSetting(q); err != nil {
 		writeError(w, r, err)
 		return
 	}
-	privateDoc(w, l)
-	sch := l.Handler.Schema()
-	format := sch.DefaultFormat
-	if f := q.Get("format"); f != "" {
-		var err error
-		if format, err = pickFormat("", f, sch); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		q.Del("format")
+	in, err := s.svc.Info(l, q.Get("format"))
+	if err != nil {
+		writeError(w, r, err)
+		return
 	}
-	u := s.baseURL(r) + tilePath + extension(format)
+	q.Del("format")
+	privateDoc(w, l)
+	u := s.baseURL(r) + tilePath + extension(in.Format)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	tj := tiles.TileJSON{
-		TileJSON: "3.0.0", Name: name, Description: l.Description, Scheme: "xyz",
-		Tiles: []string{u}, MinZoom: sch.MinZoom, MaxZoom: sch.MaxZoom,
-		Bounds: [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY},
-		Center: center(sch),
-	}
-	if format == "mvt" || format == "pbf" {
-		id := l.MVTLayer
-		if id == "" {
-			id = render.DefaultLayer
-		}
-		tj.VectorLayers = []tiles.VectorLayer{{ID: id, Fields: map[string]string{}, MinZoom: sch.MinZoom, MaxZoom: sch.MaxZoom}}
-	}
-	writeJSON(w, tj)
+	writeJSON(w, tiles.TileJSON{
+		TileJSON: "3.0.0", Name: in.Name, Description: in.Description, Scheme: "xyz",
+		Tiles: []string{u}, MinZoom: in.MinZoom, MaxZoom: in.MaxZoom,
+		Bounds:       [4]float64{in.Bounds.MinX, in.Bounds.MinY, in.Bounds.MaxX, in.Bounds.MaxY},
+		Center:       center(in.Schema),
+		VectorLayers: in.VectorLayers,
+	})
 }
 
 // baseURL is public_url when configured, else what the client used to reach
@@ -70,7 +54,7 @@ func (s *server) writeTileJSON(w http.ResponseWriter, r *http.Request, l *layer.
 // (server.trust_proxy), the proxy's X-Forwarded-Proto and X-Forwarded-Host.
 // Without that trust anyone could make the server write their host into the
 // URLs of its documents (and of a shared cache's copy of them).
-func (s *server) baseURL(r *http.Request) string {
+func (s *api) baseURL(r *http.Request) string {
 	if s.PublicURL != "" {
 		return strings.TrimRight(s.PublicURL, "/")
 	}

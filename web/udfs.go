@@ -80,7 +80,7 @@ func center(sch layer.Schema) [3]float64 {
 	return [3]float64{x, y, float64(z)}
 }
 
-func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
+func (s *api) listUDFs(w http.ResponseWriter, r *http.Request) {
 	ls := s.visible(r)
 	w.Header().Add("Vary", "Authorization")
 	privateDoc(w, ls...)
@@ -91,7 +91,7 @@ func (s *server) listUDFs(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"udfs": out})
 }
 
-func (s *server) getUDF(w http.ResponseWriter, r *http.Request) {
+func (s *api) getUDF(w http.ResponseWriter, r *http.Request) {
 	l, ok := s.layer(w, r, mux.Vars(r)["name"])
 	if !ok {
 		return

@@ -1,9 +1,10 @@
-// Command gohandler is a tileserver with a Go handler of its own compiled in:
-// the recommended way to serve Go code. It is the whole server (serve,
-// demo-data, version) plus one more handler, "distance", for config entries like
+// Command gohandler is a tileserver with a kind of layer of its own compiled
+// in: the recommended way to serve Go code. It is the whole server (serve,
+// demo-data, version) plus one more kind, "distance", added with one line
+// (cli.WithKind), for config entries like
 //
 //	udfs:
-//	  - {name: paris, handler: go, go: distance, options: {lon: 2.35, lat: 48.86},
+//	  - {name: paris, handler: distance, options: {lon: 2.35, lat: 48.86},
 //	     colormap: viridis, rescale: [0, 20000]}
 //
 // Build and run it from the repository root:
@@ -18,23 +19,25 @@ import (
 	"math"
 	"os"
 
+	"github.com/udftiles/udftiles/cli"
+	"github.com/udftiles/udftiles/config"
 	"github.com/udftiles/udftiles/gohandler"
 	"github.com/udftiles/udftiles/layer"
-	"github.com/udftiles/udftiles/server"
 	"github.com/udftiles/udftiles/tiles"
 )
 
 func main() {
-	os.Exit(server.Main(os.Args[1:], server.WithGoHandler("distance", NewDistance)))
+	os.Exit(cli.Main(os.Args[1:], cli.WithKind("distance", NewDistance)))
 }
 
-// NewDistance is the factory: it runs once per layer with the layer's options.
-func NewDistance(options map[string]any) (layer.Handler, error) {
+// NewDistance is the kind's factory: it runs once per layer with the layer's
+// config entry, whose options: hold its settings.
+func NewDistance(u config.UDF) (layer.Handler, error) {
 	var o struct {
 		Lon float64 `json:"lon"`
 		Lat float64 `json:"lat"`
 	}
-	if err := gohandler.DecodeOptions(options, &o); err != nil {
+	if err := gohandler.DecodeOptions(u.Options, &o); err != nil {
 		return nil, err
 	}
 	if o.Lon < -180 || o.Lon > 180 || o.Lat < -90 || o.Lat > 90 {

@@ -17,7 +17,7 @@ import (
 )
 
 func TestDistance(t *testing.T) {
-	h, err := NewDistance(map[string]any{"lon": 2.35, "lat": 48.86})
+	h, err := NewDistance(config.UDF{Options: map[string]any{"lon": 2.35, "lat": 48.86}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func TestDistance(t *testing.T) {
 		`options: lon 200, lat 0: want -180..180 and -90..90`: {"lon": 200},
 		`options: unknown field "lng"`:                        {"lng": 2},
 	} {
-		if _, err := NewDistance(opts); err == nil || err.Error() != want {
+		if _, err := NewDistance(config.UDF{Options: opts}); err == nil || err.Error() != want {
 			t.Errorf("NewDistance(%v) = %v, want %q", opts, err, want)
 		}
 	}
@@ -55,11 +55,12 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	goh := gohandler.Builtin()
-	goh["distance"] = NewDistance
+	var kinds layer.Kinds
+	kinds.Register("go", gohandler.Builtin().Factory)
+	kinds.Register("distance", NewDistance)
 	reg := layer.NewRegistry()
 	for _, u := range cfg.UDFs {
-		h, err := goh.New(u.Go, u.Options)
+		h, err := kinds.New(u)
 		if err != nil {
 			t.Fatalf("%s: %v", u.Name, err)
 		}

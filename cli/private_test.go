@@ -1,0 +1,57 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/udftiles/udftiles/config"
+)
+
+// TestPrivateFilesUnderAllow: the files of private layers are handed to the
+// web layer (which refuses them through url=), and one lying under a
+// cog_urls.allow entry is named in a warning at start-up with that entry;
+// public layers and private files elsewhere are not.
+func TestPrivateFilesUnderAllow(t *testing.T) {
+	dir := t.TempDir()
+	cogs, elsewhere := filepath.Join(dir, "cogs"), filepath.Join(dir, "elsewhere")
+	for _, d := range []string{cogs, elsewhere} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := `cog_urls:
+  allow: [` + cogs + `/, "s3://bucket/open/"]
+udfs:
+  - {name: hidden, handler: cog, path: ` + filepath.Join(cogs, "hidden.tif") + `, public: false}
+  - {name: hidden_s3, handler: cog, path: /vsis3/bucket/open/h.tif, public: false}
+  - {name: apart, handler: cog, path: ` + filepath.Join(elsewhere, "apart.tif") + `, public: false}
+  - {name: shown, handler: cog, path: ` + filepath.Join(cogs, "shown.tif") + `}
+`
+	cfg, err := config.Parse([]byte(yaml), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	files := privateFiles(cfg, slog.New(slog.NewJSONHandler(&buf, nil)))
+	if len(files) != 3 || files[0] != filepath.Join(cogs, "hidden.tif") {
+		t.Errorf("private files %v, want the three private layers' paths", files)
+	}
+	warned := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var rec struct {
+			Level, Msg, UDF, Allow string
+		}
+		if json.Unmarshal([]byte(line), &rec) == nil && rec.Level == "WARN" {
+			warned[rec.UDF] = rec.Allow
+		}
+	}
+	want := map[string]string{"hidden": cogs + "/", "hidden_s3": "s3://bucket/open/"}
+	if len(warned) != len(want) || warned["hidden"] != want["hidden"] || warned["hidden_s3"] != want["hidden_s3"] {
+		t.Errorf("warnings %v, want %v; log:\n%s", warned, want, buf.String())
+	}
+}

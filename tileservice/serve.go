@@ -1,0 +1,229 @@
+package tileservice
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/render"
+	"github.com/udftiles/udftiles/tiles"
+)
+
+// Request is one call of a layer: a tile, or file mode over optional bounds.
+type Request struct {
+	Tile   *tiles.Tile   // nil: file mode
+	Bounds *tiles.Bounds // file mode: where, in lon/lat; nil = the layer's default
+	Ext    string        // the format a path's extension names ("" = none)
+	// Query holds the handler's parameters, the style (colormap, rescale,
+	// ...), format= and the cache's (cache_max_age, cache, cache_reset).
+	Query url.Values
+	// Depth counts the runs and submits started by UDFs above this one.
+	Depth int
+	// RasterFormat and VectorFormat are the formats by kind of result when
+	// none is asked for (Fused's legacy dtype_out_raster and dtype_out_vector).
+	RasterFormat, VectorFormat string
+	// Spelling is how the request was written (a path and query): a request
+	// spelled as one answered before is answered from memory without its
+	// parameters being read again. "" = no such shortcut.
+	Spelling string
+}
+
+// Entry is an answer: the cached entry, where it came from, and how old the
+// request accepts it to be.
+type Entry struct {
+	*cache.Entry
+	Source cache.Source // memory, s3 or miss
+	// Accepts is how old the request accepts an answer to be: clients may
+	// keep the entry for what is left of the shorter of it and the entry's
+	// own MaxAge.
+	Accepts time.Duration
+	// Private: the layer is private; the answer is for its caller only.
+	Private bool
+}
+
+// Empty reports an answer with nothing to draw: an MVT without features, a
+// GeoJSON collection without features, an image every pixel of which is
+// transparent.
+func (e *Entry) Empty() bool { return render.IsEmpty(e.Body, e.ContentType) }
+
+// Tile renders (or finds in the cache) one tile of l.
+func (s *Service) Tile(ctx context.Context, l *layer.Layer, r Request) (*Entry, error) {
+	if r.Tile == nil {
+		return nil, layer.Errorf(layer.BadRequest, "a tile request names a tile")
+	}
+	return s.serve(ctx, l, r)
+}
+
+// Run renders (or finds in the cache) l in file mode.
+func (s *Service) Run(ctx context.Context, l *layer.Layer, r Request) (*Entry, error) {
+	r.Tile = nil
+	return s.serve(ctx, l, r)
+}
+
+func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry, error) {
+	if c.Query == nil {
+		c.Query = url.Values{}
+	}
+	if err := SameSetting(c.Query); err != nil {
+		return nil, err
+	}
+	if err := l.Status(); err != nil {
+		if layer.KindOf(err) == layer.Failed { // the UDF's own error: a traceback to show
+			return nil, err
+		}
+		return nil, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()}
+	}
+	if c.Depth < 0 || c.Depth > layer.MaxDepth {
+		return nil, layer.Errorf(layer.BadRequest, "runs and submits nested more than %d deep", layer.MaxDepth)
+	}
+	req := layer.Request{Tile: c.Tile, Depth: c.Depth}
+	maxAge, reset, err := s.freshness(c.Query, l)
+	if err != nil {
+		return nil, err
+	}
+	fo := cache.FetchOptions{MaxAge: maxAge, Reset: reset}
+	// A request seen before, spelled the same way, is answered from memory
+	// without parsing its parameters again; requests that say how to use the
+	// cache take the full path.
+	alias := ""
+	if c.Spelling != "" && !c.Query.Has("cache_max_age") && !c.Query.Has("cache") && !c.Query.Has("cache_reset") {
+		alias = l.Name + "\x00" + l.Handler.Version() + "\x00" + c.Spelling
+		if e, ok := s.cache.GetAlias(alias); ok {
+			return &Entry{Entry: e, Source: cache.Memory, Accepts: fo.MaxAge, Private: l.Private}, nil
+		}
+	}
+	sch := l.Handler.Schema()
+	mode := "file"
+	if c.Tile != nil {
+		mode = "tile"
+	}
+	if !slices.Contains(sch.Modes, mode) {
+		return nil, layer.Errorf(layer.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", "))
+	}
+	if t := c.Tile; t != nil {
+		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
+			return nil, layer.Errorf(layer.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom)
+		}
+		if !t.LonLat().Intersects(sch.Bounds) {
+			return nil, layer.Errorf(layer.NotFound, "tile %s is outside %s's bounds", t, l.Name)
+		}
+		req.Bounds = t.LonLat()
+	} else if c.Bounds != nil {
+		req.Bounds = *c.Bounds
+	}
+	q := c.Query
+	fmtParam := q.Get("format")
+	if fmtParam == "" && c.Ext == "" && !sch.Natural {
+		// A handler with a fixed kind of output takes the legacy format of its kind.
+		for _, f := range []string{c.RasterFormat, c.VectorFormat} {
+			if f != "" && sch.HasFormat(render.Normalize(f)) {
+				fmtParam = f
+				break
+			}
+		}
+	}
+	format, err := PickFormat(c.Ext, fmtParam, sch)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := render.ParseOptions(withoutDeclared(q, sch), withoutDeclared(l.Defaults, sch))
+	if err != nil {
+		return nil, err
+	}
+	opts.Tile = c.Tile
+	opts.Layer = l.MVTLayer
+	hq := url.Values{}
+	for k, vals := range q {
+		if !isReserved(k, sch) {
+			hq[k] = vals
+		}
+	}
+	if req.Params, err = sch.Coerce(hq); err != nil {
+		return nil, err
+	}
+	req.Format = format
+	where := "file"
+	if c.Tile != nil {
+		where = c.Tile.String()
+	} else if c.Bounds != nil {
+		where = fmt.Sprintf("file/%g,%g,%g,%g", c.Bounds.MinX, c.Bounds.MinY, c.Bounds.MaxX, c.Bounds.MaxY)
+	}
+	// A result rendered now is kept for the layer's own age, or the request's
+	// if longer: a request accepting only young answers does not shorten the
+	// life of the one it caused.
+	keep := fo.MaxAge
+	if keep > 0 {
+		keep = min(max(keep, l.FreshFor()), s.maxAgeLimit)
+	}
+	key := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: format,
+		Params: req.Params, Extra: opts.Canonical() + "|" + c.RasterFormat + "|" + c.VectorFormat}.String()
+	if alias != "" {
+		defer s.cache.Alias(alias, key)
+	}
+	e, src, err := s.cache.Fetch(ctx, key, fo, func(ctx context.Context) (*cache.Entry, error) {
+		// Handlers with a queue of their own (Python's python.queue, 503 past
+		// it) take no render slot: one held while waiting for a worker would
+		// stall the other layers' renders behind Python calls.
+		if _, own := l.Handler.(layer.Queued); !own {
+			release, err := s.slots.acquire(ctx)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
+		}
+		start := time.Now()
+		defer func() { s.metrics.RenderSeconds.WithLabelValues(l.Name).Observe(time.Since(start).Seconds()) }()
+		res, err := l.Handler.Run(ctx, req)
+		s.rendered(l.Name, err)
+		if err != nil {
+			return nil, err
+		}
+		f := format
+		if f == "" {
+			if _, raster := res.(*layer.Raster); raster {
+				f = c.RasterFormat
+			} else {
+				f = c.VectorFormat
+			}
+		}
+		body, ct, err := render.Encode(res, f, opts)
+		if ras, ok := res.(*layer.Raster); ok {
+			defer ras.Release() // encoded: its buffers serve the next tile
+		}
+		if err != nil {
+			return nil, err
+		}
+		e := cache.NewEntry(body, ct, keep)
+		if lg, ok := res.(layer.Logged); ok {
+			e.Logs, e.Truncated = lg.UDFLogs(), lg.Truncation()
+		}
+		return e, nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the caller went away
+		}
+		var pe *cache.PanicError
+		if errors.As(err, &pe) {
+			s.log.Error("panic rendering a tile", "udf", l.Name, "where", where, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
+			err = layer.Errorf(layer.Internal, "the server failed on this request; it has been logged")
+		}
+		return nil, err
+	}
+	return &Entry{Entry: e, Source: src, Accepts: fo.MaxAge, Private: l.Private}, nil
+}
+
+// rendered counts a handler run that no cache answered.
+func (s *Service) rendered(udf string, err error) {
+	outcome := "ok"
+	if err != nil {
+		outcome = "error"
+	}
+	s.metrics.Renders.WithLabelValues(udf, outcome).Inc()
+}
