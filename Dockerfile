@@ -22,6 +22,9 @@ FROM debian:bookworm-slim
 RUN apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       gdal-bin libgdal32 ca-certificates \
       python3 python3-numpy python3-pandas python3-geopandas python3-shapely python3-rasterio python3-xarray python3-matplotlib \
+      python3-scipy python3-skimage python3-rioxarray python3-pyproj python3-fiona python3-boto3 python3-fsspec \
+      python3-dotenv python3-openpyxl python3-netcdf4 python3-h5py python3-zarr python3-dask python3-pil python3-rtree \
+      python3-requests python3-gdal \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin udftiles
 COPY --from=build /out/tileserver /usr/local/bin/tileserver

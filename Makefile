@@ -5,16 +5,18 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 BIN := bin/tileserver
 VENDOR := web/static/vendor/maplibre-gl.js web/static/vendor/maplibre-gl.css
-# The map page's script: web/src/*.js bundled by esbuild (npm run build in web/).
-BUNDLE := web/static/app.js
+# The pages' scripts, bundled by esbuild (npm run build in web/): the map page's
+# from web/src/*.js, the Workbench's (with CodeMirror) from web/src/workbench/.
+BUNDLE := web/static/app.js web/static/workbench.js
 WEB_SRC := $(wildcard web/src/*.js)
+WORKBENCH_SRC := $(wildcard web/src/workbench/*.js)
 # npm's record of what web/node_modules holds, rewritten by every npm ci (make's or one's own).
 NPM_DONE := web/node_modules/.package-lock.json
 
 .PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs load fuzz chaos lint clean
 
 run: deps build demo-data
-	$(BIN) serve
+	UDFTILES_STORE_URL=$${UDFTILES_STORE_URL:-sqlite://data/udftiles.db} $(BIN) serve
 
 deps:
 	@scripts/deps.sh
@@ -30,8 +32,11 @@ $(VENDOR): $(NPM_DONE)
 	mkdir -p web/static/vendor
 	cp web/node_modules/maplibre-gl/dist/maplibre-gl.js web/node_modules/maplibre-gl/dist/maplibre-gl.css web/static/vendor/
 
-$(BUNDLE): $(WEB_SRC) $(NPM_DONE)
-	npm run --prefix web --silent build
+web/static/app.js: $(WEB_SRC) $(NPM_DONE)
+	npm run --prefix web --silent build:app
+
+web/static/workbench.js: $(WORKBENCH_SRC) $(WEB_SRC) $(NPM_DONE)
+	npm run --prefix web --silent build:workbench
 
 # Unit tests of the page's pure modules (node --test, no browser).
 web-test:

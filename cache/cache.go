@@ -371,6 +371,33 @@ func (c *Cache) Fetch(ctx context.Context, key string, o FetchOptions, render fu
 	}
 }
 
+// Lookup returns a fresh entry of key from memory, or from the tier behind it
+// (then kept in memory too), without rendering anything.
+func (c *Cache) Lookup(ctx context.Context, key string, maxAge time.Duration) (*Entry, Source, bool) {
+	if maxAge <= 0 {
+		return nil, Miss, false
+	}
+	if e, ok := c.get(key, maxAge); ok {
+		return e, Memory, true
+	}
+	if e := c.tierGet(ctx, key, maxAge); e != nil {
+		c.Put(key, e)
+		return e, c.tier.Source(), true
+	}
+	return nil, Miss, false
+}
+
+// Store keeps an entry rendered outside Fetch in memory and the tier behind it.
+func (c *Cache) Store(key string, e *Entry) {
+	if e.MaxAge <= 0 {
+		return
+	}
+	c.Put(key, e)
+	if c.tier != nil {
+		c.tier.Put(key, e)
+	}
+}
+
 // tierGet reads key from the tier behind memory; nil when it has no fresh entry.
 func (c *Cache) tierGet(ctx context.Context, key string, maxAge time.Duration) *Entry {
 	if c.tier == nil {

@@ -24,13 +24,17 @@ import (
 
 	"github.com/udftiles/udftiles"
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/catalog"
 	"github.com/udftiles/udftiles/cog"
 	"github.com/udftiles/udftiles/config"
 	"github.com/udftiles/udftiles/gohandler"
 	"github.com/udftiles/udftiles/internal/environ"
+	"github.com/udftiles/udftiles/internal/s3client"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/metrics"
+	"github.com/udftiles/udftiles/pyhost"
 	"github.com/udftiles/udftiles/python"
+	"github.com/udftiles/udftiles/store"
 	"github.com/udftiles/udftiles/tileservice"
 	"github.com/udftiles/udftiles/vector"
 	"github.com/udftiles/udftiles/web"
@@ -194,7 +198,22 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 	}
 	st.cache = c
 	st.closers = append(st.closers, c.Close)
-	pool, err := startPython(cfg, log)
+	db, err := openStore(cfg, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	saved := 0
+	if db != nil {
+		st.closers = append(st.closers, func() { db.Close() })
+		n, err := db.UDFs(context.Background())
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("store: %v", err)
+		}
+		saved = len(n)
+	}
+	pool, err := startPython(cfg, log, db != nil && (saved > 0 || mayEdit(cfg)))
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -215,13 +234,40 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 	lim := cfg.Limits
 	st.svc = tileservice.New(tileservice.Options{Registry: st.reg, Cache: c, MaxAgeLimit: cfg.Cache.MaxAgeLimit.Std(),
 		MaxRenders: lim.MaxRenders, MaxRenderQueue: lim.MaxRenderQueue, Metrics: m, Logger: log})
+	var cat *catalog.Catalog
+	if db != nil {
+		cat = catalog.New(catalog.Options{Store: db, Registry: st.reg, Build: python.Factory(pool, cfg.Python.Queue),
+			Dir: filepath.Join(cfg.Python.CacheDir, "catalog"), DefaultMaxAge: cfg.Cache.DefaultMaxAge.Std(), Logger: log})
+		ctx, cancel := context.WithCancel(context.Background())
+		st.closers = append(st.closers, cancel)
+		if err := cat.Start(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if pool != nil {
+		var storage *pyhost.Storage
+		if so := cfg.Storage; len(so.Allow) > 0 {
+			if storage, err = pyhost.NewStorage(so.Allow, s3client.Options{Endpoint: so.S3.Endpoint, Region: so.S3.Region,
+				AccessKey: so.S3.AccessKey, SecretKey: so.S3.SecretKey, PathStyle: so.S3.PathStyle}); err != nil {
+				st.Close()
+				return nil, fmt.Errorf("config: %v", err)
+			}
+		}
+		ho := pyhost.Options{Service: st.svc, Tokens: tokens(cfg), Storage: storage}
+		if cat != nil {
+			ho.ShareToken, ho.Lookup = cat.ShareToken, cat.Path
+		}
+		pool.SetHost(pyhost.New(ho))
+	}
 	var bearers []web.Bearer
 	for _, b := range cfg.Auth.Bearer {
-		wb, err := web.NewBearer(b.Name, b.SHA256, b.Admin)
+		wb, err := web.NewBearer(b.Name, b.SHA256, b.IsAdmin())
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("config: auth.bearer: %v", err)
 		}
+		wb.Editor = b.IsEditor()
 		bearers = append(bearers, wb)
 	}
 	d := web.Deps{Service: st.svc, Registry: st.reg, Cache: c, PublicURL: cfg.Server.PublicURL,
@@ -234,6 +280,7 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 			MaxJobsRunning: lim.MaxJobsRunning, MaxJobsStored: lim.MaxJobsStored, MaxJobResultMB: lim.MaxJobResultMB},
 		JobsDir: cfg.Server.JobsDir, JobsTTL: cfg.Server.JobsTTL.Std(), AnonymousJobControl: cfg.Auth.AnonymousJobControl}
 	d.MetricsAccess = cfg.Auth.Metrics
+	d.Catalog = cat
 	if len(cfg.COGURLs.Allow) > 0 {
 		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
 		// Files named by requests open as GeoTIFFs only; the configured
@@ -330,24 +377,60 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 // startPython starts the worker pool when a layer needs it.
-func startPython(cfg *config.Config, log *slog.Logger) (*python.Pool, error) {
+func startPython(cfg *config.Config, log *slog.Logger, catalog bool) (*python.Pool, error) {
 	udfs := map[string]any{}
 	need := false
 	for _, u := range cfg.UDFs {
 		udfs[u.Name] = map[string]string{"path": u.Path, "kind": u.Handler}
 		need = need || u.Handler == "python"
 	}
-	need = need || cfg.Auth.InlineCode
+	need = need || cfg.Auth.InlineCode || catalog
 	if !need {
 		return nil, nil
 	}
 	p := cfg.Python
 	return python.NewPool(python.Config{
 		Interpreter: p.Interpreter, Workers: p.Workers, Timeout: p.Timeout.Std(), MemoryMB: p.MemoryMB,
-		MaxOutputMB: p.MaxOutputMB, MaxLogMB: p.MaxLogMB,
+		MaxOutputMB: p.MaxOutputMB, MaxLogMB: p.MaxLogMB, MountDir: p.MountDir, Repos: p.Repos, StorageFD: cfg.Storage.FD,
 		CacheDir: p.CacheDir, Secrets: cfg.Secrets, Preload: p.Preload, UDFs: udfs,
 		Server: loopbackURL(cfg.Server.Listen), Logger: log,
 	})
+}
+
+// mayEdit reports whether some bearer may save UDFs (an editor or an admin).
+func mayEdit(cfg *config.Config) bool {
+	for _, b := range cfg.Auth.Bearer {
+		if b.IsAdmin() || b.IsEditor() {
+			return true
+		}
+	}
+	return cfg.AdminToken != ""
+}
+
+// openStore opens the database of store.url and migrates it; nil when
+// store.url is none.
+func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
+	u := cfg.Store.URL
+	if u == config.StoreOff {
+		return nil, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	db, err := store.Open(ctx, u)
+	if err != nil {
+		return nil, fmt.Errorf("store.url %s: %v (set store.url in the config, or UDFTILES_STORE_URL; %q turns the catalog off)", redact(u), err, config.StoreOff)
+	}
+	v, _ := db.SchemaVersion(ctx)
+	log.Info("store", "url", redact(u), "dialect", db.Dialect(), "schema", v)
+	return db, nil
+}
+
+// redact hides a URL's password.
+func redact(s string) string {
+	if p, err := url.Parse(s); err == nil && p.User != nil {
+		return p.Redacted()
+	}
+	return s
 }
 
 // loopbackURL is how workers reach this server for fused.run of non-Python layers.
@@ -401,7 +484,7 @@ func buildRegistry(cfg *config.Config, kinds *layer.Kinds) *layer.Registry {
 	reg := layer.NewRegistry()
 	for _, u := range cfg.UDFs {
 		l := &layer.Layer{Name: u.Name, Kind: u.Handler, Description: u.Description, MVTLayer: u.MVTLayer,
-			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}, Private: !u.IsPublic()}
+			MaxAge: cfg.Cache.DefaultMaxAge.Std(), Defaults: url.Values{}, Private: !u.IsPublic(), Source: layer.SourceConfig}
 		if u.CacheMaxAge != nil {
 			l.MaxAge, l.MaxAgeSet = u.CacheMaxAge.Std(), true
 		}

@@ -34,7 +34,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	storeDir, err := os.MkdirTemp("", "udftiles-cli-store-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv("UDFTILES_STORE_URL", "sqlite://"+filepath.Join(storeDir, "udftiles.db"))
 	code := m.Run()
+	os.RemoveAll(storeDir)
 	if pluginDir != "" {
 		os.RemoveAll(pluginDir)
 	}

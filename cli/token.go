@@ -8,12 +8,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/udftiles/udftiles/config"
 	"github.com/udftiles/udftiles/web"
 )
 
-const hashTokenUsage = `Usage: tileserver hash-token [--new] [--name NAME] [--admin]
+const hashTokenUsage = `Usage: tileserver hash-token [--new] [--name NAME] [--admin | --role admin|editor|reader]
 
 Prints the SHA-256 of a bearer token as auth.bearer stores it. The token is
 read from standard input (one line), or made with --new (32 random bytes) and
@@ -29,8 +31,15 @@ func hashToken(args []string, s *settings, stdin io.Reader) error {
 	fresh := fs.Bool("new", false, "make a new random token")
 	name := fs.String("name", "client", "the token's name in the printed config entry")
 	admin := fs.Bool("admin", false, "mark the printed config entry admin")
+	role := fs.String("role", "", "the printed entry's role: admin, editor (saves and shares UDFs) or reader")
 	if err := fs.Parse(args); err != nil || fs.NArg() > 0 {
 		return errUsage
+	}
+	if *role != "" && !slices.Contains(config.Roles, *role) {
+		return fmt.Errorf("hash-token: --role: want one of %s, got %q", strings.Join(config.Roles, ", "), *role)
+	}
+	if *admin && *role != "" && *role != "admin" {
+		return fmt.Errorf("hash-token: --admin and --role %s disagree; give --role alone", *role)
 	}
 	var token string
 	if *fresh {
@@ -49,6 +58,10 @@ func hashToken(args []string, s *settings, stdin io.Reader) error {
 		if token == "" {
 			return fmt.Errorf("hash-token: no token on standard input (or use --new)")
 		}
+	}
+	if *role != "" {
+		fmt.Fprintf(s.stdout, "auth:\n  bearer:\n    - name: %s\n      sha256: %s\n      role: %s\n", *name, web.HashToken(token), *role)
+		return nil
 	}
 	fmt.Fprintf(s.stdout, "auth:\n  bearer:\n    - name: %s\n      sha256: %s\n      admin: %v\n", *name, web.HashToken(token), *admin)
 	return nil

@@ -200,7 +200,7 @@ func (r *Reader) Schema() layer.Schema {
 			{Name: "tilesize", Type: layer.Int, Default: 256, Enum: []string{"256", "512"}},
 		},
 		Modes:         []string{"tile"},
-		Formats:       []string{"png", "jpg", "webp", "tif", "npy"},
+		Formats:       []string{"png", "jpg", "webp", "gif", "tif", "npy"},
 		DefaultFormat: "png",
 		MaxZoom:       24,
 		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},

@@ -4,6 +4,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -31,6 +32,48 @@ type Config struct {
 	Auth       Auth    `yaml:"auth"`
 	Limits     Limits  `yaml:"limits"`
 	COGURLs    COGURLs `yaml:"cog_urls"`
+	Storage    Storage `yaml:"storage"`
+	Store      Store   `yaml:"store"`
+}
+
+// Store is the database of the catalog (UDFs saved at run time, their
+// versions and share tokens) and of the change log replicas follow.
+type Store struct {
+	// URL is sqlite:///abs/path.db (embedded, one replica), sqlite://rel/path.db
+	// (beside the config file), postgres://user@host/db (replicas share it),
+	// or none (no catalog). Default: $UDFTILES_STORE_URL, else
+	// sqlite:///var/lib/udftiles/udftiles.db.
+	URL string `yaml:"url"`
+}
+
+// DefaultStoreURL is store.url when neither the config nor
+// $UDFTILES_STORE_URL sets it.
+const DefaultStoreURL = "sqlite:///var/lib/udftiles/udftiles.db"
+
+// StoreOff is the store.url that turns the store and the catalog off.
+const StoreOff = "none"
+
+// Storage is what UDFs read and write through fused.api and fused.download
+// of s3:// paths: the server does it for them, with its own credentials.
+type Storage struct {
+	// Allow lists the prefixes UDFs may use: s3://bucket/prefix/ or an
+	// absolute directory. Empty: UDFs have no storage.
+	Allow []string `yaml:"allow"`
+	// FD is what fd:// paths (Fused's own bucket) stand for: an s3:// prefix
+	// or a directory under Allow; "" = fd:// paths are refused.
+	FD string `yaml:"fd"`
+	// S3 are the endpoint and credentials of s3:// prefixes ("" = AWS and
+	// the environment's AWS_* variables).
+	S3 StorageS3 `yaml:"s3"`
+}
+
+// StorageS3 is the S3 endpoint of storage.
+type StorageS3 struct {
+	Endpoint  string `yaml:"endpoint"`
+	Region    string `yaml:"region"`
+	AccessKey string `yaml:"access_key"`
+	SecretKey string `yaml:"secret_key"`
+	PathStyle *bool  `yaml:"path_style"`
 }
 
 // COGURLs turns on tiles of any COG named by url= (GET /v1/cog/tiles/...), for
@@ -68,7 +111,20 @@ type Bearer struct {
 	Name   string `yaml:"name"`   // what logs and errors call it; never the token
 	SHA256 string `yaml:"sha256"` // 64 hex digits
 	Admin  bool   `yaml:"admin"`  // cache purges, profiles, inline code; else private UDFs only
+	// Role is admin, editor (saves UDFs to the catalog, shares and deletes its
+	// own, runs drafts) or reader (private UDFs only); "" = admin when Admin
+	// is set, else reader.
+	Role string `yaml:"role"`
 }
+
+// Roles are the values of auth.bearer[].role.
+var Roles = []string{"admin", "editor", "reader"}
+
+// IsAdmin reports whether the bearer has the admin role.
+func (b Bearer) IsAdmin() bool { return b.Admin || b.Role == "admin" }
+
+// IsEditor reports whether the bearer has the editor role.
+func (b Bearer) IsEditor() bool { return b.Role == "editor" }
 
 // Limits bound what one request, and one client, may ask of the server.
 type Limits struct {
@@ -172,6 +228,14 @@ type Python struct {
 	// MaxLogMB bounds what one call may print (default 64): past it the call
 	// fails with a 500 and its logs cut.
 	MaxLogMB int `yaml:"max_log_mb"`
+	// MountDir is the shared folder of fused.file_path (Fused's /mount):
+	// each UDF owner has a folder in it, whose .env is loaded for the
+	// owner's UDFs. "" = python.cache_dir/mount.
+	MountDir string `yaml:"mount_dir"`
+	// Repos maps GitHub repositories ("github.com/owner/name") to local git
+	// checkouts: fused.load of a URL into one reads the UDF from the
+	// checkout at the URL's commit or branch, with no network.
+	Repos map[string]string `yaml:"repos"`
 }
 
 // Token grants anonymous use of one UDF through the shared-token routes.
@@ -215,6 +279,8 @@ type UDF struct {
 	MaxFeatures *int `yaml:"max_features"`
 	// Columns are the properties a vector layer serves and filters on (default all).
 	Columns []string `yaml:"columns"`
+	// Env are environment variables set for the UDF's calls (python).
+	Env map[string]string `yaml:"env"`
 	// Public: false makes the layer private: it answers only requests with a
 	// bearer token (auth.bearer) or through a shared token, and anonymous
 	// listings leave it out. Default true.
@@ -271,7 +337,14 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 		c.UDFs[i].Path = resolve(baseDir, c.UDFs[i].Path)
 	}
 	c.Python.CacheDir = resolve(baseDir, c.Python.CacheDir)
+	c.Python.MountDir = resolve(baseDir, c.Python.MountDir)
+	for k, v := range c.Python.Repos {
+		c.Python.Repos[k] = resolve(baseDir, v)
+	}
 	c.Server.JobsDir = resolve(baseDir, c.Server.JobsDir)
+	if rest, ok := strings.CutPrefix(c.Store.URL, "sqlite://"); ok && rest != "" && !strings.HasPrefix(rest, "/") && !strings.HasPrefix(rest, ":memory:") {
+		c.Store.URL = "sqlite://" + resolve(baseDir, rest)
+	}
 	return c, nil
 }
 
@@ -291,6 +364,7 @@ func Defaults() *Config {
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
 			CacheDir: filepath.Join(os.TempDir(), "udftiles-cache"), Preload: []string{"numpy", "pandas", "geopandas", "shapely"}},
 		Limits: Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20},
+		Store:  Store{URL: cmp.Or(os.Getenv("UDFTILES_STORE_URL"), DefaultStoreURL)},
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -10,6 +11,9 @@ import (
 )
 
 var layerName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// repoKey is a repository of python.repos: host/owner/name.
+var repoKey = regexp.MustCompile(`^[A-Za-z0-9.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 
 // Validate checks every value and reports the first problem with its key path and the fix.
 func (c *Config) Validate() error {
@@ -24,6 +28,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Python.MaxLogMB < 0 || c.Python.MaxLogMB > 4000 {
 		return fmt.Errorf("config: python.max_log_mb: want 1 to 4000 (0 = 64), got %d", c.Python.MaxLogMB)
+	}
+	for k, dir := range c.Python.Repos {
+		if !repoKey.MatchString(k) {
+			return fmt.Errorf("config: python.repos: want keys like github.com/owner/name, got %q", k)
+		}
+		if dir == "" {
+			return fmt.Errorf("config: python.repos[%q]: want the folder of a local git checkout", k)
+		}
 	}
 	if u := c.Server.PublicURL; u != "" && !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
 		return fmt.Errorf("config: server.public_url: want an absolute http(s) URL, got %q", u)
@@ -55,6 +67,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.path: required: the file this layer serves", at)
 		case u.Options != nil && (u.Handler == "cog" || u.Handler == "vector" || u.Handler == "python"):
 			return fmt.Errorf("%s.options: not for handler %s (its settings have keys of their own)", at, u.Handler)
+		}
+		if len(u.Env) > 0 && u.Handler != "python" {
+			return fmt.Errorf("%s.env: only for handler python, got handler %q", at, u.Handler)
 		}
 		if err := validateVector(at, u); err != nil {
 			return err
@@ -107,7 +122,31 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: tokens[%d]: rate and burst: want 0 (no limit) or more, got %g and %d", i, t.Rate, t.Burst)
 		}
 	}
+	if err := c.validateStorage(); err != nil {
+		return err
+	}
 	return c.validateAuth()
+}
+
+// validateStorage checks storage.allow and storage.fd.
+func (c *Config) validateStorage() error {
+	for i, a := range c.Storage.Allow {
+		s3 := strings.HasPrefix(a, "s3://") && len(strings.TrimPrefix(a, "s3://")) > 0 && !strings.HasPrefix(strings.TrimPrefix(a, "s3://"), "/")
+		dir := strings.HasPrefix(a, "/") && !strings.HasPrefix(a, "/vsi")
+		if !s3 && !dir || strings.Contains(a, "..") {
+			return fmt.Errorf("config: storage.allow[%d]: want s3://bucket/prefix/ or an absolute directory, got %q", i, a)
+		}
+	}
+	if fd := c.Storage.FD; fd != "" {
+		under := false
+		for _, a := range c.Storage.Allow {
+			under = under || strings.HasPrefix(strings.TrimSuffix(fd, "/")+"/", strings.TrimSuffix(a, "/")+"/")
+		}
+		if !under {
+			return fmt.Errorf("config: storage.fd: %q is not under storage.allow", fd)
+		}
+	}
+	return nil
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -136,6 +175,15 @@ func (c *Config) validateAuth() error {
 			return fmt.Errorf("%s.sha256: the same token as auth.bearer[%d]", at, j)
 		}
 		hashes[h] = i
+		if b.Role != "" && !contains(Roles, b.Role) {
+			return fmt.Errorf("%s.role: want one of %s, got %q", at, strings.Join(Roles, ", "), b.Role)
+		}
+		if b.Admin && b.Role != "" && b.Role != "admin" {
+			return fmt.Errorf("%s: admin: true and role: %s disagree; give role alone", at, b.Role)
+		}
+	}
+	if u := c.Store.URL; u != StoreOff && !strings.HasPrefix(u, "sqlite://") && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return fmt.Errorf("config: store.url: want sqlite:///path/to/file.db, postgres://user@host/db or %s, got %q", StoreOff, redactURL(u))
 	}
 	if m := c.Auth.Metrics; m != "" && !contains(MetricsAccess, m) {
 		return fmt.Errorf("config: auth.metrics: want one of %s, got %q", strings.Join(MetricsAccess, ", "), m)
@@ -228,4 +276,13 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// redactURL hides a URL's password (a store URL in an error or a log).
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
 }

@@ -455,7 +455,7 @@ func (d *demoServer) workDir(t *testing.T, file string) string {
 
 // env is the environment of the server and the examples.
 func (d *demoServer) env(admin bool) []string {
-	drop := map[string]bool{"UDFTILES_URL": true, "UDFTILES_TOKEN": true, "TOKEN": true, "PYTHONPATH": true,
+	drop := map[string]bool{"UDFTILES_URL": true, "UDFTILES_TOKEN": true, "UDFTILES_CACHE_DIR": true, "TOKEN": true, "PYTHONPATH": true,
 		"TMPDIR": true, "BASH_ENV": true, "NO_PROXY": true, "no_proxy": true, "GOMEMLIMIT": true, "GDAL_CACHEMAX": true}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -468,6 +468,7 @@ func (d *demoServer) env(admin bool) []string {
 		"TMPDIR="+filepath.Join(d.tmp, "tmp"),
 		"NO_PROXY=127.0.0.1,localhost", "no_proxy=127.0.0.1,localhost",
 		"PYTHONPATH="+filepath.Join(d.root, "clients", "python"),
+		"UDFTILES_CACHE_DIR="+filepath.Join(d.tmp, "udftiles-cache"), // the client's @cache and local runs
 	)
 	if d.addr != "" {
 		env = append(env, "UDFTILES_URL=http://"+d.addr)

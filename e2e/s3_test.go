@@ -45,7 +45,18 @@ var shared struct {
 }
 
 func TestMain(m *testing.M) {
+	// Servers whose config names no store keep their catalog beside their
+	// config (see start); anything else started here, in this run's folder.
+	storeDir, err := os.MkdirTemp("", "udftiles-e2e-store-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	if os.Getenv("UDFTILES_STORE_URL") == "" {
+		os.Setenv("UDFTILES_STORE_URL", "sqlite://"+filepath.Join(storeDir, "udftiles.db"))
+	}
 	code := m.Run()
+	os.RemoveAll(storeDir)
 	if shared.dir != "" {
 		os.RemoveAll(shared.dir)
 	}
@@ -225,6 +236,9 @@ func launch(t *testing.T, name, cfg string) *tileServer {
 func (s *tileServer) start() {
 	s.t.Helper()
 	s.cmd = exec.Command(s.bin, "serve", "--config", s.cfg, "--listen", s.addr)
+	// Each server's own catalog, beside its config (kept over restarts),
+	// unless its config names a store.
+	s.cmd.Env = append(os.Environ(), "UDFTILES_STORE_URL=sqlite://"+filepath.Join(filepath.Dir(s.cfg), "udftiles-"+strings.NewReplacer("/", "_", " ", "_").Replace(s.name)+".db"))
 	s.cmd.Stderr = s.logs
 	s.cmd.WaitDelay = 5 * time.Second // Python workers holding stderr must not hang Wait
 	if err := s.cmd.Start(); err != nil {

@@ -287,7 +287,7 @@ func (c *Checker) Schema() layer.Schema {
 			{Name: "transparent", Type: layer.Bool, Default: false, Description: "leave the dark squares transparent"},
 		},
 		Modes:         []string{"tile"},
-		Formats:       []string{"png", "jpg", "webp", "tif", "npy"},
+		Formats:       []string{"png", "jpg", "webp", "gif", "tif", "npy"},
 		DefaultFormat: "png",
 		MinZoom:       c.minZoom,
 		MaxZoom:       c.maxZoom,

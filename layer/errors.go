@@ -22,6 +22,7 @@ const (
 	Unauthorized             // a route that needs a token got none: 401
 	Forbidden                // the token does not grant this: 403
 	TooMany                  // the client (or shared token) is over its rate limit: 429
+	Conflict                 // the request clashes with the state: a name taken by another layer: 409
 )
 
 // Error is a failure with a kind, a message for the user and optional logs.

@@ -19,6 +19,11 @@ type Request struct {
 	Bounds tiles.Bounds   // lon/lat; from the tile, from ?bounds=, or the handler's default
 	Params map[string]any // already coerced against the handler's Schema
 	Format string         // requested output format, "" = the result's natural one
+	// Area is the geometry file mode's bounds= gave (GeoJSON or WKT, as
+	// given), Bounds being its envelope; "" when bounds were four numbers.
+	// Handlers that take shapes (Python's GeoDataFrame and shapely
+	// annotations) use it; the others use Bounds.
+	Area string
 	// Depth counts the runs and submits started by UDFs above this one
 	// (X-Udftiles-Depth); Python UDFs refuse to go deeper than MaxDepth.
 	Depth int

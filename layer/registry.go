@@ -26,7 +26,20 @@ type Layer struct {
 	// Private layers answer only requests with a bearer token (or through a
 	// shared token) and are left out of anonymous listings.
 	Private bool
+	// Source says where the layer comes from: SourceConfig (config.yaml,
+	// read-only) or SourceCatalog (saved at run time).
+	Source string
+	// Owner is the bearer that created a catalog layer; "" for config layers.
+	Owner string
+	// Version is a catalog layer's version number; 0 for config layers.
+	Version int
 }
+
+// Where layers come from.
+const (
+	SourceConfig  = "config"
+	SourceCatalog = "catalog"
+)
 
 // MaxAger is implemented by handlers that choose their own cache_max_age.
 type MaxAger interface {
@@ -71,6 +84,18 @@ func (r *Registry) Add(l *Layer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.layers[l.Name] = l
+}
+
+// Remove drops the named layer if it is the one given (a newer layer of the
+// same name stays); it reports whether it removed it.
+func (r *Registry) Remove(l *Layer) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if cur, ok := r.layers[l.Name]; ok && cur == l {
+		delete(r.layers, l.Name)
+		return true
+	}
+	return false
 }
 
 // Get returns the named layer.

@@ -25,6 +25,11 @@ const (
 	List      ParamType = "list"     // a JSON list, or comma-separated strings
 	Dict      ParamType = "dict"     // a JSON object
 	Geometry  ParamType = "geometry" // GeoJSON or WKT, parsed by the UDF's side
+	// DataFrame is a table: JSON records (a list of objects), a JSON object
+	// (columns, or GeoJSON); GeoDataFrame also takes WKT. Checked here, passed
+	// on as its text and built by the UDF's side.
+	DataFrame    ParamType = "dataframe"
+	GeoDataFrame ParamType = "geodataframe"
 )
 
 // Param is one parameter of a handler.
@@ -173,6 +178,8 @@ func coerceValue(p Param, vals []string) (any, error) {
 			return nil, fmt.Errorf("want a JSON object, got %q", last)
 		}
 		return d, nil
+	case DataFrame, GeoDataFrame:
+		return frameText(p.Type, last)
 	case IntList, FloatList:
 		var parts []string
 		for _, v := range vals {
@@ -205,4 +212,58 @@ func coerceValue(p Param, vals []string) (any, error) {
 	default:
 		return last, nil
 	}
+}
+
+// frameText checks a DataFrame or GeoDataFrame parameter and returns its text:
+// JSON records (a list of objects) or a JSON object (columns, or GeoJSON: a
+// FeatureCollection, a Feature or a geometry); for a GeoDataFrame also WKT,
+// which the UDF's side parses.
+func frameText(t ParamType, s string) (any, error) {
+	want := "JSON records (a list of objects), a JSON object or GeoJSON"
+	if t == GeoDataFrame {
+		want = "GeoJSON, WKT or JSON records with a geometry field"
+	}
+	switch {
+	case strings.HasPrefix(s, "["):
+		var rows []json.RawMessage
+		if err := json.Unmarshal([]byte(s), &rows); err != nil {
+			return nil, fmt.Errorf("want %s: %v", want, err)
+		}
+		for i, r := range rows {
+			if len(r) == 0 || r[0] != '{' {
+				return nil, fmt.Errorf("want %s: record %d is not a JSON object", want, i)
+			}
+		}
+	case strings.HasPrefix(s, "{"):
+		if !json.Valid([]byte(s)) {
+			var v any
+			return nil, fmt.Errorf("want %s: %v", want, json.Unmarshal([]byte(s), &v))
+		}
+	case t == GeoDataFrame && s != "" && (s[0]|0x20 >= 'a' && s[0]|0x20 <= 'z'):
+		// WKT: parsed by the UDF's side
+	default:
+		if len(s) > 40 {
+			s = s[:40] + "..."
+		}
+		return nil, fmt.Errorf("want %s, got %q", want, s)
+	}
+	return s, nil
+}
+
+// QueryText is a JSON value as a query parameter's text: strings as they
+// are, numbers and booleans spelled out, null empty, lists and objects as
+// JSON.
+func QueryText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return ""
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }

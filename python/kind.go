@@ -15,7 +15,7 @@ func Factory(pool *Pool, queue int) layer.Factory {
 		if pool == nil {
 			return nil, errors.New("no Python workers are running")
 		}
-		o := Options{Path: u.Path, Queue: queue}
+		o := Options{Name: u.Name, Path: u.Path, Queue: queue, Env: u.Env}
 		if u.Timeout != nil {
 			o.Timeout = u.Timeout.Std()
 		}

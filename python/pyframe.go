@@ -57,8 +57,15 @@ func writeFrame(w io.Writer, header map[string]any, blobs [][]byte) error {
 
 // reply is a decoded worker frame.
 type reply struct {
-	ID          string            `json:"id"`  // the call's id, echoed
-	PID         int               `json:"pid"` // the interpreter that answered
+	ID  string `json:"id"`  // the call's id, echoed
+	PID int    `json:"pid"` // the interpreter that answered
+	// Op is "host" for a request of the UDF to the server during its call
+	// (Host names it, Args are its arguments, Hid numbers it); "" for the
+	// call's reply.
+	Op          string            `json:"op"`
+	Hid         int64             `json:"hid"`
+	Host        string            `json:"host"`
+	Args        json.RawMessage   `json:"args"`
 	OK          bool              `json:"ok"`
 	Status      int               `json:"status"`
 	Error       string            `json:"error"`

@@ -40,6 +40,16 @@ type Config struct {
 	Server       string         // this server's base URL, for fused.run of non-Python layers
 	Env          []string       // extra environment for workers
 	Logger       *slog.Logger
+	// Host answers what UDFs ask of the server during a call (nested runs,
+	// storage); nil: nothing (SetHost sets it later).
+	Host Host
+	// MountDir is the shared folder of fused.file_path ("" = CacheDir/mount).
+	MountDir string
+	// Repos maps "github.com/owner/name" to local git checkouts for fused.load.
+	Repos map[string]string
+	// StorageFD is what fd:// paths of fused.api stand for (s3://bucket/prefix
+	// or a directory under storage.allow); "" = fd:// is refused.
+	StorageFD string
 }
 
 // maxFrame is the largest reply frame a worker may send: a result of
@@ -73,6 +83,12 @@ type Pool struct {
 
 	busy     atomic.Int64
 	restarts atomic.Int64
+	// host answers what calls ask of the server (set once the server's
+	// service exists: SetHost).
+	host atomic.Pointer[Host]
+	// parked counts workers waiting for the server during a call (a nested
+	// run, a job): the pool may run that many workers beyond Workers.
+	parked atomic.Int64
 }
 
 // NewPool extracts the runtime and starts cfg.Workers workers in the background;
@@ -122,7 +138,10 @@ func NewPool(cfg Config) (*Pool, error) {
 	if cfg.WorkDir == "" {
 		cfg.WorkDir, _ = os.Getwd()
 	}
-	p := &Pool{cfg: cfg, dir: dir, idle: make(chan *worker, cfg.Workers)}
+	p := &Pool{cfg: cfg, dir: dir, idle: make(chan *worker, cfg.Workers*(1+layer.MaxDepth))}
+	if cfg.Host != nil {
+		p.SetHost(cfg.Host)
+	}
 	for i := 0; i < cfg.Workers; i++ {
 		p.spawn()
 	}
@@ -160,6 +179,7 @@ func (p *Pool) initMessage() map[string]any {
 		udfs = map[string]any{}
 	}
 	return map[string]any{"op": "init", "cache_dir": p.cfg.CacheDir, "secrets": secrets,
+		"mount_dir": p.cfg.MountDir, "storage_fd": p.cfg.StorageFD, "repos": p.cfg.Repos,
 		"memory_mb": p.cfg.MemoryMB, "max_output_mb": p.cfg.MaxOutputMB, "max_log_mb": p.cfg.MaxLogMB, "preload": preload, "udfs": udfs, "server": p.cfg.Server}
 }
 
@@ -251,8 +271,14 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 	var w *worker
 	wait := time.NewTimer(timeout)
 	defer wait.Stop()
+	// Calls waiting for the server come and go while this one waits: the pool
+	// looks again now and then whether it may start a worker for it.
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
 	for w == nil {
+		p.grow()
 		select {
+		case <-tick.C:
 		case w = <-p.idle:
 			if !w.alive() {
 				// It died while idle (killed from outside, out of memory): it is
@@ -276,7 +302,14 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 	defer p.busy.Add(-1)
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	rep, err := w.roundTrip(ctx, header, blobs)
+	depth, _ := header["depth"].(int)
+	udf, _ := header["layer"].(string)
+	var host Host
+	if h := p.host.Load(); h != nil {
+		host = *h
+	}
+	rep, err := w.roundTrip(ctx, header, blobs, hostFunc{host: host, pool: p, depth: depth, layer: udf})
+	w.setParked(false, p) // a UDF that parked and never came back
 	if err != nil || !w.alive() {
 		p.replace(w)
 		var died *errWorkerDied
@@ -303,6 +336,33 @@ func (p *Pool) call(ctx context.Context, timeout time.Duration, header map[strin
 	return rep, nil
 }
 
+// SetHost sets what answers the requests of UDFs to the server (nested runs,
+// storage): the server's tile service is made after its pool.
+func (p *Pool) SetHost(h Host) { p.host.Store(&h) }
+
+// park counts a worker waiting for the server (n = 1) or back from it (-1).
+func (p *Pool) park(n int64) { p.parked.Add(n) }
+
+// maxExtra bounds the workers run beyond Workers for calls nested in
+// waiting ones: one per level of nesting a call may go.
+func (p *Pool) maxExtra() int { return p.cfg.Workers * layer.MaxDepth }
+
+// grow starts a worker beyond Workers when none is idle and some wait for
+// the server: their nested calls get a worker of their own instead of
+// waiting for those the calls above them hold.
+func (p *Pool) grow() {
+	if len(p.idle) > 0 {
+		return
+	}
+	parked := int(p.parked.Load())
+	p.mu.Lock()
+	need := !p.closed && parked > 0 && p.live < p.cfg.Workers+min(parked, p.maxExtra())
+	p.mu.Unlock()
+	if need {
+		p.spawn()
+	}
+}
+
 // replace ends a worker that failed or died and starts another.
 func (p *Pool) replace(w *worker) {
 	w.kill()
@@ -313,12 +373,17 @@ func (p *Pool) replace(w *worker) {
 	p.spawn()
 }
 
-// release makes w idle again, unless the pool was closed. Under p.mu, so that
+// release makes w idle again, unless the pool was closed or runs workers
+// beyond Workers that no waiting call needs any more. Under p.mu, so that
 // Close, which drains the idle workers under it too, cannot miss one.
 func (p *Pool) release(w *worker) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
+		return false
+	}
+	if p.live > p.cfg.Workers+int(p.parked.Load()) {
+		p.live-- // an extra worker: it ends (the caller kills it)
 		return false
 	}
 	select {

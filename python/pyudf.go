@@ -22,9 +22,12 @@ import (
 
 // Options configure one Python UDF layer.
 type Options struct {
-	Path    string        // a .py file or a saved UDF folder (Name/Name.py, meta.json, utils.py)
-	Timeout time.Duration // per call; 0 = the pool's
-	Queue   int           // calls waiting for a worker (beyond one per worker running) before 503; 0 = 4 per worker
+	Name    string            // the layer's name (what its calls ask the server as)
+	Owner   string            // its owner: its folder of the shared mount ("" = shared)
+	Env     map[string]string // environment of its calls
+	Path    string            // a .py file or a saved UDF folder (Name/Name.py, meta.json, utils.py)
+	Timeout time.Duration     // per call; 0 = the pool's
+	Queue   int               // calls waiting for a worker (beyond one per worker running) before 503; 0 = 4 per worker
 	MinZoom int
 	MaxZoom int
 	Bounds  *tiles.Bounds // lon/lat extent of the UDF's data; nil = the world
@@ -57,6 +60,12 @@ type pyInspect struct {
 		Default  any    `json:"default"`
 		Required bool   `json:"required"`
 	} `json:"params"`
+	// Spatial are the parameters the request fills (bounds, bbox, x, y, z,
+	// and those annotated fused.types.Tile and the like).
+	Spatial []struct {
+		Name string `json:"name"`
+		Type string `json:"type"`
+	} `json:"spatial"`
 	Kwargs      bool   `json:"kwargs"`
 	Name        string `json:"name"`
 	CacheMaxAge any    `json:"cache_max_age"`
@@ -158,17 +167,30 @@ func readUDF(path string) (file, stamp string, code []byte, err error) {
 }
 
 var pyTypes = map[string]layer.ParamType{"int": layer.Int, "float": layer.Float, "bool": layer.Bool, "str": layer.Str,
-	"list": layer.List, "dict": layer.Dict, "geometry": layer.Geometry}
+	"list": layer.List, "dict": layer.Dict, "geometry": layer.Geometry,
+	"dataframe": layer.DataFrame, "geodataframe": layer.GeoDataFrame}
 
 func (u *UDF) buildSchema(in pyInspect) layer.Schema {
 	s := layer.Schema{Kwargs: in.Kwargs, Modes: []string{"tile", "file"},
-		Formats:  []string{"png", "jpg", "webp", "tif", "npy", "geojson", "json", "csv", "mvt", "pbf", "parquet"},
+		// Every format of some kind of result (render's table): which answer
+		// depends on what the UDF returns (/v1/udfs lists formats_by_result).
+		Formats: []string{"png", "jpg", "webp", "gif", "tif", "npy", "geojson", "json", "csv", "mvt", "pbf", "parquet",
+			"feather", "xlsx", "html"},
 		MinZoom:  u.opts.MinZoom,
 		MaxZoom:  u.opts.MaxZoom,
 		Bounds:   u.bounds(),
 		Doc:      in.Doc,
 		Natural:  true,
-		Reserved: []string{"bounds", "bbox", "x", "y", "z"},
+		Reserved: []string{"bounds", "bbox"},
+	}
+	// x, y and z: a tile call fills them from its path; a file-mode call
+	// passes them to a UDF that declares them, and refuses them otherwise
+	// (unless it takes **kwargs).
+	for _, sp := range in.Spatial {
+		if isTileNumber(sp.Name, sp.Type) {
+			s.Params = append(s.Params, layer.Param{Name: sp.Name, Type: layer.Int,
+				Description: "the tile's " + sp.Name + ": from the path in tile mode; give it in file mode"})
+		}
 	}
 	for _, p := range in.Params {
 		t, ok := pyTypes[p.Type]
@@ -178,6 +200,12 @@ func (u *UDF) buildSchema(in pyInspect) layer.Schema {
 		s.Params = append(s.Params, layer.Param{Name: p.Name, Type: t, Default: p.Default, Required: p.Required})
 	}
 	return s
+}
+
+// isTileNumber says whether a parameter the request fills is the tile's x, y or
+// z (the worker's _spatial_value gives them the tile's numbers).
+func isTileNumber(name, typ string) bool {
+	return (name == "x" || name == "y" || name == "z") && (typ == "int" || typ == "str" || typ == "float")
 }
 
 // parseAge reads @fused.udf(cache_max_age=...): "90d", "1h", "30s" or seconds.
@@ -254,13 +282,26 @@ func (u *UDF) Run(ctx context.Context, req layer.Request) (layer.Result, error) 
 	if timeout <= 0 {
 		timeout = u.pool.cfg.Timeout
 	}
-	header := map[string]any{"op": "call", "path": u.opts.Path, "params": u.explicit(req.Params), "depth": req.Depth}
+	header := map[string]any{"op": "call", "path": u.opts.Path, "params": u.explicit(req.Params), "depth": req.Depth, "layer": u.opts.Name,
+		"owner": u.opts.Owner, "env": u.opts.Env}
 	if req.Bounds != (tiles.Bounds{}) {
 		b := req.Bounds
 		header["bounds"] = []float64{b.MinX, b.MinY, b.MaxX, b.MaxY}
 	}
-	if req.Tile != nil {
-		header["tile"] = map[string]int{"x": req.Tile.X, "y": req.Tile.Y, "z": req.Tile.Z}
+	if req.Area != "" && req.Tile == nil {
+		header["area"] = req.Area
+	}
+	if t := req.Tile; t != nil {
+		header["tile"] = map[string]int{"x": t.X, "y": t.Y, "z": t.Z}
+		for _, n := range []struct {
+			name string
+			v    int
+		}{{"x", t.X}, {"y", t.Y}, {"z", t.Z}} {
+			if v, ok := req.Params[n.name]; ok && u.takesTile(n.name) && fmt.Sprint(v) != fmt.Sprint(n.v) {
+				return nil, layer.Errorf(layer.BadRequest, "parameter %s=%v: this tile's path gives %s=%d; give x, y and z as parameters in file mode only",
+					n.name, v, n.name, n.v)
+			}
+		}
 	}
 	rep, err := u.pool.call(ctx, timeout, header, nil)
 	if err != nil {
@@ -290,6 +331,18 @@ func (u *UDF) Run(ctx context.Context, req layer.Request) (layer.Result, error) 
 		l.SetLogs(rep.Logs)
 	}
 	return res, nil
+}
+
+// takesTile says whether the UDF declares x, y or z (name) as the tile's.
+func (u *UDF) takesTile(name string) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, p := range u.schema.Params {
+		if p.Name == name {
+			return p.Type == layer.Int && (name == "x" || name == "y" || name == "z")
+		}
+	}
+	return false
 }
 
 // explicit leaves out the parameters that hold their schema default: the

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,20 @@ type worker struct {
 	// must carry it (a wrapper may have started Python as another process).
 	pyPID    int
 	maxFrame int // the largest reply accepted
+	// parked: the call running says it waits for the server (counted in
+	// the pool's parked workers).
+	parked atomic.Bool
+}
+
+// setParked records that the call running waits for the server, or not.
+func (w *worker) setParked(on bool, p *Pool) {
+	if w.parked.Swap(on) != on {
+		if on {
+			p.park(1)
+		} else {
+			p.park(-1)
+		}
+	}
 }
 
 // tailBuffer keeps the last bytes written to it since the last reset: a
@@ -102,7 +117,7 @@ func startWorker(ctx context.Context, cfg Config, dir string, init map[string]an
 	}()
 	ctx, cancel := context.WithTimeout(ctx, cfg.StartTimeout)
 	defer cancel()
-	rep, err := w.exchange(ctx, init, nil)
+	rep, err := w.exchange(ctx, init, nil, hostFunc{})
 	if err != nil {
 		w.kill()
 		if tail := w.stderr.String(); tail != "" {
@@ -181,13 +196,13 @@ func callID() string {
 // id and come from the worker's interpreter; anything else kills the worker
 // (errProtocol). When ctx ends first the worker is killed too, since a UDF
 // cannot be interrupted safely.
-func (w *worker) roundTrip(ctx context.Context, header map[string]any, blobs [][]byte) (*reply, error) {
+func (w *worker) roundTrip(ctx context.Context, header map[string]any, blobs [][]byte, host hostFunc) (*reply, error) {
 	if n := w.pending(); n != 0 {
 		w.kill()
 		return nil, &errProtocol{what: fmt.Sprintf("%d bytes written outside a call", n)}
 	}
 	w.stderr.reset()
-	rep, err := w.exchange(ctx, header, blobs)
+	rep, err := w.exchange(ctx, header, blobs, host)
 	if err != nil {
 		return nil, err
 	}
@@ -198,9 +213,11 @@ func (w *worker) roundTrip(ctx context.Context, header map[string]any, blobs [][
 	return rep, nil
 }
 
-// exchange writes a frame with a new id and reads one reply frame, which must
-// carry that id.
-func (w *worker) exchange(ctx context.Context, header map[string]any, blobs [][]byte) (*reply, error) {
+// exchange writes a frame with a new id and reads frames until the reply,
+// which must carry that id. Frames the worker sends on the way are its
+// requests to the server (op "host"), each answered with host on its own
+// goroutine, so a call may ask several things at once.
+func (w *worker) exchange(ctx context.Context, header map[string]any, blobs [][]byte, host hostFunc) (*reply, error) {
 	id := callID()
 	header["id"] = id
 	type result struct {
@@ -208,13 +225,40 @@ func (w *worker) exchange(ctx context.Context, header map[string]any, blobs [][]
 		err error
 	}
 	done := make(chan result, 1)
+	var writes sync.Mutex // the call and the answers share the request pipe
+	var asks sync.WaitGroup
 	go func() {
-		if err := writeFrame(w.in, header, blobs); err != nil {
+		writes.Lock()
+		err := writeFrame(w.in, header, blobs)
+		writes.Unlock()
+		if err != nil {
 			done <- result{nil, err}
 			return
 		}
-		rep, err := readFrame(w.out, w.maxFrame)
-		done <- result{rep, err}
+		for {
+			rep, err := readFrame(w.out, w.maxFrame)
+			if err != nil {
+				done <- result{nil, err}
+				return
+			}
+			if rep.Op != "host" {
+				asks.Wait() // no answer is written after the reply
+				done <- result{rep, nil}
+				return
+			}
+			if rep.ID != id || rep.PID != w.pyPID {
+				done <- result{rep, nil} // checked as a reply: a protocol error
+				return
+			}
+			asks.Add(1)
+			go func() {
+				defer asks.Done()
+				ans := host.answer(ctx, w, rep)
+				writes.Lock()
+				defer writes.Unlock()
+				_ = writeFrame(w.in, ans.header, ans.blobs)
+			}()
+		}
 	}()
 	select {
 	case r := <-done:
@@ -237,6 +281,10 @@ func (w *worker) exchange(ctx context.Context, header map[string]any, blobs [][]
 		if r.rep.ID != id {
 			w.kill()
 			return nil, &errProtocol{what: "a reply for another call"}
+		}
+		if r.rep.Op == "host" {
+			w.kill()
+			return nil, &errProtocol{what: "a request to the server from another process"}
 		}
 		return r.rep, nil
 	case <-ctx.Done():

@@ -140,7 +140,7 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 		b, err = GeoTIFF(r)
 	case "npy":
 		b, err = NPY(r)
-	case "png", "jpg", "webp":
+	case "png", "jpg", "webp", "gif":
 		img := pooledImage(r.Width, r.Height)
 		defer putImage(img) // the encoders copy what they keep
 		if img, err = paint(r, st, img); err != nil {
@@ -151,11 +151,13 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 			b, err = PNG(img)
 		case "jpg":
 			b, err = JPEG(img)
+		case "gif":
+			b, err = GIF(img)
 		default:
 			b, err = WebP(img)
 		}
 	default:
-		return nil, "", layer.Errorf(layer.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
+		return nil, "", cannotEncode(format, KindRaster, "an array")
 	}
 	if err != nil {
 		return nil, "", err

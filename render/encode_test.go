@@ -93,8 +93,8 @@ func TestEncodeFormats(t *testing.T) {
 			}
 		})
 	}
-	if _, _, err := Encode(r, "gif", Options{Style: st}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "gif") {
-		t.Errorf("Encode gif: %v, want a BadRequest naming the format", err)
+	if _, _, err := Encode(r, "bmp", Options{Style: st}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "bmp") {
+		t.Errorf("Encode bmp: %v, want a BadRequest naming the format", err)
 	}
 	if _, _, err := Encode(raster("uint8", 1, 1, []float64{1}, []float64{2}), "png", Options{}); layer.KindOf(err) != layer.BadRequest {
 		t.Errorf("Encode of 2 bands as png: %v, want BadRequest", err)

@@ -13,10 +13,10 @@ import (
 // Rasters held as samples (large arrays a UDF returned in file mode, see
 // layer.Raster.Samples) are encoded without widening them whole: npy and
 // tif from the samples as they are, png a row at a time through the same
-// colouring as tiles. jpg and webp need the whole image in memory, so they
-// are limited to MaxPaintPixels.
+// colouring as tiles. jpg, webp and gif need the whole image in memory, so
+// they are limited to MaxPaintPixels.
 
-// MaxPaintPixels bounds a jpg or webp image of a large array (64 MiB of RGBA).
+// MaxPaintPixels bounds a jpg, webp or gif image of a large array (64 MiB of RGBA).
 const MaxPaintPixels = 16 << 20
 
 func encodeSamples(r *layer.Raster, format string, st Style) ([]byte, string, error) {
@@ -29,7 +29,7 @@ func encodeSamples(r *layer.Raster, format string, st Style) ([]byte, string, er
 		b, err = NPY(r)
 	case "tif":
 		b, err = GeoTIFF(r)
-	case "png", "jpg", "webp":
+	case "png", "jpg", "webp", "gif":
 		var rows *rowPainter
 		if rows, err = newRowPainter(r, st); err != nil {
 			return nil, "", err
@@ -48,13 +48,16 @@ func encodeSamples(r *layer.Raster, format string, st Style) ([]byte, string, er
 				return nil, "", err
 			}
 		}
-		if format == "jpg" {
+		switch format {
+		case "jpg":
 			b, err = JPEG(img)
-		} else {
+		case "gif":
+			b, err = GIF(img)
+		default:
 			b, err = WebP(img)
 		}
 	default:
-		return nil, "", layer.Errorf(layer.BadRequest, "format %q: an array can be png, jpg, webp, tif or npy", format)
+		return nil, "", cannotEncode(format, KindRaster, "an array")
 	}
 	if err != nil {
 		return nil, "", err

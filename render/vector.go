@@ -67,8 +67,14 @@ func encodeFeatures(f *layer.Features, format string, o Options) ([]byte, string
 	case "parquet":
 		b, err := GeoParquet(f)
 		return b, MediaType("parquet"), err
+	case "feather":
+		b, err := FeatherFeatures(f)
+		return b, MediaType("feather"), err
+	case "xlsx":
+		b, err := XLSXFeatures(f, o.precision())
+		return b, MediaType("xlsx"), err
 	}
-	return nil, "", layer.Errorf(layer.BadRequest, "format %q: features can be mvt (tiles), geojson, json, csv or parquet", format)
+	return nil, "", cannotEncode(format, KindFeatures, "features")
 }
 
 // withoutNil returns g with the nil members of its collections, at any depth,
@@ -422,11 +428,17 @@ func encodeTable(t *layer.Table, format string) ([]byte, string, error) {
 	case "parquet":
 		b, err := ParquetTable(t)
 		return b, MediaType("parquet"), err
+	case "feather":
+		b, err := FeatherTable(t)
+		return b, MediaType("feather"), err
+	case "xlsx":
+		b, err := XLSXTable(t)
+		return b, MediaType("xlsx"), err
 	}
 	if format == "mvt" || format == "geojson" {
-		return nil, "", layer.Errorf(layer.BadRequest, "format %s: a table has no geometry; it can be json, csv or parquet", format)
+		return nil, "", layer.Errorf(layer.BadRequest, "format %s: a table has no geometry; it can be %s", format, orList(FormatsFor(KindTable)))
 	}
-	return nil, "", layer.Errorf(layer.BadRequest, "format %q: a table (no geometry) can be json, csv or parquet", format)
+	return nil, "", cannotEncode(format, KindTable, "a table (no geometry)")
 }
 
 // bigIntColumns marks the integer columns holding a value past 2^53, which a
@@ -468,6 +480,13 @@ func encodeValue(v *layer.Value, format string) ([]byte, string, error) {
 		return b, "application/json", err
 	case format == "json" && v.Kind == "json":
 		return v.Body, v.ContentType, nil
+	case format == "html" && v.Kind == "text":
+		return v.Body, MediaType("html"), nil
 	}
-	return nil, "", layer.Errorf(layer.BadRequest, "format %q: the UDF returned a %s value, served as is or as json", format, v.Kind)
+	kind, what := KindJSON, "a dict, list or number"
+	if v.Kind == "text" {
+		kind, what = KindText, "a str"
+	}
+	return nil, "", layer.Errorf(layer.BadRequest, "format %q: the UDF returned %s, which can be %s (or, with no format, is served as it is)",
+		format, what, orList(FormatsFor(kind)))
 }

@@ -2,9 +2,12 @@ package tileservice
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/url"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -28,6 +31,13 @@ type Request struct {
 	// RasterFormat and VectorFormat are the formats by kind of result when
 	// none is asked for (Fused's legacy dtype_out_raster and dtype_out_vector).
 	RasterFormat, VectorFormat string
+	// Area is file mode's bounds given as a geometry (GeoJSON or WKT text),
+	// Bounds being its envelope: see layer.Request.Area.
+	Area string
+	// Raw asks, when no format is, for results in their own form: arrays as
+	// npy, features as GeoJSON, tables as JSON records, values as they are
+	// (a nested fused.run decodes them back into Python objects).
+	Raw bool
 	// Spelling is how the request was written (a path and query): a request
 	// spelled as one answered before is answered from memory without its
 	// parameters being read again. "" = no such shortcut.
@@ -116,9 +126,19 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 		req.Bounds = t.LonLat()
 	} else if c.Bounds != nil {
 		req.Bounds = *c.Bounds
+		req.Area = c.Area
 	}
 	q := c.Query
 	fmtParam := q.Get("format")
+	raw := c.Raw && fmtParam == "" && c.Ext == ""
+	if raw && !sch.Natural {
+		for _, f := range []string{"npy", "geojson"} {
+			if sch.HasFormat(f) {
+				fmtParam = f
+				break
+			}
+		}
+	}
 	if fmtParam == "" && c.Ext == "" && !sch.Natural {
 		// A handler with a fixed kind of output takes the legacy format of its kind.
 		for _, f := range []string{c.RasterFormat, c.VectorFormat} {
@@ -144,6 +164,13 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 			hq[k] = vals
 		}
 	}
+	// Defaults of the layer's own parameters (a saved UDF's "parameters")
+	// under the request's values.
+	for k, vals := range l.Defaults {
+		if _, given := hq[k]; !given && !isReserved(k, sch) && declares(sch, k) {
+			hq[k] = vals
+		}
+	}
 	if req.Params, err = sch.Coerce(hq); err != nil {
 		return nil, err
 	}
@@ -153,6 +180,10 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 		where = c.Tile.String()
 	} else if c.Bounds != nil {
 		where = fmt.Sprintf("file/%g,%g,%g,%g", c.Bounds.MinX, c.Bounds.MinY, c.Bounds.MaxX, c.Bounds.MaxY)
+		if req.Area != "" {
+			sum := sha256.Sum256([]byte(req.Area))
+			where += "/area:" + hex.EncodeToString(sum[:12])
+		}
 	}
 	// A result rendered now is kept for the layer's own age, or the request's
 	// if longer: a request accepting only young answers does not shorten the
@@ -166,7 +197,7 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	if alias != "" {
 		defer s.cache.Alias(alias, key)
 	}
-	e, src, err := s.cache.Fetch(ctx, key, fo, func(ctx context.Context) (*cache.Entry, error) {
+	render := func(ctx context.Context) (*cache.Entry, error) {
 		// Handlers with a queue of their own (Python's python.queue, 503 past
 		// it) take no render slot: one held while waiting for a worker would
 		// stall the other layers' renders behind Python calls.
@@ -186,9 +217,13 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 		}
 		f := format
 		if f == "" {
-			if _, raster := res.(*layer.Raster); raster {
+			_, raster := res.(*layer.Raster)
+			switch {
+			case raster && raw:
+				f = "npy"
+			case raster:
 				f = c.RasterFormat
-			} else {
+			case !raw:
 				f = c.VectorFormat
 			}
 		}
@@ -204,7 +239,19 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 			e.Logs, e.Truncated = lg.UDFLogs(), lg.Truncation()
 		}
 		return e, nil
-	})
+	}
+	var e *cache.Entry
+	var src cache.Source
+	if raw && format == "" {
+		// A raw result of a handler whose results choose their format: an
+		// array is npy, anything else its natural format, under the keys
+		// HTTP requests use (format=npy, and no format).
+		npyKey := cache.Key{UDF: l.Name, Version: l.Handler.Version(), Tile: where, Format: "npy",
+			Params: req.Params, Extra: opts.Canonical() + "|" + c.RasterFormat + "|" + c.VectorFormat}.String()
+		e, src, err = s.rawEntry(ctx, key, npyKey, fo, render)
+	} else {
+		e, src, err = s.cache.Fetch(ctx, key, fo, render)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err() // the caller went away
@@ -218,6 +265,40 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	}
 	return &Entry{Entry: e, Source: src, Accepts: fo.MaxAge, Private: l.Private}, nil
 }
+
+// rawEntry finds or renders the raw result of a natural handler: what a
+// request without a format cached (unless it is an image: an array, then
+// looked for as npy), else a render kept under the key of what it gave.
+func (s *Service) rawEntry(ctx context.Context, natKey, npyKey string, fo cache.FetchOptions, render func(context.Context) (*cache.Entry, error)) (_ *cache.Entry, _ cache.Source, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &cache.PanicError{Value: v, Stack: debug.Stack()}
+		}
+	}()
+	if !fo.Reset {
+		if e, src, ok := s.cache.Lookup(ctx, natKey, fo.MaxAge); ok && !strings.HasPrefix(e.ContentType, "image/") {
+			return e, src, nil
+		}
+		if e, src, ok := s.cache.Lookup(ctx, npyKey, fo.MaxAge); ok {
+			return e, src, nil
+		}
+	}
+	e, err := render(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, cache.Miss, err
+	}
+	if fo.MaxAge > 0 {
+		key := natKey
+		if e.ContentType == npyMediaType {
+			key = npyKey
+		}
+		s.cache.Store(key, e)
+	}
+	return e, cache.Miss, nil
+}
+
+// npyMediaType is the media type of a raw array.
+var npyMediaType = render.MediaType("npy")
 
 // rendered counts a handler run that no cache answered.
 func (s *Service) rendered(udf string, err error) {

@@ -51,7 +51,7 @@ const recheckFile = time.Second
 const retryOpen = 5 * time.Second
 
 // Formats are the formats a vector layer serves; mvt is the default.
-var Formats = []string{"mvt", "pbf", "geojson", "json", "csv", "parquet"}
+var Formats = []string{"mvt", "pbf", "geojson", "json", "csv", "parquet", "feather", "xlsx"}
 
 // Options configure a Layer.
 type Options struct {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/catalog"
 	"github.com/udftiles/udftiles/jobs"
 	"github.com/udftiles/udftiles/layer"
 )
@@ -64,6 +65,9 @@ type Deps struct {
 	// MetricsAccess says who may read /metrics: MetricsPublic ("" too),
 	// MetricsToken or MetricsAdmin.
 	MetricsAccess string
+	// Catalog holds the UDFs saved at run time, their share tokens and the
+	// Workbench's drafts; nil = no store, the catalog routes answer 404.
+	Catalog *catalog.Catalog
 }
 
 // Rate is a token bucket: requests per second, and how many at once.
@@ -146,6 +150,17 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/readyz", s.readyz).Methods(get...)
 	r.HandleFunc("/v1/udfs", s.listUDFs).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}", s.getUDF).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}", s.saveUDF).Methods(http.MethodPut)
+	r.HandleFunc("/v1/udfs/{name}", s.deleteUDF).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/udfs/{name}/code", s.udfCode).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/versions", s.udfVersions).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/versions/{n}/restore", s.restoreUDF).Methods(http.MethodPost)
+	r.HandleFunc("/v1/udfs/{name}/tokens", s.createToken).Methods(http.MethodPost)
+	r.HandleFunc("/v1/udfs/{name}/tokens", s.listTokens).Methods(get...)
+	r.HandleFunc("/v1/udfs/{name}/tokens/{id}", s.revokeToken).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/drafts", s.newDraft).Methods(http.MethodPost)
+	r.HandleFunc("/v1/drafts/{id}/tiles/{z}/{x}/{y}", s.draftTile).Methods(get...)
+	r.HandleFunc("/v1/drafts/{id}/run", s.draftRun).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/tilejson.json", s.tileJSON).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
@@ -163,6 +178,7 @@ func New(d Deps) http.Handler {
 	r.Use(s.instrument, s.owsErrors, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file.{ext}", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)
 	r.HandleFunc("/v1/colormaps/{name}", s.getColormap).Methods(get...)
 	r.HandleFunc("/ogc", s.ogcLanding).Methods(get...)
@@ -180,6 +196,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/wmts/1.0.0/WMTSCapabilities.xml", s.wmtsCapabilities).Methods(get...)
 	r.HandleFunc("/", s.page).Methods(get...)
 	r.HandleFunc("/map/{name}", s.page).Methods(get...)
+	r.HandleFunc("/workbench", s.workbench).Methods(get...)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(get...)
 	return recoverPanics(d.Logger, securityHeaders(cors(d.CORSOrigins, r)))
 }

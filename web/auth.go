@@ -16,6 +16,9 @@ type Bearer struct {
 	Name  string   // what logs and errors call it
 	Hash  [32]byte // SHA-256 of the token
 	Admin bool     // admin routes; any bearer may use private layers
+	// Editor may save UDFs to the catalog, delete and share its own, and run
+	// drafts; admins may do all of it to any UDF.
+	Editor bool
 }
 
 // HashToken returns a token's SHA-256 as the config stores it (hex).
@@ -93,6 +96,22 @@ func (s *api) admin(r *http.Request) error {
 		return layer.Errorf(layer.Forbidden, "token %s is not an admin token", who.Name)
 	}
 	return nil
+}
+
+// editor lets editors and admins through: 401 without a token, 403 with a
+// reader's. It returns the bearer.
+func (s *api) editor(r *http.Request) (*Bearer, error) {
+	who, err := s.identify(r)
+	if err != nil {
+		return nil, err
+	}
+	if who == nil {
+		return nil, layer.Errorf(layer.Unauthorized, "this route needs an editor or admin token: Authorization: Bearer <token>")
+	}
+	if !who.Admin && !who.Editor {
+		return nil, layer.Errorf(layer.Forbidden, "token %s is a reader's: saving, sharing and drafts need the editor or admin role", who.Name)
+	}
+	return who, nil
 }
 
 // mayUse reports whether the request may use the layer: public layers are

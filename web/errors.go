@@ -60,6 +60,8 @@ func status(k layer.Kind) int {
 		return http.StatusForbidden
 	case layer.TooMany:
 		return http.StatusTooManyRequests
+	case layer.Conflict:
+		return http.StatusConflict
 	}
 	return http.StatusInternalServerError
 }

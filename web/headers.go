@@ -58,7 +58,7 @@ var (
 
 // isPagePath is true for the map page (/ and /map/{name}) and its files.
 func isPagePath(p string) bool {
-	if p == "/" || strings.HasPrefix(p, "/static/") {
+	if p == "/" || p == "/workbench" || strings.HasPrefix(p, "/static/") {
 		return true
 	}
 	name, ok := strings.CutPrefix(p, "/map/")

@@ -7,14 +7,13 @@ import (
 	"strings"
 
 	"github.com/udftiles/udftiles/layer"
-	"github.com/udftiles/udftiles/tiles"
 )
 
 // inlineRequest is the body of POST /v1/run.
 type inlineRequest struct {
 	Code   string         `json:"code"`   // Python source defining one @fused.udf function
 	Params map[string]any `json:"params"` // its parameters
-	Bounds any            `json:"bounds"` // xmin,ymin,xmax,ymax (text or a list), optional
+	Bounds any            `json:"bounds"` // xmin,ymin,xmax,ymax (text or a list) or a GeoJSON/WKT geometry, optional
 	Format string         `json:"format"` // output format, optional
 }
 
@@ -89,12 +88,12 @@ func (s *api) inline(w http.ResponseWriter, r *http.Request) {
 			b, _ := json.Marshal(in.Bounds)
 			text = string(b)
 		}
-		b, err := tiles.ParseBounds(text)
+		b, area, err := areaBounds(text)
 		if err != nil {
 			writeError(w, r, layer.Errorf(layer.BadRequest, "bounds: %v", err))
 			return
 		}
-		c.bounds = &b
+		c.bounds, c.area = &b, area
 	}
 	l := &layer.Layer{Name: "inline", Kind: "python", Handler: h, MaxAgeSet: true, Defaults: url.Values{}}
 	s.serve(w, r, l, c)

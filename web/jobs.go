@@ -184,11 +184,11 @@ func (s *api) runItem(ctx context.Context, udf string, params map[string]string,
 	for k, v := range params {
 		q.Set(k, v)
 	}
-	bounds, err := queryBounds(q)
+	bounds, area, err := queryBounds(q)
 	if err != nil {
 		return fail(err)
 	}
-	e, err := s.svc.Run(ctx, l, tileservice.Request{Bounds: bounds, Query: q, Depth: spec.Depth})
+	e, err := s.svc.Run(ctx, l, tileservice.Request{Bounds: bounds, Area: area, Query: q, Depth: spec.Depth})
 	if ctx.Err() != nil {
 		return jobs.Output{}, ctx.Err() // abandoned: not a result
 	}

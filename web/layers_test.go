@@ -49,7 +49,7 @@ func TestListUDFs(t *testing.T) {
 	e := list.UDFs[0]
 	if e.Status != "ok" || e.Error != "" || e.Handler != "cog" || e.MinZoom != 5 || e.MaxZoom != 12 ||
 		e.Tiles != "/v1/udfs/elevation/tiles/{z}/{x}/{y}.png" || e.TileJSON != "/v1/udfs/elevation/tilejson.json" ||
-		e.DefaultFormat != "png" || len(e.Formats) != 5 || len(e.Bounds) != 4 || e.Bounds[0] != env.demoBounds.MinX {
+		e.DefaultFormat != "png" || len(e.Formats) != 6 || len(e.Bounds) != 4 || e.Bounds[0] != env.demoBounds.MinX {
 		t.Errorf("elevation %+v", e)
 	}
 	defaults := map[string]any{}

@@ -25,3 +25,16 @@ func (s *api) page(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	_, _ = w.Write(b)
 }
+
+// workbench serves the Workbench page: an editor beside a map, for writing,
+// running, saving and sharing UDFs. Its script is bundled from web/src/workbench.
+func (s *api) workbench(w http.ResponseWriter, r *http.Request) {
+	b, err := staticFiles.ReadFile("static/workbench.html")
+	if err != nil {
+		http.Error(w, "Workbench page missing from this build", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	_, _ = w.Write(b)
+}

@@ -156,7 +156,7 @@ func TestTileJSON(t *testing.T) {
 		status int
 	}{
 		{"/v1/udfs/nope/tilejson.json", 404},
-		{"/v1/udfs/elevation/tilejson.json?format=gif", 400},
+		{"/v1/udfs/elevation/tilejson.json?format=bmp", 400},
 	} {
 		jsonError(t, env.get(t, tt.target, tt.status))
 	}

@@ -33,6 +33,7 @@ func (s *api) tile(w http.ResponseWriter, r *http.Request) {
 type call struct {
 	tile   *tiles.Tile
 	bounds *tiles.Bounds // file mode
+	area   string        // file mode: bounds given as a geometry (GeoJSON or WKT), bounds its envelope
 	ext    string
 	query  url.Values // handler parameters and style parameters
 	// Formats by kind of result, when none was asked for (Fused's legacy
@@ -57,7 +58,7 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 			maxQuery>>10, l.Name, s.limits.MaxBodyBytes))
 		return
 	}
-	req := tileservice.Request{Tile: c.tile, Bounds: c.bounds, Ext: c.ext, Query: c.query,
+	req := tileservice.Request{Tile: c.tile, Bounds: c.bounds, Area: c.area, Ext: c.ext, Query: c.query,
 		RasterFormat: c.rasterFormat, VectorFormat: c.vectorFormat}
 	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
 		n, err := strconv.Atoi(d)

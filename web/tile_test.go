@@ -91,7 +91,7 @@ func TestTileErrors(t *testing.T) {
 		{"tilesize word", elev(".png?tilesize=abc"), 400, []string{"tilesize", "abc"}},
 		{"resampling unknown", elev(".png?resampling=fancy"), 400, []string{"resampling", "bilinear"}},
 		{"unknown parameter", elev(".png?foo=1"), 400, []string{"foo"}},
-		{"unknown format by extension", elev(".gif"), 400, []string{"format", `"gif"`, "png"}},
+		{"unknown format by extension", elev(".bmp"), 400, []string{"format", `"bmp"`, "png"}},
 		{"unknown format by parameter", elev("?format=bmp"), 400, []string{"format", `"bmp"`}},
 		{"colormap on three bands", rgb + ".png?colormap=viridis", 400, []string{"colormap", "bidx"}},
 		{"rescale count on three bands", rgb + ".png?rescale=0,255&rescale=0,255", 400, []string{"rescale", "3"}},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/render"
 	"github.com/udftiles/udftiles/tiles"
 )
 
@@ -29,12 +30,22 @@ type udfInfo struct {
 	Parameters    []layer.Param `json:"parameters"`
 	Kwargs        bool          `json:"kwargs"`
 	CacheMaxAge   string        `json:"cache_max_age"`
+	// Source is config (config.yaml, read-only) or catalog (saved at run
+	// time, with Owner and Version).
+	Source  string `json:"source,omitempty"`
+	Owner   string `json:"owner,omitempty"`
+	Version int    `json:"version,omitempty"`
+
+	// FormatsByResult, for a layer whose kind of result varies (a Python
+	// UDF), lists which of Formats each kind of result answers in (raster,
+	// features, table, text, json); others answer 400 naming these.
+	FormatsByResult map[string][]string `json:"formats_by_result,omitempty"`
 }
 
 func describe(l *layer.Layer) udfInfo {
 	i := udfInfo{Name: l.Name, Handler: l.Kind, Description: l.Description, Status: "ok",
-		CacheMaxAge: l.MaxAge.String(),
-		TileJSON:    "/v1/udfs/" + url.PathEscape(l.Name) + "/tilejson.json"}
+		CacheMaxAge: l.MaxAge.String(), Source: l.Source, Owner: l.Owner, Version: l.Version,
+		TileJSON: "/v1/udfs/" + url.PathEscape(l.Name) + "/tilejson.json"}
 	if err := l.Status(); err != nil {
 		i.Status, i.Error = "error", err.Error()
 	}
@@ -42,18 +53,47 @@ func describe(l *layer.Layer) udfInfo {
 		return i
 	}
 	sch := l.Handler.Schema()
+	// What the layer's results are kept for: its config entry's age, else
+	// its UDF's own (@fused.udf(cache_max_age=...)), else the default.
+	i.CacheMaxAge = l.FreshFor().String()
 	i.Tiles = "/v1/udfs/" + url.PathEscape(l.Name) + "/tiles/{z}/{x}/{y}" + extension(sch.DefaultFormat)
 	i.MinZoom, i.MaxZoom = sch.MinZoom, sch.MaxZoom
 	i.Bounds = [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY}
 	i.Center = center(sch)
 	i.DefaultFormat, i.Formats, i.Modes, i.Kwargs = sch.DefaultFormat, sch.Formats, sch.Modes, sch.Kwargs
+	if sch.Natural {
+		i.FormatsByResult = formatsByResult(sch.Formats)
+	}
 	i.Parameters = withDefaults(sch.Params, l.Defaults)
 	return i
+}
+
+// formatsByResult sorts formats by the kinds of result that answer in them
+// (render's format table).
+func formatsByResult(formats []string) map[string][]string {
+	out := map[string][]string{}
+	for _, kind := range render.ResultKinds() {
+		list := []string{}
+		for _, name := range formats {
+			if f, ok := render.LookupFormat(name); ok && f.Encodes(kind) {
+				list = append(list, name)
+			}
+		}
+		out[kind] = list
+	}
+	return out
 }
 
 // withDefaults lists the schema's parameters plus the style defaults from config.
 func withDefaults(ps []layer.Param, defaults url.Values) []layer.Param {
 	out := append([]layer.Param(nil), ps...)
+	// The layer's own defaults of the UDF's parameters (a saved UDF's
+	// "parameters"), as the request will get them.
+	for i, p := range out {
+		if v, ok := defaults[p.Name]; ok && len(v) > 0 {
+			out[i].Default = v[0]
+		}
+	}
 	for _, k := range []string{"colormap", "rescale"} {
 		p := layer.Param{Name: k, Type: layer.Str}
 		if v, ok := defaults[k]; ok {

@@ -315,6 +315,64 @@ def sweep(since):
     return killed
 
 
+# ---- asking the server during a call ----
+
+class HostError(Exception):
+    """The server refused a request of the UDF (kind: its error kind, e.g. "forbidden")."""
+
+    def __init__(self, msg, kind=""):
+        super().__init__(msg)
+        self.kind = kind
+
+
+_call_id = None          # the id of the call running now
+_host_write = threading.Lock()
+_host_read = threading.Lock()
+_host_cond = threading.Condition()
+_host_answers = {}       # hid -> (header, blobs), read by another thread
+_host_seq = [0]
+
+
+def host_call(op, args=None, blob=None, timeout=None):
+    """Ask the server for op (nested runs, storage, ...) during a call, and
+    wait for its answer: (result, blob). Any thread of the call may ask; the
+    requests carry their own numbers, so answers may come in any order."""
+    cid = _call_id
+    if cid is None or os.getpid() != PID:
+        raise RuntimeError("the server is asked only during a call of this worker")
+    with _host_write:
+        _host_seq[0] += 1
+        hid = _host_seq[0]
+        write_msg({"op": "host", "id": cid, "pid": PID, "hid": hid, "host": op, "args": args or {}},
+                  [blob] if blob is not None else [])
+    while True:
+        with _host_cond:
+            if hid in _host_answers:
+                header, blobs = _host_answers.pop(hid)
+                break
+        if _host_read.acquire(timeout=0.05):
+            try:
+                with _host_cond:
+                    if hid in _host_answers:
+                        continue
+                header, blobs = read_msg()
+            finally:
+                _host_read.release()
+            if header.get("op") != "host_reply" or header.get("id") != cid:
+                raise RuntimeError("the server answered out of turn")
+            if header.get("hid") != hid:
+                with _host_cond:
+                    _host_answers[header.get("hid")] = (header, blobs)
+                    _host_cond.notify_all()
+                continue
+            break
+        with _host_cond:
+            _host_cond.wait(0.05)
+    if not header.get("ok"):
+        raise HostError(header.get("error") or "the server refused %s" % op, header.get("kind") or "")
+    return header.get("result"), (blobs[0] if blobs else None)
+
+
 # ---- the loop ----
 
 def main():
@@ -325,15 +383,21 @@ def main():
     header, _ = read_msg()
     _configure_limits(header)
     _host.configure(header)
+    _host.HOST = host_call
+    _host.HostError = HostError
     _become_subreaper()
     _tag_threads()
     sys.stdout, sys.stderr = CallStream("stdout"), CallStream("stderr")
     write_msg({"ok": True, "op": "ready", "pid": PID, "id": header.get("id")})
+    global _call_id
     while True:
         try:
             header, blobs = read_msg()
         except EOFError:
             return
+        if header.get("op") == "host_reply":
+            continue  # the answer to a thread of a call that has ended
+        _call_id = header.get("id")
         since = _last_pid()
         log = CallLog()
         me = threading.current_thread()
@@ -341,7 +405,8 @@ def main():
         try:
             reply, out = handle(header, blobs, log)
         finally:
-            _active, me._udftiles_log = None, None
+            _active, me._udftiles_log, _call_id = None, None, None
+            _host_answers.clear()
         if os.getpid() != PID:
             os._exit(0)  # a forked child came back here: it never answers
         try:
@@ -368,7 +433,9 @@ def handle(header, blobs, log):
         if header["op"] == "inspect":
             reply, out = _host.inspect_udf(header), []
         elif header["op"] == "call":
-            reply, out = _host.call_udf(header)
+            from fused import _api
+            with _api.call_env(header):
+                reply, out = _host.call_udf(header)
         else:
             raise ValueError("unknown op %r" % header["op"])
         _host.check_output(sum(len(memoryview(b).cast("B")) for b in out))

@@ -63,13 +63,16 @@ class Client:
         return json.loads(raw)
 
     def run(self, udf, x=None, y=None, z=None, bounds=None, **params):
-        """Run a layer once: a tile with x, y, z, else file mode (with bounds)."""
+        """Run a layer once: a tile with x, y, z, else file mode (with bounds).
+        A name starting with fsh_ is a shared token (its realtime-shared routes)."""
         params = {k: _param(v) for k, v in params.items() if v is not None}
         name = urllib.parse.quote(str(udf), safe="")
+        shared = str(udf).startswith("fsh_")
         if x is not None and y is not None and z is not None:
-            path = "/v1/udfs/%s/tiles/%d/%d/%d" % (name, int(z), int(x), int(y))
+            path = ("/server/v1/realtime-shared/%s/run/tiles/%d/%d/%d" if shared else
+                    "/v1/udfs/%s/tiles/%d/%d/%d") % (name, int(z), int(x), int(y))
         else:
-            path = "/v1/udfs/%s/run" % name
+            path = ("/server/v1/realtime-shared/%s/run/file" if shared else "/v1/udfs/%s/run") % name
             if bounds is not None:
                 if hasattr(bounds, "total_bounds"):
                     bounds = list(bounds.total_bounds)
@@ -175,6 +178,7 @@ class JobPool:
         self.client, self.id = client, job_id
         self.ignore_exceptions, self.flatten = ignore_exceptions, flatten
         self._rows = None
+        self._final = False  # the rows were read once the job had ended
 
     def __repr__(self):
         s = self.status()
@@ -211,8 +215,10 @@ class JobPool:
             time.sleep(0.2)
 
     def _fetch(self):
-        if self._rows is None or not self.done():
-            self._rows = self.client.json("GET", "/v1/jobs/%s/results" % self.id)["results"]
+        if self._rows is None or not self._final:
+            doc = self.client.json("GET", "/v1/jobs/%s/results" % self.id)
+            self._rows = doc["results"]
+            self._final = (doc.get("status") or {}).get("state", "running") != "running"
         return self._rows
 
     def _value(self, row):
@@ -275,6 +281,7 @@ class JobPool:
 
     def retry(self):
         self.client.json("POST", "/v1/jobs/%s/retry" % self.id)
+        self._rows = None
 
     def _args(self, row):
         skip = {"index", "status", "seconds", "attempts", "cache", "error", "logs", "content_type", "result"}
@@ -307,13 +314,15 @@ class JobPool:
             rows.append(row)
         return pd.DataFrame(rows)
 
-    def collect(self, ignore_exceptions=None):
+    def collect(self, ignore_exceptions=None, flatten=None):
         """The results as one DataFrame: DataFrame results concatenated in
         argument order, each row with its run's arguments; other results in a
         `result` column. An error raises unless ignore_exceptions."""
         import pandas as pd
         if ignore_exceptions is None:
             ignore_exceptions = self.ignore_exceptions
+        if flatten is None:
+            flatten = self.flatten
         self.wait(progress=False)
         frames = []
         plain = []
@@ -324,7 +333,7 @@ class JobPool:
                     continue
                 raise v
             args = self._args(r)
-            if isinstance(v, pd.DataFrame) and self.flatten:
+            if isinstance(v, pd.DataFrame) and flatten:
                 f = v.copy()
                 for k, a in args.items():
                     if k not in f.columns:
@@ -340,6 +349,60 @@ class JobPool:
 
     collect_df = collect
     get_results_df = collect
+
+    # Items by state, indexed by their position in arg_list, as they are now.
+
+    def results_now(self, return_exceptions=False):
+        """The results of the items ended so far; an error raises unless return_exceptions."""
+        out = {}
+        for r in self._fetch():
+            if r["status"] in ("ok", "error"):
+                v = self._value(r)
+                if isinstance(v, Exception) and not return_exceptions:
+                    raise v
+                out[r["index"]] = v
+        return out
+
+    def success(self):
+        """The results of the items that succeeded so far."""
+        return {r["index"]: self._value(r) for r in self._fetch() if r["status"] == "ok"}
+
+    def pending(self):
+        """The arguments of the items not started yet."""
+        return {r["index"]: self._args(r) for r in self._fetch() if r["status"] == "pending"}
+
+    def running(self):
+        """The arguments of the items running now."""
+        return {r["index"]: self._args(r) for r in self._fetch() if r["status"] == "running"}
+
+    def cancelled(self):
+        """The arguments of the items cancelled before they ran."""
+        return {r["index"]: self._args(r) for r in self._fetch() if r["status"] == "cancelled"}
+
+    def get_status_df(self):
+        """A DataFrame of every item now: its arguments, status and time."""
+        return self.df(result_column=None, logs_column=None)
+
+    def tail(self, stop_on_exception=False):
+        """Wait until every item has ended, printing each as it ends (index,
+        status, time, error); stop_on_exception raises the first error."""
+        shown = set()
+        while True:
+            ended = self.done()  # before reading the rows: the last read then sees every item
+            for r in self._fetch():
+                if r["index"] in shown or r["status"] in ("pending", "running"):
+                    continue
+                shown.add(r["index"])
+                line = "[%d] %s in %.2fs" % (r["index"], r["status"], r.get("seconds") or 0)
+                err = (r.get("error") or "").strip()
+                if r["status"] == "error" and err:
+                    line += ": " + err.splitlines()[-1]  # a traceback's last line names the exception
+                print(line, flush=True)
+                if stop_on_exception and r["status"] == "error":
+                    raise self._value(r)
+            if ended:
+                return
+            time.sleep(0.2)
 
 
 def _parse_time(s):

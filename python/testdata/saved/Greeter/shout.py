@@ -1,0 +1,5 @@
+mark = "!"
+
+
+def loud(s):
+    return s.upper()
