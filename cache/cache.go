@@ -414,6 +414,21 @@ func (c *Cache) tierGet(ctx context.Context, key string, maxAge time.Duration) *
 // returns how many the tier behind memory removed. Memory entries are dropped
 // as they are next read.
 func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bool) (int, error) {
+	c.PurgeMemory(udf, match)
+	if c.tier == nil {
+		return 0, nil
+	}
+	n, err := c.tier.Purge(ctx, udf, match)
+	if c.m != nil {
+		c.m.Purged.WithLabelValues(string(c.tier.Source())).Add(float64(n))
+	}
+	return n, err
+}
+
+// PurgeMemory is Purge of this process's memory only: what another replica's
+// purge, which cleared the shared tier, asks of this one. Entries of the tier
+// behind memory made before now are not served either.
+func (c *Cache) PurgeMemory(udf string, match func(key string) bool) {
 	c.mu.Lock()
 	c.purges = append(c.purges, purge{udf: udf, match: match, at: time.Now()})
 	if len(c.purges) > maxPurges {
@@ -425,14 +440,6 @@ func (c *Cache) Purge(ctx context.Context, udf string, match func(key string) bo
 	c.npurges.Store(int32(len(c.purges)))
 	c.mu.Unlock()
 	c.dropMemory(udf, match)
-	if c.tier == nil {
-		return 0, nil
-	}
-	n, err := c.tier.Purge(ctx, udf, match)
-	if c.m != nil {
-		c.m.Purged.WithLabelValues(string(c.tier.Source())).Add(float64(n))
-	}
-	return n, err
 }
 
 // dropMemory deletes udf's memory entries whose keys match (nil: all), so a

@@ -7,6 +7,7 @@ package catalog
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -37,8 +38,9 @@ type Options struct {
 	// DefaultMaxAge is the server's cache_max_age.
 	DefaultMaxAge time.Duration
 	// Purge drops a layer's cached results from this replica's memory tier
-	// (a purge recorded by another replica); nil = nothing to drop.
-	Purge  func(name string, data string)
+	// (a purge recorded by another replica, with its selection as query
+	// parameters); nil = nothing to drop.
+	Purge  func(name string, selection url.Values)
 	Logger *slog.Logger
 	// Every is how often the change log is read (0 = 200 ms).
 	Every time.Duration
@@ -55,6 +57,8 @@ type Catalog struct {
 
 	drafts   map[string]*layer.Layer // recent drafts by id
 	draftsMu sync.Mutex
+
+	id string // this replica's, in the changes it records
 }
 
 // New returns a catalog; Start loads it.
@@ -65,7 +69,9 @@ func New(o Options) *Catalog {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
-	return &Catalog{o: o, layers: map[string]*layer.Layer{}, paths: map[string]string{}, tokens: map[string]store.Token{}, drafts: map[string]*layer.Layer{}}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &Catalog{id: hex.EncodeToString(b[:]), o: o, layers: map[string]*layer.Layer{}, paths: map[string]string{}, tokens: map[string]store.Token{}, drafts: map[string]*layer.Layer{}}
 }
 
 // Store is the catalog's store.
@@ -113,9 +119,12 @@ func (c *Catalog) changed(ch store.Change) {
 	case store.ChangeToken:
 		c.forgetTokens(ch.Name)
 	case store.ChangePurge:
-		if c.o.Purge != nil {
-			c.o.Purge(ch.Name, ch.Data)
+		q, err := url.ParseQuery(ch.Data)
+		if err != nil || c.o.Purge == nil || q.Get("origin") == c.id {
+			return // this replica's own purge, done already
 		}
+		q.Del("origin")
+		c.o.Purge(ch.Name, q)
 	}
 }
 
@@ -360,6 +369,18 @@ func (c *Catalog) Token(ctx context.Context, plain string) (store.Token, bool) {
 		c.mu.Unlock()
 	}
 	return t, t.Usable(time.Now())
+}
+
+// RecordPurge tells the other replicas of a purge of name's cached results
+// (selection as query parameters) through the change log.
+func (c *Catalog) RecordPurge(ctx context.Context, name string, selection url.Values) error {
+	q := url.Values{}
+	for k, v := range selection {
+		q[k] = v
+	}
+	q.Set("origin", c.id)
+	_, err := c.o.Store.Record(ctx, store.ChangePurge, name, q.Encode())
+	return err
 }
 
 // RevokeToken revokes a share token of udf: at once on this replica, on the

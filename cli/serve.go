@@ -237,7 +237,16 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 	var cat *catalog.Catalog
 	if db != nil {
 		cat = catalog.New(catalog.Options{Store: db, Registry: st.reg, Build: python.Factory(pool, cfg.Python.Queue),
-			Dir: filepath.Join(cfg.Python.CacheDir, "catalog"), DefaultMaxAge: cfg.Cache.DefaultMaxAge.Std(), Logger: log})
+			Dir: filepath.Join(cfg.Python.CacheDir, "catalog"), DefaultMaxAge: cfg.Cache.DefaultMaxAge.Std(), Logger: log,
+			Purge: func(name string, q url.Values) {
+				sel, err := web.ParseSelection(q)
+				if err != nil {
+					log.Error("a purge from another replica could not be read", "udf", name, "error", err.Error())
+					return
+				}
+				c.PurgeMemory(name, sel.Match())
+				log.Info("cache purged by another replica", "udf", name, "selection", sel.String())
+			}})
 		ctx, cancel := context.WithCancel(context.Background())
 		st.closers = append(st.closers, cancel)
 		if err := cat.Start(ctx); err != nil {

@@ -357,6 +357,23 @@ func TestCatalogPostgres(t *testing.T) {
 		return code == 404
 	})
 	t.Logf("a revocation on A reached B after %s", took)
+	// A purge on A: B's memory stops serving the purged tile within a second.
+	xcache := func(srv *tileServer) string {
+		r := srv.do("GET", "/v1/udfs/shade/tiles/3/4/2.png", nil, 60*time.Second)
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("tile on %s: %v %d", srv.name, r.err, r.status)
+		}
+		return r.xcache()
+	}
+	xcache(b)
+	if got := xcache(b); got != "memory" {
+		t.Fatalf("B's second tile: X-Cache %q, want memory", got)
+	}
+	if code, body := a.call(t, "DELETE", "/v1/udfs/shade/cache", tok["admin"], ""); code != 200 {
+		t.Fatalf("purge on A: %d %s", code, body)
+	}
+	took = within(t, time.Second, "B misses after A's purge", func() bool { return xcache(b) == "miss" })
+	t.Logf("a purge on A reached B's memory after %s", took)
 	// A delete on A: B stops serving within a second.
 	if code, body := a.call(t, "DELETE", "/v1/udfs/shade", tok["alice"], ""); code != 204 {
 		t.Fatalf("delete on A: %d %s", code, body)

@@ -41,6 +41,12 @@ func (s *api) purge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.Logger.Info("cache purged", "udf", name, "selection", sel.String(), "s3_objects", n)
+	if s.Catalog != nil {
+		// Every other replica drops its memory entries within a second.
+		if err := s.Catalog.RecordPurge(r.Context(), name, sel.Query()); err != nil {
+			s.Logger.Error("the purge was not recorded for the other replicas", "udf", name, "error", err.Error())
+		}
+	}
 	writeJSON(w, map[string]any{"udf": name, "selection": sel.String(), "s3_objects_removed": n,
 		"memory": "entries older than now are no longer served"})
 }
@@ -50,6 +56,17 @@ func (s *api) purge(w http.ResponseWriter, r *http.Request) {
 type Selection struct {
 	BBox             *tiles.Bounds
 	MinZoom, MaxZoom int
+}
+
+// Query is the selection as query parameters, which ParseSelection reads.
+func (s Selection) Query() url.Values {
+	q := url.Values{}
+	if s.BBox != nil {
+		q.Set("bbox", fmt.Sprintf("%g,%g,%g,%g", s.BBox.MinX, s.BBox.MinY, s.BBox.MaxX, s.BBox.MaxY))
+	}
+	q.Set("minzoom", strconv.Itoa(s.MinZoom))
+	q.Set("maxzoom", strconv.Itoa(s.MaxZoom))
+	return q
 }
 
 // ParseSelection reads bbox=, minzoom= and maxzoom=; zooms alone select tiles
