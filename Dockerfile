@@ -31,7 +31,10 @@ COPY --from=build /out/tileserver /usr/local/bin/tileserver
 WORKDIR /app
 # The default config serves the example Python UDFs from udfs/, relative to /app.
 COPY udfs /app/udfs
-RUN tileserver demo-data --out /app/data/demo && chown -R udftiles /app
+RUN tileserver demo-data --out /app/data/demo && chown -R udftiles /app \
+ && mkdir -p /var/lib/udftiles && chown udftiles /var/lib/udftiles
+# The catalog's SQLite file (store.url's default); replicas use PostgreSQL instead.
+VOLUME /var/lib/udftiles
 USER udftiles
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s CMD ["/usr/bin/python3", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8080/healthz').status == 200 else 1)"]

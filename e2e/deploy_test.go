@@ -51,6 +51,7 @@ func TestDeployManifests(t *testing.T) {
 	}
 	t.Setenv("S3_ACCESS_KEY", "k")
 	t.Setenv("S3_SECRET_KEY", "s")
+	t.Setenv("UDFTILES_STORE_URL", "postgres://udftiles:pw@postgres:5432/udftiles?sslmode=disable")
 	checkConfig := func(where, text string) {
 		t.Helper()
 		c, err := config.Parse([]byte(text), "")
@@ -62,6 +63,9 @@ func TestDeployManifests(t *testing.T) {
 		}
 		if c.Cache.S3.Bucket == "" {
 			t.Errorf("%s: no S3 tier", where)
+		}
+		if !strings.HasPrefix(c.Store.URL, "postgres://") {
+			t.Errorf("%s: store.url %q: replicas share a PostgreSQL store", where, c.Store.URL)
 		}
 		for _, u := range c.UDFs {
 			if !imageHas(u.Path) {
@@ -108,14 +112,14 @@ func TestDeployManifests(t *testing.T) {
 		}
 		if kind == "Deployment" {
 			s := string(b)
-			for _, p := range []string{"path: /readyz", "path: /healthz"} {
+			for _, p := range []string{"path: /readyz", "path: /healthz", "name: UDFTILES_STORE_URL", "secretKeyRef: {name: udftiles-store, key: url}"} {
 				if !strings.Contains(s, p) {
 					t.Errorf("%s: no probe with %s", f, p)
 				}
 			}
 		}
 	}
-	for _, k := range []string{"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Job"} {
+	for _, k := range []string{"ConfigMap", "Deployment", "Service", "HorizontalPodAutoscaler", "Job", "StatefulSet"} {
 		if !kinds[k] {
 			t.Errorf("deploy/kubernetes has no %s", k)
 		}
