@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/udftiles/udftiles/cache"
+	"github.com/udftiles/udftiles/config"
+	"github.com/udftiles/udftiles/store"
 	"github.com/udftiles/udftiles/web"
 )
 
@@ -83,5 +85,17 @@ func cacheCmd(args []string, s *settings) error {
 		return fmt.Errorf("cache purge: %d objects removed, then: %v", n, err)
 	}
 	fmt.Fprintf(s.stdout, "removed %d cached results of %s (%s) from s3://%s/%s in %.1fs\n", n, *udf, sel, s3c.Bucket, s3c.Prefix, time.Since(start).Seconds())
+	// Running replicas drop their memory copies when the store says so.
+	if cfg.Store.URL != config.StoreOff {
+		db, err := store.Open(ctx, cfg.Store.URL)
+		if err != nil {
+			return fmt.Errorf("cache purge: the servers' memory tiers were not told (store.url): %v", err)
+		}
+		defer db.Close()
+		if _, err := db.Record(ctx, store.ChangePurge, *udf, sel.Query().Encode()); err != nil {
+			return fmt.Errorf("cache purge: the servers' memory tiers were not told: %v", err)
+		}
+		fmt.Fprintf(s.stdout, "told the servers sharing the store to drop their memory copies\n")
+	}
 	return nil
 }
