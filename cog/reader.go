@@ -205,6 +205,8 @@ func (r *Reader) Schema() layer.Schema {
 		MaxZoom:       24,
 		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
 	}
+	s.Params = append(s.Params, ProcessParams()...) // process.go
+	s.Restyle = []string{"expression", "algorithm"}
 	if in, err := r.load(); err == nil {
 		s.MinZoom, s.MaxZoom, s.Bounds = in.minZoom, in.maxZoom, in.lonlat
 	}
@@ -216,6 +218,9 @@ type TileOptions struct {
 	Bands      []int
 	Resampling string
 	Size       int
+	// Buffer is a border, in pixels, read around the tile: the raster is
+	// Size+2·Buffer pixels wide (see warpPadded). 0 for tiles as served.
+	Buffer int
 }
 
 // Run reads the request's tile; the Params come from Schema.
@@ -236,6 +241,11 @@ func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if err := ctx.Err(); err != nil {
 		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
+	if p, err := parseProcess(req.Params); err != nil {
+		return nil, err
+	} else if p != nil { // expression= or algorithm=: process.go
+		return r.processTile(*req.Tile, o, p)
+	}
 	return r.ReadTile(*req.Tile, o)
 }
 
@@ -247,6 +257,9 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 	}
 	if o.Size != 256 && o.Size != 512 {
 		return nil, layer.Errorf(layer.BadRequest, "parameter tilesize: want 256 or 512, got %d", o.Size)
+	}
+	if o.Buffer < 0 || o.Buffer > 128 {
+		return nil, layer.Errorf(layer.BadRequest, "buffer: want 0 to 128 pixels, got %d", o.Buffer)
 	}
 	bands := o.Bands
 	if len(bands) == 0 {
@@ -276,7 +289,10 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 		h.direct, h.checked = newDirect(h.src, in), true
 	}
 	var ras *layer.Raster
-	if h.direct != nil && o.Resampling == "nearest" {
+	if o.Buffer > 0 { // a border read around the tile: process.go
+		r.warpReads.Add(1)
+		ras, err = r.warpPadded(h, in, t, bands, o)
+	} else if h.direct != nil && o.Resampling == "nearest" {
 		r.directReads.Add(1)
 		ras, err = r.directTile(h, in, t, bands, o.Size)
 	} else {
@@ -305,6 +321,7 @@ type gridKey struct {
 	z, x, size int
 	resampling string
 	ovr        int
+	pad        int // border around each tile (process.go)
 }
 
 // handle is one dataset opened for one goroutine at a time, with the warped grids

@@ -603,7 +603,7 @@ func TestSchemaOfDemoDEM(t *testing.T) {
 	for _, p := range s.Params {
 		names = append(names, p.Name)
 	}
-	if !slices.Equal(names, []string{"bidx", "resampling", "tilesize"}) || s.DefaultFormat != "png" || !slices.Equal(s.Modes, []string{"tile"}) {
+	if !slices.Equal(names, []string{"bidx", "resampling", "tilesize", "expression", "algorithm", "algorithm_params"}) || s.DefaultFormat != "png" || !slices.Equal(s.Modes, []string{"tile"}) {
 		t.Errorf("schema params %v, default format %s, modes %v", names, s.DefaultFormat, s.Modes)
 	}
 	// The hole in the DEM is transparent; the land around it is not.

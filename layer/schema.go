@@ -3,6 +3,7 @@ package layer
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/url"
 	"sort"
 	"strconv"
@@ -58,6 +59,11 @@ type Schema struct {
 	Natural bool `json:"-"`
 	// Reserved names are filled by the server (bounds, x, y, z), never by a query.
 	Reserved []string `json:"-"`
+	// Restyle names parameters that, given in a request, change what the
+	// values are (band math, an algorithm): the layer's configured colormap
+	// and rescale, made for its plain values, then do not apply; the
+	// request's own do.
+	Restyle []string `json:"-"`
 }
 
 // HasFormat reports whether the handler can produce format f.
@@ -258,6 +264,11 @@ func QueryText(v any) string {
 	case string:
 		return x
 	case float64:
+		// Whole numbers as integers: JSON's 1234567 is "1234567", not
+		// "1.234567e+06" (which an int parameter refuses).
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return strconv.FormatInt(int64(x), 10)
+		}
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case bool:
 		return strconv.FormatBool(x)

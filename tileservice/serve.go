@@ -152,7 +152,7 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	if err != nil {
 		return nil, err
 	}
-	opts, err := render.ParseOptions(withoutDeclared(q, sch), withoutDeclared(l.Defaults, sch))
+	opts, err := render.ParseOptions(withoutDeclared(q, sch), withoutDeclared(styleDefaults(q, l.Defaults, sch), sch))
 	if err != nil {
 		return nil, err
 	}
