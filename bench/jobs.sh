@@ -5,11 +5,15 @@
 # going from 30.9 s with fused.run to 5.3 s with fused.submit), and NOOP items of a no-op
 # UDF, uncached and then cached, for the per-item overhead. Every measurement runs
 # BENCH_RUNS times and the median is reported. Writes bench/results/jobs.md and prints it.
+# That server keeps its jobs in files and runs them in-process (store.url: none); then the
+# Go benchmark BenchmarkJobsQueue (e2e/jobs_bench_test.go) compares it with the store's queue
+# (River) on SQLite and on PostgreSQL with 1 and 3 replicas: items/s and the queue's overhead
+# per item; it writes bench/results/jobs_queue.md and prints it (QUEUE=0 skips it).
 #
 #   bench/jobs.sh              # or: make bench-jobs
 #
 # Environment: BENCH_RUNS [3], ITEMS [100], MAX_WORKERS [16], PYTHON_WORKERS [16],
-# NOOP [500], TILESERVER [bin/tileserver].
+# NOOP [500], TILESERVER [bin/tileserver], QUEUE [1], ITEMS_QUEUE [600], NOOP_QUEUE [600].
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -39,6 +43,7 @@ PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1
 cat >"$WORK/config.yaml" <<YAML
 cache: {memory_mb: 128}
 python: {workers: $PYW, preload: [pandas], timeout: 60s}
+store: {url: none}
 server: {jobs_dir: $WORK/jobs}
 udfs:
   - {name: sleepy, handler: python, path: $WORK/sleepy.py}
@@ -84,3 +89,10 @@ mkdir -p "$(dirname "$OUT")"
   echo "| the same items again, from the cache: wall time per item | $WARM ms |"
 } >"$OUT"
 cat "$OUT"
+[ "${QUEUE:-1}" = 0 ] && exit 0
+echo
+echo "bench-jobs: the queue (SQLite; PostgreSQL with 1 and 3 replicas) against the in-process runner"
+BENCH_JOBS_OUT=$ROOT/bench/results/jobs_queue.md go test ./e2e/ -run '^$' -bench BenchmarkJobsQueue -benchtime 1x -timeout 20m \
+  >"$WORK/queue.log" 2>&1 || die "BenchmarkJobsQueue: $(tail -20 "$WORK/queue.log")"
+echo
+cat "$ROOT/bench/results/jobs_queue.md"

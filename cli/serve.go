@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -30,6 +31,7 @@ import (
 	"github.com/udftiles/udftiles/gohandler"
 	"github.com/udftiles/udftiles/internal/environ"
 	"github.com/udftiles/udftiles/internal/s3client"
+	"github.com/udftiles/udftiles/jobs"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/metrics"
 	"github.com/udftiles/udftiles/pyhost"
@@ -269,6 +271,21 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		}
 		pool.SetHost(pyhost.New(ho))
 	}
+	var queue *jobs.Queue
+	if db != nil {
+		// Jobs live in the store, and every replica of it runs their items.
+		if queue, err = openQueue(cfg, db, m, log); err != nil {
+			st.Close()
+			return nil, err
+		}
+		st.closers = append(st.closers, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := queue.Close(ctx); err != nil {
+				log.Warn("jobs: the queue stopped with items running; they run again elsewhere", "error", err.Error())
+			}
+		})
+	}
 	var bearers []web.Bearer
 	for _, b := range cfg.Auth.Bearer {
 		wb, err := web.NewBearer(b.Name, b.SHA256, b.IsAdmin())
@@ -290,6 +307,7 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 		JobsDir: cfg.Server.JobsDir, JobsTTL: cfg.Server.JobsTTL.Std(), AnonymousJobControl: cfg.Auth.AnonymousJobControl}
 	d.MetricsAccess = cfg.Auth.Metrics
 	d.Catalog = cat
+	d.JobQueue = queue
 	if len(cfg.COGURLs.Allow) > 0 {
 		d.COGAllow, d.COGMaxAge = cfg.COGURLs.Allow, cfg.Cache.DefaultMaxAge.Std()
 		// Files named by requests open as GeoTIFFs only; the configured
@@ -432,6 +450,26 @@ func openStore(cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	v, _ := db.SchemaVersion(ctx)
 	log.Info("store", "url", redact(u), "dialect", db.Dialect(), "schema", v)
 	return db, nil
+}
+
+// openQueue opens the job queue on the store: server.jobs_workers items at
+// once on this replica (default twice python.workers, at least 4).
+func openQueue(cfg *config.Config, db *store.Store, m *metrics.Set, log *slog.Logger) (*jobs.Queue, error) {
+	workers := cfg.Server.JobsWorkers
+	if workers <= 0 {
+		workers = max(4, 2*cfg.Python.Workers)
+	}
+	lim := cfg.Limits
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	q, err := jobs.NewQueue(ctx, db, jobs.QueueOptions{Logger: log, Metrics: m, Workers: workers,
+		Replica:     cmp.Or(cfg.Server.Replica, os.Getenv("UDFTILES_REPLICA")),
+		RescueAfter: cfg.Server.JobsRescueAfter.Std(), RunTimeout: cfg.Python.Timeout.Std(), TTL: cfg.Server.JobsTTL.Std(),
+		MaxRunning: lim.MaxJobsRunning, MaxStored: lim.MaxJobsStored, MaxResultBytes: int64(lim.MaxJobResultMB) << 20})
+	if err != nil {
+		return nil, fmt.Errorf("store.url %s: the job queue: %v", redact(cfg.Store.URL), err)
+	}
+	return q, nil
 }
 
 // redact hides a URL's password.

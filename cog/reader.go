@@ -199,13 +199,14 @@ func (r *Reader) Schema() layer.Schema {
 			{Name: "resampling", Type: layer.Str, Default: r.opts.Resampling, Enum: Resamplings},
 			{Name: "tilesize", Type: layer.Int, Default: 256, Enum: []string{"256", "512"}},
 		},
-		Modes:         []string{"tile"},
+		Modes:         []string{"tile", "file"}, // file: crops (crop.go)
 		Formats:       []string{"png", "jpg", "webp", "gif", "tif", "npy"},
 		DefaultFormat: "png",
 		MaxZoom:       24,
 		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
 	}
 	s.Params = append(s.Params, ProcessParams()...) // process.go
+	s.Params = append(s.Params, CropParams()...)    // crop.go
 	s.Restyle = []string{"expression", "algorithm"}
 	if in, err := r.load(); err == nil {
 		s.MinZoom, s.MaxZoom, s.Bounds = in.minZoom, in.maxZoom, in.lonlat
@@ -225,9 +226,6 @@ type TileOptions struct {
 
 // Run reads the request's tile; the Params come from Schema.
 func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
-	if req.Tile == nil {
-		return nil, layer.Errorf(layer.BadRequest, "a COG layer serves tiles only")
-	}
 	o := TileOptions{Resampling: r.opts.Resampling, Size: 256, Bands: r.opts.Bands}
 	if v, ok := req.Params["bidx"].([]int); ok && len(v) > 0 {
 		o.Bands = v
@@ -241,9 +239,17 @@ func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if err := ctx.Err(); err != nil {
 		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
-	if p, err := parseProcess(req.Params); err != nil {
+	p, err := parseProcess(req.Params)
+	if err != nil {
 		return nil, err
-	} else if p != nil { // expression= or algorithm=: process.go
+	}
+	if req.Tile == nil { // file mode: a crop (crop.go)
+		return r.runCrop(ctx, req, o, p)
+	}
+	if name := hasCrop(req.Params); name != "" {
+		return nil, layer.Errorf(layer.BadRequest, "parameter %s: for preview, bbox and feature crops, not tiles", name)
+	}
+	if p != nil { // expression= or algorithm=: process.go
 		return r.processTile(*req.Tile, o, p)
 	}
 	return r.ReadTile(*req.Tile, o)

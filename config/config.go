@@ -184,6 +184,16 @@ type Server struct {
 	// JobsTTL is how long a job is kept once it has ended (default 7d);
 	// expired jobs are removed at start-up and by an hourly sweep.
 	JobsTTL Duration `yaml:"jobs_ttl"`
+	// With a store (store.url), jobs live in it and every replica runs
+	// their items. JobsWorkers is how many items this replica runs at once
+	// (default twice python.workers, at least 4); JobsRescueAfter how long
+	// a replica may stay silent before the items it was running are run
+	// again by the others (default 15s). Replica names this server in the
+	// items it runs (default $UDFTILES_REPLICA, else the host's name and
+	// the process id).
+	JobsWorkers     int      `yaml:"jobs_workers"`
+	JobsRescueAfter Duration `yaml:"jobs_rescue_after"`
+	Replica         string   `yaml:"replica"`
 	// GDALCacheMB is GDAL's block cache (default 256; GDAL_CACHEMAX in the
 	// environment wins). GDAL's own default, 5% of RAM, warps uncached tiles
 	// of a few layers faster under concurrency, at the cost of memory.

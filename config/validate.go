@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/udftiles/udftiles/colormap"
 	"github.com/udftiles/udftiles/tiles"
@@ -233,6 +234,12 @@ func (c *Config) validateAuth() error {
 		if d.v < 0 {
 			return fmt.Errorf("config: server.%s: want a positive duration (e.g. 30s), got %v", d.key, d.v.Std())
 		}
+	}
+	if c.Server.JobsWorkers < 0 {
+		return fmt.Errorf("config: server.jobs_workers: want 0 (the default: twice python.workers) or more items run at once, got %d", c.Server.JobsWorkers)
+	}
+	if r := c.Server.JobsRescueAfter; r < 0 || (r > 0 && r.Std() < time.Second) {
+		return fmt.Errorf("config: server.jobs_rescue_after: want 1s or more (default 15s): how long a silent replica's items wait before they run elsewhere, got %v", r.Std())
 	}
 	if c.Server.JobsTTL <= 0 {
 		return fmt.Errorf("config: server.jobs_ttl: want a positive duration (e.g. 7d): how long an ended job is kept, got %v", c.Server.JobsTTL.Std())

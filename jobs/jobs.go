@@ -116,6 +116,12 @@ type Item struct {
 	ContentType string            `json:"content_type,omitempty"`
 	Cache       string            `json:"cache,omitempty"`
 	Size        int64             `json:"size"` // bytes of the result
+	// Replica is the replica that ran the item (jobs on a Queue).
+	Replica string `json:"replica,omitempty"`
+	// Lease changes with every claim of the item (jobs on a Queue);
+	// Updated is when it last changed.
+	Lease   int64     `json:"-"`
+	Updated time.Time `json:"-"`
 
 	off int64 // where the result is in the job's file
 	crc uint32
@@ -965,4 +971,44 @@ func (j *Job) Results(fn func(it Item, result []byte) error) error {
 		}
 	}
 	return nil
+}
+
+// List returns the jobs selected, newest first, and the id to page on from
+// ("" at the end), as Queue.List does.
+func (m *Manager) List(o ListOptions) ([]Status, string) {
+	if o.Limit <= 0 {
+		o.Limit = 50
+	}
+	m.mu.Lock()
+	var sel []*Job
+	for _, j := range m.jobs {
+		if o.All || j.owner == o.Owner {
+			sel = append(sel, j)
+		}
+	}
+	m.mu.Unlock()
+	sort.Slice(sel, func(a, b int) bool {
+		if !sel[a].created.Equal(sel[b].created) {
+			return sel[a].created.After(sel[b].created)
+		}
+		return sel[a].ID > sel[b].ID
+	})
+	if o.After != "" {
+		for i, j := range sel {
+			if j.ID == o.After {
+				sel = sel[i+1:]
+				break
+			}
+		}
+	}
+	next := ""
+	if len(sel) > o.Limit {
+		sel = sel[:o.Limit]
+		next = sel[len(sel)-1].ID
+	}
+	out := make([]Status, 0, len(sel))
+	for _, j := range sel {
+		out = append(out, j.Status())
+	}
+	return out, next
 }

@@ -34,6 +34,20 @@ type Set struct {
 	RequestSeconds *prometheus.HistogramVec
 	// RenderSeconds is the time handlers take to run and encode, by UDF.
 	RenderSeconds *prometheus.HistogramVec
+	// JobItemsClaimed counts the job items this replica claimed, by replica.
+	JobItemsClaimed *prometheus.CounterVec
+	// JobItemSeconds is how long this replica's runs of job items took, by
+	// outcome (ok, error, retried, abandoned, stopped).
+	JobItemSeconds *prometheus.HistogramVec
+	// JobItemRetries counts runs of job items that failed and are tried again.
+	JobItemRetries prometheus.Counter
+	// JobItemSnoozes counts deliveries of job items put off, by reason
+	// (max_workers: the job has as many items running as it may; busy: the
+	// server's render queue is full; held: another replica runs the item).
+	JobItemSnoozes *prometheus.CounterVec
+	// JobItemsRescued counts job items queued again because the replica
+	// running them stopped (or their queue entry was lost).
+	JobItemsRescued prometheus.Counter
 }
 
 // New makes a Set with Go runtime and process collectors.
@@ -74,9 +88,26 @@ func New() *Set {
 			Name: "udftiles_render_seconds", Help: "Time to run a handler and encode its result, by UDF.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120},
 		}, []string{"udf"}),
+		JobItemsClaimed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_job_items_claimed_total", Help: "Job items claimed by this replica to run.",
+		}, []string{"replica"}),
+		JobItemSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "udftiles_job_item_seconds", Help: "Time this replica's runs of job items took, by outcome.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 120},
+		}, []string{"outcome"}),
+		JobItemRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "udftiles_job_item_retries_total", Help: "Runs of job items that failed and are tried again.",
+		}),
+		JobItemSnoozes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "udftiles_job_item_snoozes_total", Help: "Deliveries of job items put off, by reason.",
+		}, []string{"reason"}),
+		JobItemsRescued: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "udftiles_job_items_rescued_total", Help: "Job items queued again after their replica stopped.",
+		}),
 	}
 	r.MustRegister(s.CacheLookups, s.CacheBytes, s.CacheWrites, s.S3Seconds, s.S3Breaker, s.Renders, s.Purged,
 		s.Requests, s.RequestSeconds, s.RenderSeconds,
+		s.JobItemsClaimed, s.JobItemSeconds, s.JobItemRetries, s.JobItemSnoozes, s.JobItemsRescued,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
 }
@@ -107,4 +138,27 @@ func (s *Set) WatchPython(stats func() PythonStates) {
 	s.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "udftiles_python_worker_restarts_total", Help: "Python worker processes started again after one died or was killed.",
 	}, func() float64 { return float64(stats().Restarts) }))
+}
+
+// JobQueueStates is a snapshot of the job queue's items over every replica.
+type JobQueueStates struct {
+	Pending, Running int
+}
+
+// WatchJobQueue exports the queue's items pending (its depth) and running,
+// over every replica, read from stats at each scrape. A second call on one
+// Set does nothing.
+func (s *Set) WatchJobQueue(stats func() JobQueueStates) {
+	for _, st := range []string{"pending", "running"} {
+		st := st
+		_ = s.Registry.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "udftiles_job_items", Help: "Items of batch jobs by state, over every replica of the store.", ConstLabels: prometheus.Labels{"state": st},
+		}, func() float64 {
+			q := stats()
+			if st == "pending" {
+				return float64(q.Pending)
+			}
+			return float64(q.Running)
+		}))
+	}
 }

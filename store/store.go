@@ -162,6 +162,11 @@ func (s *Store) Dialect() string { return s.dialect }
 // the same database.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// URL is the PostgreSQL URL the store was opened with ("" for SQLite), for
+// packages that need connections of their own (package jobs opens a pgx pool
+// for River).
+func (s *Store) URL() string { return s.url }
+
 // SchemaVersion is the database's schema version: the highest migration
 // applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {

@@ -678,6 +678,9 @@ func gooseRows(t *testing.T, s *Store) int {
 	return n
 }
 
+// newestSchema is the number of the newest migration.
+const newestSchema = 2
+
 func testSchema(t *testing.T, b backend) {
 	ctx := ctxT(t)
 	url := b.newURL(t)
@@ -686,8 +689,8 @@ func testSchema(t *testing.T, b backend) {
 		t.Errorf("Dialect = %q, want %q", s.Dialect(), b.name)
 	}
 	v := must[int64](t)(s.SchemaVersion(ctx))
-	if v != 1 {
-		t.Errorf("SchemaVersion = %d, want 1", v)
+	if v != newestSchema {
+		t.Errorf("SchemaVersion = %d, want %d", v, newestSchema)
 	}
 	rows := gooseRows(t, s)
 	must[UDF](t)(s.SaveUDF(ctx, "keep", "alice", "code", Meta{Description: "kept"}))
@@ -703,7 +706,7 @@ func testSchema(t *testing.T, b backend) {
 	if n := gooseRows(t, s2); n != rows {
 		t.Errorf("goose_db_version has %d rows after a reopen, had %d", n, rows)
 	}
-	if v := must[int64](t)(s2.SchemaVersion(ctx)); v != 1 {
+	if v := must[int64](t)(s2.SchemaVersion(ctx)); v != newestSchema {
 		t.Errorf("SchemaVersion after reopen = %d", v)
 	}
 	if u := must[UDF](t)(s2.UDF(ctx, "keep")); u.Code != "code" || u.Meta.Description != "kept" {

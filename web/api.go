@@ -3,6 +3,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
@@ -48,8 +49,13 @@ type Deps struct {
 	// /vsicurl/...): url= never opens them, their side files or what lies in
 	// them (a saved UDF's folder).
 	PrivateFiles []string
-	// JobsDir keeps the jobs of POST .../submit; "" turns jobs off.
+	// JobsDir keeps the jobs of POST .../submit; "" turns jobs off (unless
+	// JobQueue is set).
 	JobsDir string
+	// JobQueue keeps the jobs in the store instead, shared by every replica
+	// (JobsDir is then unused): New gives it the runner of items and starts
+	// it; its maker closes it.
+	JobQueue *jobs.Queue
 	// JobsTTL is how long an ended job is kept (0 = 7 days); JobsSweep how
 	// often expired jobs are looked for (0 = hourly).
 	JobsTTL   time.Duration
@@ -88,7 +94,7 @@ type api struct {
 	tokenLimits map[string]*rateLimiter // per shared token with a rate
 	svc         *tileservice.Service
 	urls        urlLayers // layers of COGs named by url=
-	jobs        *jobs.Manager
+	jobs        jobBackend // nil: jobs are off
 }
 
 // New builds the router with every route and middleware.
@@ -129,13 +135,21 @@ func New(d Deps) http.Handler {
 			MaxRenders: s.limits.MaxRenders, MaxRenderQueue: s.limits.MaxRenderQueue, Metrics: d.Metrics, Logger: d.Logger})
 	}
 	s.urls.layers = map[string]*layer.Layer{}
-	if d.JobsDir != "" {
+	switch {
+	case d.JobQueue != nil:
+		d.JobQueue.SetRunner(s.runItem)
+		if err := d.JobQueue.Start(context.Background()); err != nil {
+			d.Logger.Error("jobs are off: the queue cannot start", "error", err.Error())
+		} else {
+			s.jobs = queueJobs{d.JobQueue}
+		}
+	case d.JobsDir != "":
 		m, err := jobs.New(d.JobsDir, s.runItem, jobs.Options{Logger: d.Logger, TTL: d.JobsTTL, SweepEvery: d.JobsSweep,
 			MaxRunning: s.limits.MaxJobsRunning, MaxStored: s.limits.MaxJobsStored, MaxResultBytes: int64(s.limits.MaxJobResultMB) << 20})
 		if err != nil {
 			d.Logger.Error("jobs are off: their directory cannot be used", "dir", d.JobsDir, "error", err.Error())
 		} else {
-			s.jobs = m
+			s.jobs = fileJobs{m}
 		}
 	}
 	r := mux.NewRouter()
@@ -169,12 +183,25 @@ func New(d Deps) http.Handler {
 	r.PathPrefix("/debug/pprof/").HandlerFunc(s.pprof).Methods(get...)
 	r.HandleFunc("/v1/run", s.inline).Methods(http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/submit", s.submit).Methods(http.MethodPost)
+	r.HandleFunc("/v1/jobs", s.jobList).Methods(get...)
 	r.HandleFunc("/v1/jobs/{id}", s.jobStatus).Methods(get...)
+	r.HandleFunc("/v1/jobs/{id}/logs", s.jobLogs).Methods(get...)
 	r.HandleFunc("/v1/jobs/{id}", s.jobCancel).Methods(http.MethodDelete)
 	r.HandleFunc("/v1/jobs/{id}/results", s.jobResults).Methods(get...)
 	r.HandleFunc("/v1/jobs/{id}/retry", s.jobRetry).Methods(http.MethodPost)
 	r.HandleFunc("/v1/cog/tiles/{z}/{x}/{y}", s.urlTile).Methods(get...)
 	r.HandleFunc("/v1/cog/tilejson.json", s.urlTileJSON).Methods(get...)
+	// The raster query API of COG layers and of url= COGs (query.go).
+	for _, base := range []string{"/v1/udfs/{name}", "/v1/cog"} {
+		r.HandleFunc(base+"/info", s.rasterInfo).Methods(get...)
+		r.HandleFunc(base+"/statistics", s.rasterStatistics).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+		r.HandleFunc(base+"/point/{lonlat}", s.rasterPoint).Methods(get...)
+		r.HandleFunc(base+"/preview", s.rasterPreview).Methods(get...)
+		r.HandleFunc(base+"/preview.{ext}", s.rasterPreview).Methods(get...)
+		r.HandleFunc(base+"/bbox/{bbox}", s.rasterBBox).Methods(get...)
+		r.HandleFunc(base+"/feature", s.rasterFeature).Methods(http.MethodPost)
+		r.HandleFunc(base+"/feature.{ext}", s.rasterFeature).Methods(http.MethodPost)
+	}
 	r.Use(s.instrument, s.owsErrors, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)

@@ -103,14 +103,20 @@ func (s *api) submit(w http.ResponseWriter, r *http.Request) {
 	if in.CacheMaxAge != "" {
 		spec.Params["cache_max_age"] = in.CacheMaxAge
 	}
-	j, err := s.jobs.Submit(spec)
+	j, err := s.jobs.Submit(r.Context(), spec)
 	if err != nil {
 		s.jobError(w, r, err, who)
 		return
 	}
-	base := s.baseURL(r) + "/v1/jobs/" + j.ID
+	st, err := j.Status(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	base := s.baseURL(r) + "/v1/jobs/" + j.ID()
 	w.Header().Set("Location", base)
-	writeJSONStatus(w, http.StatusAccepted, map[string]any{"id": j.ID, "status": j.Status(), "status_url": base, "results_url": base + "/results"})
+	writeJSONStatus(w, http.StatusAccepted, map[string]any{"id": j.ID(), "status": st, "status_url": base,
+		"results_url": base + "/results", "logs_url": base + "/logs"})
 }
 
 // argList turns arg_list into the parameters of each item.
@@ -237,7 +243,7 @@ func days(d time.Duration) string {
 // that the ids of others' jobs are not confirmed. control (cancel, retry,
 // delete) of an anonymous job takes an admin token unless
 // auth.anonymous_job_control is on: 401 without a token, 403 with another.
-func (s *api) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.Job, *Bearer, bool) {
+func (s *api) job(w http.ResponseWriter, r *http.Request, control bool) (jobHandle, *Bearer, bool) {
 	if s.jobs == nil {
 		writeError(w, r, layer.Errorf(layer.NotFound, "jobs are off on this server"))
 		return nil, nil, false
@@ -248,7 +254,11 @@ func (s *api) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.J
 		return nil, nil, false
 	}
 	id := mux.Vars(r)["id"]
-	j, ok := s.jobs.Get(id)
+	j, ok, err := s.jobs.Get(r.Context(), id)
+	if err != nil {
+		writeError(w, r, err)
+		return nil, nil, false
+	}
 	if ok && j.Owner() != "" && (who == nil || (!who.Admin && who.Name != j.Owner())) {
 		ok = false
 	}
@@ -269,7 +279,7 @@ func (s *api) job(w http.ResponseWriter, r *http.Request, control bool) (*jobs.J
 
 // private reports whether a job's answers are for its caller only: a
 // bearer's job, or one of a private (or no longer served) layer.
-func (s *api) private(j *jobs.Job) bool {
+func (s *api) private(j jobHandle) bool {
 	l, ok := s.Registry.Get(j.UDF())
 	return j.Owner() != "" || !ok || l.Private
 }
@@ -281,9 +291,24 @@ func (s *api) jobStatus(w http.ResponseWriter, r *http.Request) {
 		if s.private(j) {
 			cc = "private, no-store"
 		}
+		st, err := j.Status(r.Context())
+		if err != nil {
+			s.jobGone(w, r, j, err)
+			return
+		}
 		w.Header().Set("Cache-Control", cc)
-		writeJSON(w, j.Status())
+		writeJSON(w, st)
 	}
+}
+
+// jobGone answers about a job that was deleted while it was read (or could
+// not be read).
+func (s *api) jobGone(w http.ResponseWriter, r *http.Request, j jobHandle, err error) {
+	if errors.Is(err, jobs.ErrNotFound) {
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID()))
+		return
+	}
+	writeError(w, r, err)
 }
 
 // jobCancel serves DELETE /v1/jobs/{id}: a running job is cancelled (an
@@ -295,27 +320,38 @@ func (s *api) jobCancel(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if j.Status().State == jobs.JobRunning {
-		j.Cancel()
+	st, err := j.Status(r.Context())
+	if err == nil && st.State == jobs.JobRunning {
+		err = j.Cancel(r.Context())
+	}
+	if err == nil {
+		st, err = j.Status(r.Context())
+	}
+	if err != nil {
+		s.jobGone(w, r, j, err)
+		return
 	}
 	if r.URL.Query().Get("remove") != "true" {
-		writeJSON(w, j.Status())
+		writeJSON(w, st)
 		return
 	}
 	// A cancelled job stops once its running items have given up.
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	_ = j.Wait(ctx)
-	st := j.Status()
-	switch err := s.jobs.Delete(j.ID); {
+	if st, err = j.Status(r.Context()); err != nil {
+		s.jobGone(w, r, j, err)
+		return
+	}
+	switch err := s.jobs.Delete(r.Context(), j.ID()); {
 	case errors.Is(err, jobs.ErrRunning):
-		writeError(w, r, layer.Errorf(layer.Unavailable, "job %s is still stopping; remove it again in a moment", j.ID))
+		writeError(w, r, layer.Errorf(layer.Unavailable, "job %s is still stopping; remove it again in a moment", j.ID()))
 	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID()))
 	case err != nil:
 		writeError(w, r, err)
 	default:
-		writeJSON(w, map[string]any{"deleted": true, "id": j.ID, "status": st})
+		writeJSON(w, map[string]any{"deleted": true, "id": j.ID(), "status": st})
 	}
 }
 
@@ -326,10 +362,10 @@ func (s *api) jobRetry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	n, err := j.Retry()
+	n, err := j.Retry(r.Context())
 	switch {
 	case errors.Is(err, jobs.ErrNotFound):
-		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID))
+		writeError(w, r, layer.Errorf(layer.NotFound, "no job %q", j.ID()))
 		return
 	case errors.Is(err, jobs.ErrRunning):
 		writeError(w, r, layer.Errorf(layer.BadRequest, "%v", err))
@@ -338,7 +374,12 @@ func (s *api) jobRetry(w http.ResponseWriter, r *http.Request) {
 		s.jobError(w, r, err, who)
 		return
 	}
-	writeJSONStatus(w, http.StatusAccepted, map[string]any{"retried": n, "status": j.Status()})
+	st, err := j.Status(r.Context())
+	if err != nil {
+		s.jobGone(w, r, j, err)
+		return
+	}
+	writeJSONStatus(w, http.StatusAccepted, map[string]any{"retried": n, "status": st})
 }
 
 // jobResults serves GET /v1/jobs/{id}/results?format=json|csv|parquet: one
@@ -361,8 +402,19 @@ func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 	if s.private(j) {
 		w.Header().Set("Cache-Control", "private")
 	}
-	st := j.Status()
-	items := j.Items()
+	st, err := j.Status(r.Context())
+	if err != nil {
+		s.jobGone(w, r, j, err)
+		return
+	}
+	items, err := j.Items(r.Context())
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	// ?replica=true adds the replica that ran each item (jobs on the
+	// store's queue), after the other columns.
+	withReplica := r.URL.Query().Get("replica") == "true"
 	argCols := map[string]bool{}
 	for _, it := range items {
 		for k := range it.Args {
@@ -376,6 +428,9 @@ func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 	sort.Strings(args)
 	t := &layer.Table{Columns: append([]string{"index"}, args...), Types: map[string]string{"index": "int", "seconds": "float", "attempts": "int"}}
 	t.Columns = append(t.Columns, "status", "seconds", "attempts", "cache", "error", "logs", "content_type", "result")
+	if withReplica {
+		t.Columns = append(t.Columns, "replica")
+	}
 	for _, c := range t.Columns {
 		if _, ok := t.Types[c]; !ok {
 			t.Types[c] = "str"
@@ -390,7 +445,11 @@ func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 				row = append(row, nil)
 			}
 		}
-		return append(row, it.Status, it.Seconds, int64(it.Attempts), it.Cache, it.Error, it.Logs, it.ContentType, resultText(it, body))
+		row = append(row, it.Status, it.Seconds, int64(it.Attempts), it.Cache, it.Error, it.Logs, it.ContentType, resultText(it, body))
+		if withReplica {
+			row = append(row, it.Replica)
+		}
+		return row
 	}
 	if format == "json" {
 		// Rows are written as they are read from disk, one result in
@@ -401,7 +460,7 @@ func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 		enc.SetEscapeHTML(false)
 		io.WriteString(w, `{"results":[`)
 		first := true
-		j.Results(func(it jobs.Item, body []byte) error {
+		j.Results(r.Context(), func(it jobs.Item, body []byte) error {
 			m := map[string]any{}
 			for c, v := range row(it, body) {
 				m[t.Columns[c]] = v
@@ -420,7 +479,7 @@ func (s *api) jobResults(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "}\n")
 		return
 	}
-	j.Results(func(it jobs.Item, body []byte) error {
+	j.Results(r.Context(), func(it jobs.Item, body []byte) error {
 		t.Rows = append(t.Rows, row(it, body))
 		return nil
 	})

@@ -101,7 +101,8 @@ func (s *api) checkQuery(r *http.Request) error {
 	// Most queries are short: no parameter can be over the limit, nor too
 	// many of them, and there is no tilesize to look at; repeated names are
 	// found by comparing them as written.
-	if len(raw) <= s.limits.MaxParamBytes && strings.Count(raw, "&") < min(s.limits.MaxParams, fastScanPairs) &&
+	also := repeatableOn(r.URL.Path)
+	if also == nil && len(raw) <= s.limits.MaxParamBytes && strings.Count(raw, "&") < min(s.limits.MaxParams, fastScanPairs) &&
 		!strings.Contains(raw, ";") && !strings.Contains(raw, "tilesize") {
 		if dup, ok := quickDuplicate(raw); ok {
 			if dup != "" {
@@ -132,7 +133,7 @@ func (s *api) checkQuery(r *http.Request) error {
 	if n > s.limits.MaxParams {
 		return layer.Errorf(layer.BadRequest, "%d query parameters: at most %d", n, s.limits.MaxParams)
 	}
-	if dup := duplicated(q); dup != "" {
+	if dup := duplicated(q, also); dup != "" {
 		return duplicateError(dup)
 	}
 	if ts := q.Get("tilesize"); ts != "" {

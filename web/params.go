@@ -69,10 +69,20 @@ func isHex(c byte) bool {
 	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
-// duplicated is the first parameter of q given more than once that may not be.
-func duplicated(q url.Values) string {
+// repeatableOn are parameters that repeat on some routes only: p (a
+// percentile) on .../statistics, as TiTiler's ?p=5&p=95.
+func repeatableOn(path string) map[string]bool {
+	if strings.HasSuffix(path, "/statistics") {
+		return map[string]bool{"p": true}
+	}
+	return nil
+}
+
+// duplicated is the first parameter of q given more than once that may not
+// be; also names the parameters that may repeat on the request's route.
+func duplicated(q url.Values, also map[string]bool) string {
 	for k, vs := range q {
-		if len(vs) > 1 && !repeatable[k] {
+		if len(vs) > 1 && !repeatable[k] && !also[k] {
 			return k
 		}
 	}
