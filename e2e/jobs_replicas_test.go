@@ -27,18 +27,26 @@ def udf(i: int = 0, pause: float = 0.03):
 // replicaConfig is a replica's config on the store at storeURL.
 func replicaConfig(t *testing.T, storeURL, name string) string {
 	t.Helper()
+	return replicaConfigS3(t, storeURL, name, "")
+}
+
+// replicaConfigS3 is replicaConfig with more config text (an S3 tier, tokens).
+func replicaConfigS3(t *testing.T, storeURL, name, extra string) string {
+	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "sleepy.py"), []byte(replicaUDF), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "config.yaml")
-	body := fmt.Sprintf(`cache: {memory_mb: 16}
-store: {url: %q}
+	if !strings.Contains(extra, "cache:") {
+		extra += "cache: {memory_mb: 16}\n"
+	}
+	body := fmt.Sprintf(`store: {url: %q}
 python: {workers: 2, timeout: 20s, preload: [], cache_dir: pycache}
 server: {replica: %s, jobs_workers: 4, jobs_rescue_after: 3s}
-udfs:
+%sudfs:
   - {name: sleepy, handler: python, path: sleepy.py}
-`, storeURL, name)
+`, storeURL, name, extra)
 	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +210,23 @@ func testJobsOnReplicas(t *testing.T, servers []*tileServer, kill bool) {
 func TestJobsReplicasPostgres(t *testing.T) {
 	sharedBinary(t)
 	url := pgtest.Start(t).NewDatabase(t)
+	m := startMinIO(t)
+	bin, _ := sharedBinary(t)
+	editor := "replica-editor-token"
+	extra := fmt.Sprintf(`auth:
+  bearer:
+    - {name: ed, sha256: %s, role: editor}
+admin_token: %s
+cache:
+  memory_mb: 16
+  s3: {bucket: %s, prefix: replicas, endpoint: %q, access_key: %q, secret_key: %q, read_timeout: 0.3s}
+`, hashOf(t, bin, editor), adminToken, s3Bucket, m.Endpoint, m.AccessKey, m.SecretKey)
 	var cfgs []string
 	for _, name := range []string{"A", "B", "C"} {
-		cfgs = append(cfgs, replicaConfig(t, url, name))
+		cfgs = append(cfgs, replicaConfigS3(t, url, name, extra))
 	}
 	servers := startServers(t, cfgs...)
+	replicasFollow(t, servers, editor)
 	// A job that does not end: its open items and their River jobs in the log.
 	dumpQueue = func(id string) {
 		conn, err := pgx.Connect(context.Background(), url)
@@ -228,6 +248,52 @@ func TestJobsReplicasPostgres(t *testing.T) {
 		}
 	}
 	testJobsOnReplicas(t, servers, true)
+}
+
+// replicasFollow: a UDF saved on the first replica is served by the others
+// within a second, and a purge on the first makes the others miss (their
+// memory tiers dropped, the shared S3 tier purged) within a second.
+func replicasFollow(t *testing.T, servers []*tileServer, editor string) {
+	t.Helper()
+	a, others := servers[0], servers[1:]
+	code := `import fused
+
+@fused.udf
+def udf(v: int = 1):
+    return {"v": v}
+`
+	body, _ := json.Marshal(map[string]any{"code": code, "public": true})
+	if st, b := a.call(t, "PUT", "/v1/udfs/saved", editor, string(body)); st != 201 {
+		t.Fatalf("save on %s: %d %s", a.name, st, b)
+	}
+	for _, s := range others {
+		took := within(t, time.Second, s.name+" serves the save", func() bool {
+			st, _ := s.call(t, "GET", "/v1/udfs/saved/run?v=7", "", "")
+			return st == 200
+		})
+		t.Logf("a save on %s was served by %s after %v", a.name, s.name, took.Round(time.Millisecond))
+	}
+	// Cached everywhere (memory), then purged on A: B and C miss.
+	get := func(s *tileServer) string {
+		r := s.do("GET", "/v1/udfs/saved/run?v=7", nil, 30*time.Second)
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("%s: %v %d", s.name, r.err, r.status)
+		}
+		return r.xcache()
+	}
+	for _, s := range servers {
+		get(s)
+		if x := get(s); x != "memory" {
+			t.Fatalf("%s's second answer: X-Cache %q, want memory", s.name, x)
+		}
+	}
+	if st, b := a.call(t, "DELETE", "/v1/udfs/saved/cache", adminToken, ""); st != 200 {
+		t.Fatalf("purge on %s: %d %s", a.name, st, b)
+	}
+	for _, s := range others {
+		took := within(t, time.Second, s.name+" misses after the purge", func() bool { return get(s) == "miss" })
+		t.Logf("a purge on %s reached %s after %v", a.name, s.name, took.Round(time.Millisecond))
+	}
 }
 
 // TestJobsReplicasSQLite: the same on the embedded store, one replica.
