@@ -110,10 +110,15 @@ func (r *Reader) runCrop(ctx context.Context, req layer.Request, o TileOptions, 
 				bands = bands[:p.alg.Inputs()]
 			}
 		}
-		ras, err := r.warpCrop(h, in, req, co, bands, o.Resampling)
+		pad := 0
+		if p != nil && p.alg != nil {
+			pad = p.alg.Pad()
+		}
+		ras, dst, err := r.warpCrop(h, in, req, co, bands, o.Resampling, pad)
 		if err != nil {
 			return err
 		}
+		defer dst.Close()
 		if prog != nil {
 			e, err := evaluate(prog, ras)
 			ras.Release()
@@ -130,6 +135,12 @@ func (r *Reader) runCrop(ctx context.Context, req layer.Request, o TileOptions, 
 			}
 			ras = res
 		}
+		if req.Area != "" {
+			if err := maskArea(ras, dst, req.Area); err != nil {
+				ras.Release()
+				return err
+			}
+		}
 		out = ras
 		return nil
 	})
@@ -140,12 +151,15 @@ func (r *Reader) runCrop(ctx context.Context, req layer.Request, o TileOptions, 
 // metres (degrees at the crop's centre latitude for a geographic crop); the
 // pixels at the crop's edge have no neighbours beyond it.
 func applyAlgorithm(a *algorithm.Algorithm, src *layer.Raster) (*layer.Raster, error) {
-	out := layer.NewRaster(src.Width, src.Height, a.Outputs())
+	pad := a.Pad()
+	out := layer.NewRaster(src.Width-2*pad, src.Height-2*pad, a.Outputs())
 	out.DType = a.DType()
 	out.NoData, out.HasNoData = a.NoData()
-	out.Bounds, out.EPSG = src.Bounds, src.EPSG
 	rx := (src.Bounds.MaxX - src.Bounds.MinX) / float64(src.Width)
 	ry := (src.Bounds.MaxY - src.Bounds.MinY) / float64(src.Height)
+	px, py := float64(pad)*rx, float64(pad)*ry
+	out.Bounds = tiles.Bounds{MinX: src.Bounds.MinX + px, MinY: src.Bounds.MinY + py, MaxX: src.Bounds.MaxX - px, MaxY: src.Bounds.MaxY - py}
+	out.EPSG = src.EPSG
 	if src.EPSG == 4326 {
 		lat := (src.Bounds.MinY + src.Bounds.MaxY) / 2 * math.Pi / 180
 		rx *= 111320 * math.Cos(lat)
@@ -158,12 +172,13 @@ func applyAlgorithm(a *algorithm.Algorithm, src *layer.Raster) (*layer.Raster, e
 	return out, nil
 }
 
-// warpCrop warps the crop's bands into its grid, with the mask as alpha.
-func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions, bands []int, resampling string) (*layer.Raster, error) {
+// warpCrop warps the crop's bands into its grid, with the mask as alpha,
+// and a border of pad pixels around it (for an algorithm). It returns the
+// grid's CRS, which the caller closes.
+func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions, bands []int, resampling string, pad int) (ras *layer.Raster, dst *godal.SpatialRef, err error) {
+	var sr *godal.SpatialRef
 	ds := h.src
 	preview := req.Bounds == (tiles.Bounds{})
-	var dst *godal.SpatialRef
-	var err error
 	epsg := co.dstEPSG
 	switch {
 	case epsg != 0:
@@ -178,35 +193,40 @@ func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions
 		dst, err = wgs84()
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer dst.Close()
+	sr = dst
+	defer func() {
+		if err != nil {
+			sr.Close()
+		}
+	}()
 	// The source window the crop covers, for its natural size.
 	sw, sh := in.width, in.height
 	var ext [4]float64
 	if preview {
 		if ext, err = ds.Bounds(dst); err != nil {
-			return nil, layer.Errorf(layer.BadRequest, "the layer cannot be projected to EPSG:%d: %v", epsg, err)
+			return nil, nil, layer.Errorf(layer.BadRequest, "the layer cannot be projected to EPSG:%d: %v", epsg, err)
 		}
 	} else {
 		b := req.Bounds
 		if b.MinX >= b.MaxX || b.MinY >= b.MaxY {
-			return nil, layer.Errorf(layer.BadRequest, "bounds %g,%g,%g,%g: want minx < maxx and miny < maxy", b.MinX, b.MinY, b.MaxX, b.MaxY)
+			return nil, nil, layer.Errorf(layer.BadRequest, "bounds %g,%g,%g,%g: want minx < maxx and miny < maxy", b.MinX, b.MinY, b.MaxX, b.MaxY)
 		}
 		var ok bool
 		if _, _, sw, sh, ok, err = sourceWindow(ds, in, b); err != nil {
-			return nil, err
+			return nil, nil, err
 		} else if !ok {
-			return nil, layer.Errorf(layer.NotFound, "the area %g,%g,%g,%g is outside this layer's bounds", b.MinX, b.MinY, b.MaxX, b.MaxY)
+			return nil, nil, layer.Errorf(layer.NotFound, "the area %g,%g,%g,%g is outside this layer's bounds", b.MinX, b.MinY, b.MaxX, b.MaxY)
 		}
 		if ext, err = lonLatTo(dst, b); err != nil {
-			return nil, layer.Errorf(layer.BadRequest, "the area cannot be projected to EPSG:%d: %v", epsg, err)
+			return nil, nil, layer.Errorf(layer.BadRequest, "the area cannot be projected to EPSG:%d: %v", epsg, err)
 		}
 	}
 	w, hh := co.width, co.height
 	ew, eh := ext[2]-ext[0], ext[3]-ext[1]
 	if !(ew > 0 && eh > 0) {
-		return nil, layer.Errorf(layer.BadRequest, "the area is empty in EPSG:%d", epsg)
+		return nil, nil, layer.Errorf(layer.BadRequest, "the area is empty in EPSG:%d", epsg)
 	}
 	switch {
 	case w > 0 && hh > 0:
@@ -214,6 +234,8 @@ func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions
 		hh = max(1, int(math.Round(float64(w)*eh/ew)))
 	case hh > 0:
 		w = max(1, int(math.Round(float64(hh)*ew/eh)))
+	case preview && co.dstEPSG == 0: // the file's own grid, its pixels as they are
+		w, hh = outShape(sw, sh, co.maxSize)
 	default:
 		long := min(co.maxSize, max(sw, sh))
 		if ew >= eh {
@@ -223,13 +245,16 @@ func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions
 		}
 	}
 	if w > MaxQuerySize || hh > MaxQuerySize {
-		return nil, layer.Errorf(layer.TooLarge, "the crop would be %d×%d pixels: at most %d a side", w, hh, MaxQuerySize)
+		return nil, nil, layer.Errorf(layer.TooLarge, "the crop would be %d×%d pixels: at most %d a side", w, hh, MaxQuerySize)
 	}
 	wkt, err := dst.WKT()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	px, py := float64(pad)*ew/float64(w), float64(pad)*eh/float64(hh)
+	ext = [4]float64{ext[0] - px, ext[1] - py, ext[2] + px, ext[3] + py}
+	w, hh = w+2*pad, hh+2*pad
 	sw2 := []string{"-of", "MEM", "-t_srs", wkt, "-te", f(ext[0]), f(ext[1]), f(ext[2]), f(ext[3]),
 		"-ts", strconv.Itoa(w), strconv.Itoa(hh), "-r", resampling, "-dstalpha"}
 	if in.hasNoData {
@@ -237,42 +262,51 @@ func (r *Reader) warpCrop(h *handle, in *info, req layer.Request, co cropOptions
 	}
 	out, err := ds.Warp("", sw2)
 	if err != nil {
-		return nil, fmt.Errorf("warp: %v", err)
+		return nil, nil, fmt.Errorf("warp: %v", err)
 	}
 	defer out.Close()
 	all := out.Bands()
-	ras := layer.NewRaster(w, hh, len(bands))
+	ras = layer.NewRaster(w, hh, len(bands))
 	for i, b := range bands {
 		if err := all[b-1].Read(0, 0, ras.Bands[i], w, hh); err != nil {
 			ras.Release()
-			return nil, fmt.Errorf("read: %v", err)
+			return nil, nil, fmt.Errorf("read: %v", err)
 		}
 	}
 	if err := all[in.bands].Read(0, 0, ras.Mask, w, hh); err != nil {
 		ras.Release()
-		return nil, fmt.Errorf("read mask: %v", err)
+		return nil, nil, fmt.Errorf("read mask: %v", err)
 	}
 	ras.DType, ras.NoData, ras.HasNoData, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, epsg
 	ras.Bounds = tiles.Bounds{MinX: ext[0], MinY: ext[1], MaxX: ext[2], MaxY: ext[3]}
-	if req.Area != "" {
-		gt := [6]float64{ext[0], ew / float64(w), 0, ext[3], 0, -eh / float64(hh)}
-		d2, err := dstClone(dst)
-		if err != nil {
-			ras.Release()
-			return nil, err
-		}
-		inside, err := rasterizeLonLat(d2, areaGeoJSON(req.Area), gt, w, hh)
-		if err != nil {
-			ras.Release()
-			return nil, err
-		}
-		for i, v := range inside {
-			if v == 0 {
-				ras.Mask[i] = 0
-			}
+	return ras, dst, nil
+}
+
+// maskArea makes the pixels of ras (in the CRS dst) outside a file-mode
+// area transparent.
+func maskArea(ras *layer.Raster, dst *godal.SpatialRef, area string) error {
+	b := ras.Bounds
+	gt := [6]float64{b.MinX, (b.MaxX - b.MinX) / float64(ras.Width), 0, b.MaxY, 0, -(b.MaxY - b.MinY) / float64(ras.Height)}
+	d2, err := dstClone(dst)
+	if err != nil {
+		return err
+	}
+	inside, err := rasterizeLonLat(d2, areaGeoJSON(area), gt, ras.Width, ras.Height)
+	if err != nil {
+		return err
+	}
+	if ras.Mask == nil {
+		ras.Mask = make([]uint8, ras.Width*ras.Height)
+		for i := range ras.Mask {
+			ras.Mask[i] = 255
 		}
 	}
-	return ras, nil
+	for i, v := range inside {
+		if v == 0 {
+			ras.Mask[i] = 0
+		}
+	}
+	return nil
 }
 
 // areaGeoJSON is a file-mode area as GeoJSON: WKT is converted.

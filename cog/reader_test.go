@@ -498,8 +498,9 @@ func TestTilesOutsideTheLayer(t *testing.T) {
 	if ras := got.(*layer.Raster); !slices.Equal(ras.Bands[0], want.Bands[0]) || !slices.Equal(ras.Mask, want.Mask) {
 		t.Errorf("Run with params differs from ReadTile")
 	}
-	if _, err := r.Run(ctx, layer.Request{}); layer.KindOf(err) != layer.BadRequest {
-		t.Errorf("Run without a tile: %v, want a bad request", err)
+	// Without a tile, file mode: a preview of the whole file (crop.go).
+	if res, err := r.Run(ctx, layer.Request{}); err != nil || res.(*layer.Raster).Width > cog.DefaultMaxSize {
+		t.Errorf("Run without a tile: %v, want a preview", err)
 	}
 	far := cases[0].tile
 	if _, err := r.Run(ctx, layer.Request{Tile: &far}); layer.KindOf(err) != layer.NotFound {
@@ -603,7 +604,8 @@ func TestSchemaOfDemoDEM(t *testing.T) {
 	for _, p := range s.Params {
 		names = append(names, p.Name)
 	}
-	if !slices.Equal(names, []string{"bidx", "resampling", "tilesize", "expression", "algorithm", "algorithm_params"}) || s.DefaultFormat != "png" || !slices.Equal(s.Modes, []string{"tile"}) {
+	if !slices.Equal(names, []string{"bidx", "resampling", "tilesize", "expression", "algorithm", "algorithm_params", "max_size", "width", "height", "dst_crs"}) ||
+		s.DefaultFormat != "png" || !slices.Equal(s.Modes, []string{"tile", "file"}) {
 		t.Errorf("schema params %v, default format %s, modes %v", names, s.DefaultFormat, s.Modes)
 	}
 	// The hole in the DEM is transparent; the land around it is not.

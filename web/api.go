@@ -93,7 +93,7 @@ type api struct {
 	clients     *rateLimiter            // per client address; nil = no limit
 	tokenLimits map[string]*rateLimiter // per shared token with a rate
 	svc         *tileservice.Service
-	urls        urlLayers // layers of COGs named by url=
+	urls        urlLayers  // layers of COGs named by url=
 	jobs        jobBackend // nil: jobs are off
 }
 
