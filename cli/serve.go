@@ -462,10 +462,18 @@ func openQueue(cfg *config.Config, db *store.Store, m *metrics.Set, log *slog.Lo
 	lim := cfg.Limits
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	q, err := jobs.NewQueue(ctx, db, jobs.QueueOptions{Logger: log, Metrics: m, Workers: workers,
+	o := jobs.QueueOptions{Logger: log, Metrics: m, Workers: workers,
 		Replica:     cmp.Or(cfg.Server.Replica, os.Getenv("UDFTILES_REPLICA")),
 		RescueAfter: cfg.Server.JobsRescueAfter.Std(), RunTimeout: cfg.Python.Timeout.Std(), TTL: cfg.Server.JobsTTL.Std(),
-		MaxRunning: lim.MaxJobsRunning, MaxStored: lim.MaxJobsStored, MaxResultBytes: int64(lim.MaxJobResultMB) << 20})
+		MaxRunning: lim.MaxJobsRunning, MaxStored: lim.MaxJobsStored, MaxResultBytes: int64(lim.MaxJobResultMB) << 20,
+		ResultInline: cfg.Server.JobsResultInlineKB << 10}
+	if s3c := cfg.Cache.S3; s3c.Bucket != "" {
+		// Large results of items live in the S3 tier's bucket, under its
+		// prefix: <prefix>/jobs/<job id>/.
+		o.Results = jobs.NewS3Results(s3client.New(s3client.Options{Endpoint: s3c.Endpoint, Region: s3c.Region,
+			AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey, PathStyle: s3c.PathStyle}), s3c.Bucket, s3c.Prefix)
+	}
+	q, err := jobs.NewQueue(ctx, db, o)
 	if err != nil {
 		return nil, fmt.Errorf("store.url %s: the job queue: %v", redact(cfg.Store.URL), err)
 	}

@@ -194,6 +194,10 @@ type Server struct {
 	JobsWorkers     int      `yaml:"jobs_workers"`
 	JobsRescueAfter Duration `yaml:"jobs_rescue_after"`
 	Replica         string   `yaml:"replica"`
+	// JobsResultInlineKB is the largest result of a job's item kept in the
+	// store's row (default 64): with an S3 tier (cache.s3), larger ones are
+	// objects under <cache.s3.prefix>/jobs/<job id>/, deleted with their job.
+	JobsResultInlineKB int `yaml:"jobs_result_inline_kb"`
 	// GDALCacheMB is GDAL's block cache (default 256; GDAL_CACHEMAX in the
 	// environment wins). GDAL's own default, 5% of RAM, warps uncached tiles
 	// of a few layers faster under concurrency, at the cost of memory.

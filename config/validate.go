@@ -235,6 +235,9 @@ func (c *Config) validateAuth() error {
 			return fmt.Errorf("config: server.%s: want a positive duration (e.g. 30s), got %v", d.key, d.v.Std())
 		}
 	}
+	if c.Server.JobsResultInlineKB < 0 {
+		return fmt.Errorf("config: server.jobs_result_inline_kb: want 0 (the default, 64) or more KiB, got %d", c.Server.JobsResultInlineKB)
+	}
 	if c.Server.JobsWorkers < 0 {
 		return fmt.Errorf("config: server.jobs_workers: want 0 (the default: twice python.workers) or more items run at once, got %d", c.Server.JobsWorkers)
 	}

@@ -84,6 +84,11 @@ type QueueOptions struct {
 	MaxStored  int
 	// MaxResultBytes bounds the results one job keeps.
 	MaxResultBytes int64
+	// Results, when set, keeps the results larger than ResultInline bytes
+	// (default DefaultResultInline) as objects (the server's S3 tier): the
+	// item's row keeps the key. Without it every result is kept in its row.
+	Results      ResultStore
+	ResultInline int
 }
 
 // Defaults of QueueOptions.
@@ -99,6 +104,13 @@ const (
 	// deliveries that find their item already taken count as attempts too.
 	riverSpareAttempts = 10
 )
+
+// fetchCooldown is the shortest time between two fetches of River jobs by
+// one queue of a replica. Ended workers wait for the next fetch: with n
+// workers a replica starts at most n items per cooldown, so the cooldown
+// bounds the rate of short items (20 ms and 12 workers: 600 items/s, 1.7 ms
+// an item). A fetch is one indexed query, run only as workers end.
+const fetchCooldown = 2 * time.Millisecond
 
 // ItemKind is the River job kind of an item.
 const ItemKind = "udf_item"
@@ -191,6 +203,9 @@ func NewQueue(ctx context.Context, st *store.Store, o QueueOptions) (*Queue, err
 	if o.MaxResultBytes <= 0 {
 		o.MaxResultBytes = DefaultMaxResultBytes
 	}
+	if o.ResultInline <= 0 {
+		o.ResultInline = DefaultResultInline
+	}
 	if o.Replica == "" {
 		host, _ := os.Hostname()
 		o.Replica = fmt.Sprintf("%s-%d", host, os.Getpid())
@@ -210,12 +225,12 @@ func NewQueue(ctx context.Context, st *store.Store, o QueueOptions) (*Queue, err
 		// Items put off (max_workers, a busy server) are fetched again by
 		// the queue's polling: often for submits, less for nested ones.
 		// A worker that ends fetches the next items after FetchCooldown:
-		// short, as items are often short.
+		// short, as items are often short (see fetchCooldown).
 		poll := time.Second
 		if d == 0 {
 			poll = 200 * time.Millisecond
 		}
-		queues[QueueName(d)] = river.QueueConfig{MaxWorkers: o.Workers, FetchPollInterval: poll, FetchCooldown: 20 * time.Millisecond}
+		queues[QueueName(d)] = river.QueueConfig{MaxWorkers: o.Workers, FetchPollInterval: poll, FetchCooldown: fetchCooldown}
 	}
 	cfg := &river.Config{
 		Queues:      queues,
@@ -491,7 +506,7 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 	if !validID(id) {
 		return ErrNotFound
 	}
-	return q.b.inTx(ctx, func(c conn, _ riverTx) error {
+	err := q.b.inTx(ctx, func(c conn, _ riverTx) error {
 		var state string
 		err := c.queryRow(ctx, `SELECT state FROM jobs WHERE id = $1`+q.b.forUpdate(), id).Scan(&state)
 		if noRows(err) {
@@ -508,6 +523,13 @@ func (q *Queue) Delete(ctx context.Context, id string) error {
 		_, err = c.exec(ctx, `DELETE FROM jobs WHERE id = $1`, id)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	// Then the objects of its large results (once its rows are gone, no
+	// read finds a key whose object is missing).
+	q.removeResults(context.WithoutCancel(ctx), id)
+	return nil
 }
 
 // ListOptions select the jobs List returns: those of Owner ("" = the

@@ -171,7 +171,7 @@ func (j *QueueJob) Retry(ctx context.Context) (int, error) {
 		at := q.ts(now())
 		for k, i := range todo {
 			if _, err := c.exec(ctx, `UPDATE job_items SET status = 'pending', lease = lease + 1, instance = '', replica = '', river_id = $3,
-				attempts = 0, rescues = 0, seconds = 0, error = '', logs = '', content_type = '', cache = '', size = 0, result = NULL, updated_at = $4
+				attempts = 0, rescues = 0, seconds = 0, error = '', logs = '', content_type = '', cache = '', size = 0, result = NULL, result_key = '', updated_at = $4
 				WHERE job_id = $1 AND idx = $2`, j.id, i, ids[k], at); err != nil {
 				return fmt.Errorf("jobs: %w", err)
 			}
@@ -253,22 +253,24 @@ func (j *QueueJob) Ended(ctx context.Context, since time.Time) ([]Item, error) {
 }
 
 // Results calls fn with each item, in argument order, and its result, read
-// from the database a page at a time.
+// from the database a page at a time; a result kept as an object (S3) is
+// read when its turn comes: one such result in memory at a time.
 func (j *QueueJob) Results(ctx context.Context, fn func(it Item, result []byte) error) error {
 	const page = 64
 	for next := 0; ; {
-		r, err := j.q.b.db().query(ctx, `SELECT `+itemColumns+`, result FROM job_items WHERE job_id = $1 AND idx >= $2 ORDER BY idx LIMIT `+fmt.Sprint(page), j.id, next)
+		r, err := j.q.b.db().query(ctx, `SELECT `+itemColumns+`, result, result_key FROM job_items WHERE job_id = $1 AND idx >= $2 ORDER BY idx LIMIT `+fmt.Sprint(page), j.id, next)
 		if err != nil {
 			return fmt.Errorf("jobs: %w", err)
 		}
 		type got struct {
 			it   Item
 			body []byte
+			key  string
 		}
 		var batch []got
 		for r.Next() {
 			var g got
-			if err := scanItem(r, &g.it, &g.body); err != nil {
+			if err := scanItem(r, &g.it, &g.body, &g.key); err != nil {
 				r.Close()
 				return fmt.Errorf("jobs: %w", err)
 			}
@@ -280,11 +282,24 @@ func (j *QueueJob) Results(ctx context.Context, fn func(it Item, result []byte) 
 		}
 		// The rows are read before fn writes them out: no read stays open
 		// while a slow client reads.
-		for _, g := range batch {
+		for i := range batch {
+			g := &batch[i]
 			if g.it.Status != OK {
 				g.body = nil
+			} else if g.key != "" {
+				body, err := j.q.readResult(ctx, g.key, g.it.Size)
+				if err != nil {
+					if ctx.Err() != nil {
+						return ctx.Err()
+					}
+					j.q.log.Warn("jobs: a result was not read", "job", j.id, "item", g.it.Index, "error", err.Error())
+					g.it.Status, g.it.Error = Failed, "502: the result was not read from S3: "+err.Error()
+				}
+				g.body = body
 			}
-			if err := fn(g.it, g.body); err != nil {
+			err := fn(g.it, g.body)
+			g.body = nil
+			if err != nil {
 				return err
 			}
 		}

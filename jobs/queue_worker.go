@@ -29,6 +29,9 @@ type claim struct {
 	args     map[string]string
 	attempts int
 	started  time.Time
+	// resultBytes are the job's results when the item was claimed: what
+	// its end checks limits.max_job_result_mb against.
+	resultBytes int64
 }
 
 // claim takes the item of River job riverID: pending → running under this
@@ -40,8 +43,8 @@ func (q *Queue) claim(ctx context.Context, c conn, a itemArgs, riverID int64) (c
 	var cl claim
 	var specJSON, state, owner, client string
 	var maxWorkers int
-	err := c.queryRow(ctx, `SELECT spec, state, owner, client, max_workers FROM jobs WHERE id = $1`+q.b.forUpdate(), a.JobID).
-		Scan(&specJSON, &state, &owner, &client, &maxWorkers)
+	err := c.queryRow(ctx, `SELECT spec, state, owner, client, max_workers, result_bytes FROM jobs WHERE id = $1`+q.b.forUpdate(), a.JobID).
+		Scan(&specJSON, &state, &owner, &client, &maxWorkers, &cl.resultBytes)
 	if noRows(err) {
 		cl.outcome = claimGone
 		return cl, nil
@@ -49,7 +52,29 @@ func (q *Queue) claim(ctx context.Context, c conn, a itemArgs, riverID int64) (c
 	if err != nil {
 		return cl, err
 	}
-	var status, instance, args string
+	var args string
+	if state == JobRunning {
+		// The usual case in one statement: the item is pending, this River
+		// job's, and the job has room under max_workers. The job's row is
+		// locked: the count, read by a statement of its own after the lock
+		// (read committed: a snapshot of its own), is exact.
+		at := now()
+		err := c.queryRow(ctx, `UPDATE job_items SET status = 'running', lease = lease + 1, instance = $4, replica = $5,
+			started_at = COALESCE(started_at, $6), updated_at = $6
+			WHERE job_id = $1 AND idx = $2 AND river_id = $3 AND status = 'pending'
+			AND (SELECT COUNT(*) FROM job_items WHERE job_id = $1 AND status = 'running') < $7
+			RETURNING lease, attempts, args, started_at`,
+			a.JobID, a.Index, riverID, q.instance, q.replica, q.ts(at), maxWorkers).
+			Scan(&cl.lease, &cl.attempts, &args, timeCol{&cl.started})
+		if err == nil {
+			return cl, q.claimed(&cl, specJSON, owner, client, args)
+		}
+		if !noRows(err) {
+			return cl, err
+		}
+		// Else: why not, below.
+	}
+	var status, instance string
 	var itemRiver *int64
 	err = c.queryRow(ctx, `SELECT status, lease, instance, river_id, attempts, args, started_at FROM job_items WHERE job_id = $1 AND idx = $2`, a.JobID, a.Index).
 		Scan(&status, &cl.lease, &instance, &itemRiver, &cl.attempts, &args, timeCol{&cl.started})
@@ -106,14 +131,19 @@ func (q *Queue) claim(ctx context.Context, c conn, a itemArgs, riverID int64) (c
 		return cl, err
 	}
 	cl.lease++
+	return cl, q.claimed(&cl, specJSON, owner, client, args)
+}
+
+// claimed fills a claim's spec and args.
+func (q *Queue) claimed(cl *claim, specJSON, owner, client, args string) error {
 	if err := json.Unmarshal([]byte(specJSON), &cl.spec); err != nil {
-		return cl, fmt.Errorf("the job's spec: %w", err)
+		return fmt.Errorf("the job's spec: %w", err)
 	}
 	cl.spec.Owner, cl.spec.Client = owner, client
 	if err := json.Unmarshal([]byte(args), &cl.args); err != nil {
-		return cl, fmt.Errorf("the item's args: %w", err)
+		return fmt.Errorf("the item's args: %w", err)
 	}
-	return cl, nil
+	return nil
 }
 
 // alive reports whether the process instance has a fresh heartbeat.
@@ -190,6 +220,17 @@ func (q *Queue) work(ctx context.Context, job *river.Job[itemArgs]) error {
 		// River's timeout, past the tile service's: a failure that may pass.
 		err = &RunError{Status: 504, Msg: fmt.Sprintf("504: the item ran longer than %v", q.opt.RunTimeout+q.opt.RescueAfter)}
 	}
+	if err == nil && q.opt.Results != nil && len(out.Body) > q.opt.ResultInline {
+		// A large result is written as an object of its own (a key of this
+		// run's lease: a late run never overwrites the winner's), before
+		// the transaction that ends the item; not kept, it is deleted.
+		key := resultKey(a.JobID, a.Index, cl.lease)
+		if perr := q.opt.Results.Put(wctx, key, out.Body, out.ContentType); perr != nil {
+			err = &RunError{Status: 502, Msg: "502: the result was not written to S3: " + perr.Error(), Logs: out.Logs}
+		} else {
+			end.key = key
+		}
+	}
 	var re *RunError
 	switch {
 	case err == nil:
@@ -232,6 +273,7 @@ type itemEnd struct {
 	err      string
 	logs     string
 	out      Output
+	key      string // out.Body is also the object of this key (ResultStore)
 }
 
 // finish writes an item's end under its lease, and (unless the item goes
@@ -241,28 +283,36 @@ type itemEnd struct {
 // over), nothing was written.
 func (q *Queue) finish(ctx context.Context, job *river.Job[itemArgs], cl claim, e itemEnd) (bool, error) {
 	a := job.Args
-	written := false
+	written, keyKept := false, false
+	if e.key != "" {
+		defer func() {
+			if !keyKept {
+				if err := q.opt.Results.Delete(ctx, e.key); err != nil {
+					q.log.Warn("jobs: a result not kept was not deleted from S3", "job", a.JobID, "item", a.Index, "error", err.Error())
+				}
+			}
+		}()
+	}
 	err := q.b.inTx(ctx, func(c conn, rt riverTx) error {
-		// The job's row is not locked: ends of one job's items do not wait
-		// for each other (the item's row, under its lease, is what counts).
-		// The results' bound is checked against what has committed, so
-		// items ending together may pass it by their own sizes.
-		var resultBytes int64
-		err := c.queryRow(ctx, `SELECT result_bytes FROM jobs WHERE id = $1`, a.JobID).Scan(&resultBytes)
-		if noRows(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		body := e.out.Body
+		// The job's row is not locked until the end: ends of one job's
+		// items do not wait for each other (the item's row, under its
+		// lease, is what counts). The results' bound is checked against
+		// the job's results when the item was claimed, so items running
+		// together may pass it by their own sizes (max_workers of them at
+		// most).
+		resultBytes := cl.resultBytes
+		body, key := e.out.Body, e.key
 		ct, cache, logs := e.out.ContentType, e.out.Cache, e.out.Logs
 		if e.status != OK {
-			body, ct, cache, logs = nil, "", "", e.logs
+			body, key, ct, cache, logs = nil, "", "", "", e.logs
 		} else if resultBytes+int64(len(body)) > q.opt.MaxResultBytes {
 			e.status, e.err = Failed, fmt.Sprintf("413: the job's results are over %d MiB (limits.max_job_result_mb): this item's %d bytes are not kept",
 				q.opt.MaxResultBytes>>20, len(body))
-			body, ct = nil, ""
+			body, key, ct = nil, "", ""
+		}
+		size, inline := int64(len(body)), body
+		if key != "" {
+			inline = nil
 		}
 		attempts := e.attempts
 		if e.status == Pending && e.attempts == 0 {
@@ -270,32 +320,30 @@ func (q *Queue) finish(ctx context.Context, job *river.Job[itemArgs], cl claim, 
 		}
 		at := q.ts(now())
 		n, err := c.exec(ctx, `UPDATE job_items SET status = $4, attempts = $5, seconds = $6, error = $7, logs = $8, content_type = $9,
-			cache = $10, size = $11, result = $12, updated_at = $13, instance = CASE WHEN $4 = 'pending' THEN '' ELSE instance END
+			cache = $10, size = $11, result = $12, result_key = $14, updated_at = $13, instance = CASE WHEN $4 = 'pending' THEN '' ELSE instance END
 			WHERE job_id = $1 AND idx = $2 AND lease = $3 AND status = 'running'`,
-			a.JobID, a.Index, cl.lease, e.status, attempts, e.seconds, e.err, logs, ct, cache, int64(len(body)), body, at)
+			a.JobID, a.Index, cl.lease, e.status, attempts, e.seconds, e.err, logs, ct, cache, size, inline, at, key)
 		if err != nil {
 			return err
 		}
 		if n == 0 {
 			return nil
 		}
-		written = true
+		written, keyKept = true, key != ""
 		if e.status == Pending {
 			return nil
 		}
 		if _, err := rt.complete(ctx, job); err != nil {
 			return err
 		}
-		if err := q.maybeDone(ctx, c, a.JobID, at); err != nil {
-			return err
-		}
-		// Last: the job's row stays locked from here to the commit only.
-		if len(body) > 0 {
-			if _, err := c.exec(ctx, `UPDATE jobs SET result_bytes = result_bytes + $2 WHERE id = $1`, a.JobID, int64(len(body))); err != nil {
-				return err
-			}
-		}
-		return nil
+		// Last, one statement: the job's results grow, and it is done if
+		// none of its items is open; its row stays locked from here to the
+		// commit only.
+		_, err = c.exec(ctx, `UPDATE jobs SET result_bytes = result_bytes + $3,
+			state = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN 'done' ELSE state END,
+			finished_at = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN $2 ELSE finished_at END
+			WHERE id = $1`, a.JobID, at, size)
+		return err
 	})
 	if err != nil {
 		q.log.Error("jobs: an item's end was not written", "job", a.JobID, "item", a.Index, "error", err.Error())
@@ -569,14 +617,30 @@ func (q *Queue) requeue(ctx context.Context, k itemKey, lease int64, why string)
 func (q *Queue) sweep(ctx context.Context) {
 	at := q.ts(now().Add(-q.opt.TTL))
 	for {
-		n, err := q.b.db().exec(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state <> 'running' AND finished_at < $1 LIMIT 100)`, at)
+		r, err := q.b.db().query(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state <> 'running' AND finished_at < $1 LIMIT 100) RETURNING id`, at)
+		var ids []string
+		if err == nil {
+			for r.Next() {
+				var id string
+				if err = r.Scan(&id); err != nil {
+					break
+				}
+				ids = append(ids, id)
+			}
+			r.Close()
+			if err == nil {
+				err = r.Err()
+			}
+		}
+		// The objects of their large results go after their rows.
+		q.removeResults(ctx, ids...)
 		if err != nil {
 			if ctx.Err() == nil {
 				q.log.Warn("jobs: removing expired jobs", "error", err.Error())
 			}
 			return
 		}
-		if n == 0 {
+		if len(ids) == 0 {
 			return
 		}
 	}

@@ -679,7 +679,7 @@ func gooseRows(t *testing.T, s *Store) int {
 }
 
 // newestSchema is the number of the newest migration.
-const newestSchema = 2
+const newestSchema = 3
 
 func testSchema(t *testing.T, b backend) {
 	ctx := ctxT(t)
