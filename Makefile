@@ -77,7 +77,7 @@ $(PMTILES):
 	  $(GO) get -tool github.com/protomaps/go-pmtiles@v1.31.2 && $(GO) build -o ../pmtiles github.com/protomaps/go-pmtiles
 
 test: deps web-assets web-test lint $(MINIO) $(PMTILES)
-	$(GO) test -count=1 -timeout 30m ./...
+	$(GO) test -count=1 -timeout 40m ./...
 
 bench: deps build
 	bench/run.sh
