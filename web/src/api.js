@@ -113,3 +113,15 @@ export function featureCollection(text, type) {
   }
   return data;
 }
+
+// layerInfo is a COG layer's /info (band count and type), or null when it
+// cannot be had: the 3D terrain toggle is an extra that a failure leaves out.
+export async function layerInfo(name, signal) {
+  try {
+    const res = await fetch(`/v1/udfs/${encodeURIComponent(name)}/info`, { signal, headers: JSON_ACCEPT });
+    if (!res.ok) return null;
+    return await res.json();
+  } catch (_) {
+    return null;
+  }
+}

@@ -13,6 +13,7 @@ import { createMap, setOpacity, wireFeatures } from './map.js';
 import { wireResultsToggle } from './results.js';
 import { onIdle, onMapClick, onMapError, onMoveEnd, reapply, restyle, select, selectedName } from './selection.js';
 import { ready, setPageState, showStatus } from './status.js';
+import { wireTerrain } from './terrain.js';
 import { requestedName } from './urls.js';
 
 const panel = document.querySelector('.panel');
@@ -33,6 +34,7 @@ function wireControls(map) {
   onColorBy(() => restyle(map));
   wireResultsToggle();
   wireCopyButtons();
+  wireTerrain(map);
 
   const followUrl = () => {
     const name = requestedName() || defaultName();

@@ -16,6 +16,7 @@ import {
 } from './map.js';
 import { hideResults, openResults, showResult } from './results.js';
 import { announce, pageState, setBusy, setPageState, showError, showStatus } from './status.js';
+import { refreshTerrain, selectTerrain } from './terrain.js';
 import { qgisUri, runUrl, tilejsonUrl, tileTemplate, tileUrl, writeUrl } from './urls.js';
 
 const RUN_DEBOUNCE_MS = 350;
@@ -86,6 +87,10 @@ export function select(map, name, opts) {
   renderList(name);
   document.title = `${name} · udftiles`;
   writeUrl(name, push);
+
+  // The terrain of the last layer goes; this one's shows its toggle once
+  // its /info says it is a DEM. Heights take the form's values (dem.js).
+  selectTerrain(map, layer, (l) => formPairs(l, 'raster'));
 
   if (!layer || isBroken(layer)) {
     removeDrawn(map);
@@ -182,6 +187,7 @@ export function reapply(map) {
     return;
   }
   updateLinks(map);
+  refreshTerrain(map);
   if (!sel.kind) {
     // Not known yet (the probe failed, or is under way): ask again with the new values.
     sel.failed = false;
