@@ -58,6 +58,24 @@ func (s *api) owned(who *Bearer, name string) (*layer.Layer, error) {
 	return l, nil
 }
 
+// ownerCall admits a request that changes the catalog UDF of the route's
+// {name}: a store, an editor's or admin's token, and that UDF being the
+// token's own (or any, for an admin). Otherwise it answers the error.
+func (s *api) ownerCall(w http.ResponseWriter, r *http.Request) (*Bearer, bool) {
+	if !s.catalogOn(w, r) {
+		return nil, false
+	}
+	who, err := s.editor(r)
+	if err == nil {
+		_, err = s.owned(who, mux.Vars(r)["name"])
+	}
+	if err != nil {
+		writeError(w, r, err)
+		return nil, false
+	}
+	return who, true
+}
+
 // saveUDF serves PUT /v1/udfs/{name}: the code and its metadata become the
 // UDF's next version, once the code loads. 201 for a new UDF, else 200.
 func (s *api) saveUDF(w http.ResponseWriter, r *http.Request) {
@@ -109,19 +127,11 @@ func (s *api) saveUDF(w http.ResponseWriter, r *http.Request) {
 
 // deleteUDF serves DELETE /v1/udfs/{name}.
 func (s *api) deleteUDF(w http.ResponseWriter, r *http.Request) {
-	if !s.catalogOn(w, r) {
-		return
-	}
-	who, err := s.editor(r)
-	if err != nil {
-		writeError(w, r, err)
+	who, ok := s.ownerCall(w, r)
+	if !ok {
 		return
 	}
 	name := mux.Vars(r)["name"]
-	if _, err := s.owned(who, name); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	if err := s.Catalog.Delete(r.Context(), name); err != nil {
 		writeError(w, r, err)
 		return
@@ -192,19 +202,11 @@ func (s *api) udfVersions(w http.ResponseWriter, r *http.Request) {
 // restoreUDF serves POST /v1/udfs/{name}/versions/{n}/restore: version n
 // saved again as the newest.
 func (s *api) restoreUDF(w http.ResponseWriter, r *http.Request) {
-	if !s.catalogOn(w, r) {
-		return
-	}
-	who, err := s.editor(r)
-	if err != nil {
-		writeError(w, r, err)
+	who, ok := s.ownerCall(w, r)
+	if !ok {
 		return
 	}
 	v := mux.Vars(r)
-	if _, err := s.owned(who, v["name"]); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	n, err := strconv.Atoi(v["n"])
 	if err != nil || n < 1 {
 		writeError(w, r, layer.Errorf(layer.BadRequest, "version: want a version number, got %q", truncate(v["n"], 32)))
@@ -240,19 +242,11 @@ type tokenAnswer struct {
 // that runs the UDF for anyone holding it. The token is shown once; the
 // store keeps its hash.
 func (s *api) createToken(w http.ResponseWriter, r *http.Request) {
-	if !s.catalogOn(w, r) {
-		return
-	}
-	who, err := s.editor(r)
-	if err != nil {
-		writeError(w, r, err)
+	who, ok := s.ownerCall(w, r)
+	if !ok {
 		return
 	}
 	name := mux.Vars(r)["name"]
-	if _, err := s.owned(who, name); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	body, err := s.readBody(r)
 	if err != nil {
 		writeError(w, r, err)
@@ -311,19 +305,10 @@ func (s *api) createToken(w http.ResponseWriter, r *http.Request) {
 
 // listTokens serves GET /v1/udfs/{name}/tokens (never the tokens themselves).
 func (s *api) listTokens(w http.ResponseWriter, r *http.Request) {
-	if !s.catalogOn(w, r) {
-		return
-	}
-	who, err := s.editor(r)
-	if err != nil {
-		writeError(w, r, err)
+	if _, ok := s.ownerCall(w, r); !ok {
 		return
 	}
 	name := mux.Vars(r)["name"]
-	if _, err := s.owned(who, name); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	ts, err := s.Catalog.Store().Tokens(r.Context(), name)
 	if err != nil {
 		writeError(w, r, catalogError(err, name))
@@ -336,19 +321,11 @@ func (s *api) listTokens(w http.ResponseWriter, r *http.Request) {
 // revokeToken serves DELETE /v1/udfs/{name}/tokens/{id}: the token stops
 // working on every replica within a second.
 func (s *api) revokeToken(w http.ResponseWriter, r *http.Request) {
-	if !s.catalogOn(w, r) {
-		return
-	}
-	who, err := s.editor(r)
-	if err != nil {
-		writeError(w, r, err)
+	who, ok := s.ownerCall(w, r)
+	if !ok {
 		return
 	}
 	v := mux.Vars(r)
-	if _, err := s.owned(who, v["name"]); err != nil {
-		writeError(w, r, err)
-		return
-	}
 	if err := s.Catalog.RevokeToken(r.Context(), v["name"], v["id"]); err != nil {
 		writeError(w, r, catalogError(err, "token "+truncate(v["id"], 32)))
 		return
