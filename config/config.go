@@ -287,6 +287,12 @@ type UDF struct {
 	Go string `yaml:"go"`
 	// Options are passed as they are to a go or plugin handler's factory.
 	Options map[string]any `yaml:"options"`
+	// Paths are the files of a cog mosaic given as a YAML list in path:
+	// (Path is then the first of them); nil for a single path.
+	Paths []string `yaml:"-"`
+	// Assets names the asset a cog mosaic reads of each item of a STAC
+	// ItemCollection; default the first GeoTIFF of each.
+	Assets []string `yaml:"assets"`
 	// Layer is the layer of the file a vector handler serves; "" = the first.
 	Layer string `yaml:"layer"`
 	// MaxFeatures bounds the features of one vector tile or run (default 20000).
@@ -334,6 +340,10 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 	if err := expandNode(&doc); err != nil {
 		return nil, err
 	}
+	lists, err := pathLists(&doc)
+	if err != nil {
+		return nil, err
+	}
 	expanded, err := yaml.Marshal(&doc)
 	if err != nil {
 		return nil, fmt.Errorf("config: %v", err)
@@ -344,11 +354,19 @@ func Parse(b []byte, baseDir string) (*Config, error) {
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // an empty file means all defaults
 		return nil, located(err, &doc, expanded)
 	}
+	for i, list := range lists {
+		if i < len(c.UDFs) {
+			c.UDFs[i].Paths = list
+		}
+	}
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	for i := range c.UDFs {
 		c.UDFs[i].Path = resolve(baseDir, c.UDFs[i].Path)
+		for k, p := range c.UDFs[i].Paths {
+			c.UDFs[i].Paths[k] = resolve(baseDir, p)
+		}
 	}
 	c.Python.CacheDir = resolve(baseDir, c.Python.CacheDir)
 	c.Python.MountDir = resolve(baseDir, c.Python.MountDir)

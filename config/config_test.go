@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -324,6 +325,44 @@ func TestRescaleForms(t *testing.T) {
 		}
 		if !reflect.DeepEqual(c.UDFs[0].Rescale, tt.want) {
 			t.Errorf("rescale %s = %v, want %v", tt.yaml, c.UDFs[0].Rescale, tt.want)
+		}
+	}
+}
+
+// TestPathLists: a cog layer's path may be a list of files (a mosaic),
+// resolved one by one; other kinds refuse a list, and errors name the key.
+func TestPathLists(t *testing.T) {
+	dir := t.TempDir()
+	c, err := Parse([]byte(`udfs:
+  - name: m
+    handler: cog
+    path:
+      - tiles/a.tif
+      - /srv/b.tif
+      - /vsis3/bucket/c.tif
+    assets: [visual]
+  - {name: one, handler: cog, path: x.tif}
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := c.UDFs[0]
+	want := []string{filepath.Join(dir, "tiles", "a.tif"), "/srv/b.tif", "/vsis3/bucket/c.tif"}
+	if m.Path != want[0] || !slices.Equal(m.Paths, want) || !slices.Equal(m.Assets, []string{"visual"}) {
+		t.Errorf("list: path %q, paths %q, assets %q; want paths %q", m.Path, m.Paths, m.Assets, want)
+	}
+	if one := c.UDFs[1]; one.Path != filepath.Join(dir, "x.tif") || one.Paths != nil {
+		t.Errorf("single: path %q, paths %q", one.Path, one.Paths)
+	}
+	for _, bad := range []struct{ doc, want string }{
+		{"udfs:\n  - {name: v, handler: vector, path: [a.fgb, b.fgb]}\n", "udfs[0].path: a list of files is a mosaic, for handler cog only"},
+		{"udfs:\n  - {name: m, handler: cog, path: []}\n", "udfs[0].path: an empty list"},
+		{"udfs:\n  - {name: m, handler: cog, path: [a.tif, [b.tif]]}\n", "udfs[0].path[1]: want a file path"},
+		{"udfs:\n  - name: m\n    handler: cog\n    path:\n      - a.tif\n      - b.tif\n    bands: x\n", "udfs[0].bands (line 7)"},
+		{"udfs:\n  - {name: v, handler: vector, path: a.fgb, assets: [b]}\n", "udfs[0].assets: only for handler cog"},
+	} {
+		if _, err := Parse([]byte(bad.doc), ""); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want an error with %q", bad.doc, err, bad.want)
 		}
 	}
 }

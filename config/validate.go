@@ -69,6 +69,17 @@ func (c *Config) Validate() error {
 		case u.Options != nil && (u.Handler == "cog" || u.Handler == "vector" || u.Handler == "python"):
 			return fmt.Errorf("%s.options: not for handler %s (its settings have keys of their own)", at, u.Handler)
 		}
+		if len(u.Paths) > 0 && u.Handler != "cog" {
+			return fmt.Errorf("%s.path: a list of files is a mosaic, for handler cog only; handler %s serves one file", at, u.Handler)
+		}
+		if len(u.Assets) > 0 && u.Handler != "cog" {
+			return fmt.Errorf("%s.assets: only for handler cog (the asset a mosaic reads of each STAC item), got handler %q", at, u.Handler)
+		}
+		for k, a := range u.Assets {
+			if a == "" {
+				return fmt.Errorf("%s.assets[%d]: want an asset name, got \"\"", at, k)
+			}
+		}
 		if len(u.Env) > 0 && u.Handler != "python" {
 			return fmt.Errorf("%s.env: only for handler python, got handler %q", at, u.Handler)
 		}
