@@ -291,7 +291,8 @@ type UDF struct {
 	// (Path is then the first of them); nil for a single path.
 	Paths []string `yaml:"-"`
 	// Assets names the asset a cog mosaic reads of each item of a STAC
-	// ItemCollection; default the first GeoTIFF of each.
+	// ItemCollection; default the first GeoTIFF of each. For handler stac
+	// (path: a STAC Item), the assets read when a request names none.
 	Assets []string `yaml:"assets"`
 	// Layer is the layer of the file a vector handler serves; "" = the first.
 	Layer string `yaml:"layer"`
@@ -312,7 +313,7 @@ func (u UDF) IsPublic() bool { return u.Public == nil || *u.Public }
 
 // Handlers are the built-in kinds of layer, whose keys the config knows; a
 // server may be built with more (cli.WithKind).
-var Handlers = []string{"cog", "vector", "python", "go", "plugin"}
+var Handlers = []string{"cog", "vector", "python", "go", "plugin", "stac"}
 
 // MaxFeaturesLimit is the largest max_features accepted: beyond it a tile is
 // too large to encode in reasonable time.

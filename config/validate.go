@@ -66,14 +66,14 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("%s.go: only for handler go, got handler %q", at, u.Handler)
 		case builtin && u.Handler != "go" && u.Path == "":
 			return fmt.Errorf("%s.path: required: the file this layer serves", at)
-		case u.Options != nil && (u.Handler == "cog" || u.Handler == "vector" || u.Handler == "python"):
+		case u.Options != nil && (u.Handler == "cog" || u.Handler == "vector" || u.Handler == "python" || u.Handler == "stac"):
 			return fmt.Errorf("%s.options: not for handler %s (its settings have keys of their own)", at, u.Handler)
 		}
 		if len(u.Paths) > 0 && u.Handler != "cog" {
 			return fmt.Errorf("%s.path: a list of files is a mosaic, for handler cog only; handler %s serves one file", at, u.Handler)
 		}
-		if len(u.Assets) > 0 && u.Handler != "cog" {
-			return fmt.Errorf("%s.assets: only for handler cog (the asset a mosaic reads of each STAC item), got handler %q", at, u.Handler)
+		if len(u.Assets) > 0 && u.Handler != "cog" && u.Handler != "stac" {
+			return fmt.Errorf("%s.assets: only for handler cog (the asset a mosaic reads of each STAC item) and stac (the item's assets read by default), got handler %q", at, u.Handler)
 		}
 		for k, a := range u.Assets {
 			if a == "" {
