@@ -74,15 +74,24 @@ func (r *Reader) processTile(t tiles.Tile, o TileOptions, p *process) (*layer.Ra
 	if err != nil {
 		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
 	}
+	return p.tile(t, o, in.bands, r.ReadTile)
+}
+
+// tile computes the tile from the bands read reads of a source of nbands
+// bands: a file (Reader.ReadTile) or a mosaic's combined files.
+func (p *process) tile(t tiles.Tile, o TileOptions, nbands int, read func(tiles.Tile, TileOptions) (*layer.Raster, error)) (*layer.Raster, error) {
 	bands := o.Bands
 	if len(bands) == 0 {
-		for b := 1; b <= in.bands; b++ {
+		for b := 1; b <= nbands; b++ {
 			bands = append(bands, b)
 		}
 	}
-	var prog *bandmath.Program
+	var (
+		prog *bandmath.Program
+		err  error
+	)
 	if p.expr != "" {
-		if prog, err = bandmath.Parse(p.expr, in.bands); err != nil {
+		if prog, err = bandmath.Parse(p.expr, nbands); err != nil {
 			return nil, layer.Errorf(layer.BadRequest, "parameter %v", err)
 		}
 		// Only the bands the expression names are read; an expression of
@@ -106,7 +115,7 @@ func (r *Reader) processTile(t tiles.Tile, o TileOptions, p *process) (*layer.Ra
 		pad = a.Pad()
 	}
 	o.Bands, o.Buffer = bands, pad
-	src, err := r.ReadTile(t, o)
+	src, err := read(t, o)
 	if err != nil {
 		return nil, err
 	}

@@ -193,25 +193,49 @@ func (r *Reader) Version() string {
 
 // Schema lists the query parameters of a COG layer.
 func (r *Reader) Schema() layer.Schema {
+	s := tileSchema(r.opts.Resampling)
+	s.Modes = append(s.Modes, "file")            // crops (crop.go)
+	s.Params = append(s.Params, CropParams()...) // crop.go
+	if in, err := r.load(); err == nil {
+		s.MinZoom, s.MaxZoom, s.Bounds = in.minZoom, in.maxZoom, in.lonlat
+	}
+	return s
+}
+
+// tileSchema is what a file and a mosaic have in common: the tile
+// parameters, band math and algorithms, formats, and the whole world.
+func tileSchema(resampling string) layer.Schema {
 	s := layer.Schema{
 		Params: []layer.Param{
 			{Name: "bidx", Type: layer.IntList, Description: "bands to read, 1-based, e.g. 1 or 3,2,1"},
-			{Name: "resampling", Type: layer.Str, Default: r.opts.Resampling, Enum: Resamplings},
+			{Name: "resampling", Type: layer.Str, Default: resampling, Enum: Resamplings},
 			{Name: "tilesize", Type: layer.Int, Default: 256, Enum: []string{"256", "512"}},
 		},
-		Modes:         []string{"tile", "file"}, // file: crops (crop.go)
+		Modes:         []string{"tile"},
 		Formats:       []string{"png", "jpg", "webp", "gif", "tif", "npy"},
 		DefaultFormat: "png",
 		MaxZoom:       24,
 		Bounds:        tiles.Bounds{MinX: -180, MinY: -tiles.MaxLat, MaxX: 180, MaxY: tiles.MaxLat},
 	}
 	s.Params = append(s.Params, ProcessParams()...) // process.go
-	s.Params = append(s.Params, CropParams()...)    // crop.go
 	s.Restyle = []string{"expression", "algorithm"}
-	if in, err := r.load(); err == nil {
-		s.MinZoom, s.MaxZoom, s.Bounds = in.minZoom, in.maxZoom, in.lonlat
-	}
 	return s
+}
+
+// tileOptions reads bidx, resampling and tilesize (as Schema coerced them)
+// over the layer's defaults.
+func tileOptions(params map[string]any, bands []int, resampling string) TileOptions {
+	o := TileOptions{Resampling: resampling, Size: 256, Bands: bands}
+	if v, ok := params["bidx"].([]int); ok && len(v) > 0 {
+		o.Bands = v
+	}
+	if v, ok := params["resampling"].(string); ok && v != "" {
+		o.Resampling = v
+	}
+	if v, ok := params["tilesize"].(int); ok {
+		o.Size = v
+	}
+	return o
 }
 
 // TileOptions are the per-request choices of a tile read.
@@ -226,16 +250,7 @@ type TileOptions struct {
 
 // Run reads the request's tile; the Params come from Schema.
 func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
-	o := TileOptions{Resampling: r.opts.Resampling, Size: 256, Bands: r.opts.Bands}
-	if v, ok := req.Params["bidx"].([]int); ok && len(v) > 0 {
-		o.Bands = v
-	}
-	if v, ok := req.Params["resampling"].(string); ok && v != "" {
-		o.Resampling = v
-	}
-	if v, ok := req.Params["tilesize"].(int); ok {
-		o.Size = v
-	}
+	o := tileOptions(req.Params, r.opts.Bands, r.opts.Resampling)
 	if err := ctx.Err(); err != nil {
 		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
