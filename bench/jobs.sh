@@ -13,7 +13,8 @@
 #   bench/jobs.sh              # or: make bench-jobs
 #
 # Environment: BENCH_RUNS [3], ITEMS [100], MAX_WORKERS [16], PYTHON_WORKERS [16],
-# NOOP [500], TILESERVER [bin/tileserver], QUEUE [1], ITEMS_QUEUE [600], NOOP_QUEUE [600].
+# NOOP [500], TILESERVER [bin/tileserver], QUEUE [1], ITEMS_QUEUE [600], NOOP_QUEUE [600],
+# QUEUE_BACKENDS [all: files,sqlite,pg1,pg3].
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -62,19 +63,24 @@ udfs:
 	}
 	var rows []row
 	offset := 0
+	only := os.Getenv("QUEUE_BACKENDS") // e.g. "files,pg1": a subset of files, sqlite, pg1, pg3
 	for _, c := range []struct {
-		name     string
-		store    string
-		replicas int
+		key, name string
+		store     func() string
+		replicas  int
 	}{
-		{"in-process runner (no store, jobs in files)", "none", 1},
-		{"queue, SQLite store, 1 replica", "sqlite://" + filepath.Join(dir, "bench.db"), 1},
-		{"queue, PostgreSQL, 1 replica", pg.NewDatabase(b), 1},
-		{"queue, PostgreSQL, 3 replicas", pg.NewDatabase(b), 3},
+		{"files", "in-process runner (no store, jobs in files)", func() string { return "none" }, 1},
+		{"sqlite", "queue, SQLite store, 1 replica", func() string { return "sqlite://" + filepath.Join(dir, "bench.db") }, 1},
+		{"pg1", "queue, PostgreSQL, 1 replica", func() string { return pg.NewDatabase(b) }, 1},
+		{"pg3", "queue, PostgreSQL, 3 replicas", func() string { return pg.NewDatabase(b) }, 3},
 	} {
+		if only != "" && !slices.Contains(strings.Split(only, ","), c.key) {
+			continue
+		}
+		storeURL := c.store()
 		var bases []string
 		for i := 0; i < c.replicas; i++ {
-			bases = append(bases, benchServer(b, bin, dir, config(c.store, fmt.Sprintf("r%d-%d", len(rows), i))))
+			bases = append(bases, benchServer(b, bin, dir, config(storeURL, fmt.Sprintf("r%d-%d", len(rows), i))))
 		}
 		// Warm the Python workers of every replica.
 		for _, base := range bases {

@@ -233,10 +233,14 @@ func NewQueue(ctx context.Context, st *store.Store, o QueueOptions) (*Queue, err
 		queues[QueueName(d)] = river.QueueConfig{MaxWorkers: o.Workers, FetchPollInterval: poll, FetchCooldown: fetchCooldown}
 	}
 	cfg := &river.Config{
-		Queues:      queues,
-		Workers:     workers,
-		JobTimeout:  -1,
-		RetryPolicy: retryPolicy{},
+		Queues:  queues,
+		Workers: workers,
+		// Also how often a replica tells the others (NOTIFY) that it
+		// queued items: at River's default (100 ms) a submit right after
+		// another waits for the queues' polling (200 ms).
+		FetchCooldown: fetchCooldown,
+		JobTimeout:    -1,
+		RetryPolicy:   retryPolicy{},
 		// The backstop for River jobs left running by a client that died:
 		// items themselves are taken over sooner, by heartbeat (rescue).
 		RescueStuckJobsAfter:        o.RunTimeout + 2*o.RescueAfter,

@@ -94,6 +94,20 @@ func (s sqlDB) queryRow(ctx context.Context, q string, args ...any) row {
 	return s.c.QueryRowContext(ctx, q, args...)
 }
 
+// splitDB reads through one handle and writes through another: on SQLite,
+// the store's pool and its writer (store.Store.Writer).
+type splitDB struct{ read, write sqlDB }
+
+func (s splitDB) exec(ctx context.Context, q string, args ...any) (int64, error) {
+	return s.write.exec(ctx, q, args...)
+}
+func (s splitDB) query(ctx context.Context, q string, args ...any) (rows, error) {
+	return s.read.query(ctx, q, args...)
+}
+func (s splitDB) queryRow(ctx context.Context, q string, args ...any) row {
+	return s.read.queryRow(ctx, q, args...)
+}
+
 type sqlRows struct{ *sql.Rows }
 
 func (r sqlRows) Close() { r.Rows.Close() }
@@ -114,8 +128,11 @@ type riverTx interface {
 
 // backend is River and the database of one dialect.
 type backend interface {
-	// db is the pool, for reads and statements of their own.
+	// db is the pool, for reads and statements of their own (exec writes
+	// through the store's writer on SQLite); writes that return rows
+	// (DELETE … RETURNING) use dbw.
 	db() conn
+	dbw() conn
 	// inTx runs fn in a transaction (PostgreSQL: read committed; SQLite:
 	// BEGIN IMMEDIATE, one writer at a time) and commits it, or rolls it
 	// back when fn fails.
@@ -128,12 +145,27 @@ type backend interface {
 	forUpdate() string
 	// lockClient serialises the admission of one client's submits.
 	lockClient(ctx context.Context, c conn, client string) error
+	// pipeline sends statements in one round trip, run as one transaction
+	// (a pgx batch runs in PostgreSQL's implicit transaction: a lock one
+	// statement takes holds until the last ends, and each statement of read
+	// committed sees what committed before it began). false: the dialect
+	// has none (SQLite, whose statements cost no round trip).
+	pipeline(ctx context.Context, stmts ...stmt) (bool, error)
+}
+
+// stmt is one statement of a pipeline; scan reads its row (nil: its rows
+// are not read). scan gets the row's error too (no row: noRows).
+type stmt struct {
+	sql  string
+	args []any
+	scan func(r row) error
 }
 
 // glue is a backend over River's client for the transactions TTx.
 type glue[TTx any] struct {
 	client    *river.Client[TTx]
 	pool      conn
+	wpool     conn
 	begin     func(ctx context.Context) (TTx, conn, error)
 	commit    func(ctx context.Context, tx TTx) error
 	rollback  func(ctx context.Context, tx TTx)
@@ -141,9 +173,11 @@ type glue[TTx any] struct {
 	closer    func()
 	update    string
 	lock      func(ctx context.Context, c conn, client string) error
+	batch     func(ctx context.Context, stmts []stmt) error
 }
 
 func (g *glue[TTx]) db() conn          { return g.pool }
+func (g *glue[TTx]) dbw() conn         { return g.wpool }
 func (g *glue[TTx]) forUpdate() string { return g.update }
 func (g *glue[TTx]) start(ctx context.Context) error {
 	return g.client.Start(ctx)
@@ -170,6 +204,28 @@ func (g *glue[TTx]) lockClient(ctx context.Context, c conn, client string) error
 		return nil
 	}
 	return g.lock(ctx, c, client)
+}
+
+func (g *glue[TTx]) pipeline(ctx context.Context, stmts ...stmt) (bool, error) {
+	if g.batch == nil {
+		return false, nil
+	}
+	return true, g.batch(ctx, stmts)
+}
+
+// pgxBatch sends statements as one pgx batch.
+func pgxBatch(pool *pgxpool.Pool) func(ctx context.Context, stmts []stmt) error {
+	return func(ctx context.Context, stmts []stmt) error {
+		b := &pgx.Batch{}
+		for _, st := range stmts {
+			q := b.Queue(st.sql, st.args...)
+			if st.scan != nil {
+				scan := st.scan
+				q.QueryRow(func(r pgx.Row) error { return scan(r) })
+			}
+		}
+		return pool.SendBatch(ctx, b).Close()
+	}
 }
 
 func (g *glue[TTx]) inTx(ctx context.Context, fn func(c conn, rt riverTx) error) error {
@@ -278,6 +334,7 @@ func newBackend(ctx context.Context, st *store.Store, cfg *river.Config, poolSiz
 		return &glue[pgx.Tx]{
 			client: client,
 			pool:   pgxDB[pgxPoolAdapter]{pgxPoolAdapter{pool}},
+			wpool:  pgxDB[pgxPoolAdapter]{pgxPoolAdapter{pool}},
 			begin: func(ctx context.Context) (pgx.Tx, conn, error) {
 				tx, err := pool.Begin(ctx)
 				if err != nil {
@@ -288,6 +345,7 @@ func newBackend(ctx context.Context, st *store.Store, cfg *river.Config, poolSiz
 			commit:    func(ctx context.Context, tx pgx.Tx) error { return tx.Commit(ctx) },
 			rollback:  func(ctx context.Context, tx pgx.Tx) { tx.Rollback(ctx) },
 			completer: river.JobCompleteTx[*riverpgxv5.Driver, pgx.Tx, itemArgs],
+			batch:     pgxBatch(pool),
 			closer:    pool.Close,
 			update:    " FOR UPDATE",
 			lock: func(ctx context.Context, c conn, client string) error {
@@ -296,7 +354,7 @@ func newBackend(ctx context.Context, st *store.Store, cfg *river.Config, poolSiz
 			},
 		}, nil
 	case store.SQLite:
-		db := st.DB()
+		db := st.Writer()
 		drv := riversqlite.New(db)
 		if err := migrateSQLite(ctx, drv); err != nil {
 			return nil, err
@@ -307,7 +365,8 @@ func newBackend(ctx context.Context, st *store.Store, cfg *river.Config, poolSiz
 		}
 		return &glue[*sql.Tx]{
 			client: client,
-			pool:   sqlDB{db},
+			pool:   splitDB{read: sqlDB{st.DB()}, write: sqlDB{db}},
+			wpool:  sqlDB{db},
 			begin: func(ctx context.Context) (*sql.Tx, conn, error) {
 				tx, err := db.BeginTx(ctx, nil)
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/udftiles/udftiles/store"
 )
 
 // claimOutcome is what a worker found when it went to claim its item.
@@ -134,6 +135,52 @@ func (q *Queue) claim(ctx context.Context, c conn, a itemArgs, riverID int64) (c
 	return cl, q.claimed(&cl, specJSON, owner, client, args)
 }
 
+// claimPipelined is claim's usual case in one round trip, where the dialect
+// pipelines (PostgreSQL): the job's row locked, then the item claimed if it
+// is pending and this River job's, and the job runs with room under
+// max_workers (the count's statement begins after the lock is held: it sees
+// every claim before it). false: not claimed here (a full job, a held or
+// orphaned item, a job not running): claim finds out why, in a transaction.
+func (q *Queue) claimPipelined(ctx context.Context, a itemArgs, riverID int64) (cl claim, ok bool, err error) {
+	var specJSON, state, owner, client, args string
+	var maxWorkers int
+	found, took := false, false
+	at := q.ts(now())
+	piped, err := q.b.pipeline(ctx,
+		stmt{sql: `SELECT spec, state, owner, client, max_workers, result_bytes FROM jobs WHERE id = $1 FOR UPDATE`, args: []any{a.JobID},
+			scan: func(r row) error {
+				err := r.Scan(&specJSON, &state, &owner, &client, &maxWorkers, &cl.resultBytes)
+				found = err == nil
+				if noRows(err) {
+					return nil
+				}
+				return err
+			}},
+		stmt{sql: `UPDATE job_items SET status = 'running', lease = lease + 1, instance = $4, replica = $5,
+			started_at = COALESCE(started_at, $6), updated_at = $6
+			WHERE job_id = $1 AND idx = $2 AND river_id = $3 AND status = 'pending'
+			AND (SELECT COUNT(*) FROM job_items WHERE job_id = $1 AND status = 'running') < (SELECT max_workers FROM jobs WHERE id = $1 AND state = 'running')
+			RETURNING lease, attempts, args, started_at`, args: []any{a.JobID, a.Index, riverID, q.instance, q.replica, at},
+			scan: func(r row) error {
+				err := r.Scan(&cl.lease, &cl.attempts, &args, timeCol{&cl.started})
+				took = err == nil
+				if noRows(err) {
+					return nil
+				}
+				return err
+			}})
+	switch {
+	case err != nil || !piped:
+		return cl, false, err
+	case !found:
+		cl.outcome = claimGone
+		return cl, true, nil
+	case !took:
+		return cl, false, nil
+	}
+	return cl, true, q.claimed(&cl, specJSON, owner, client, args)
+}
+
 // claimed fills a claim's spec and args.
 func (q *Queue) claimed(cl *claim, specJSON, owner, client, args string) error {
 	if err := json.Unmarshal([]byte(specJSON), &cl.spec); err != nil {
@@ -167,12 +214,14 @@ func (q *Queue) runs(a itemArgs) bool {
 // work is River's delivery of an item's job.
 func (q *Queue) work(ctx context.Context, job *river.Job[itemArgs]) error {
 	a := job.Args
-	var cl claim
-	err := q.b.inTx(ctx, func(c conn, _ riverTx) error {
-		var err error
-		cl, err = q.claim(ctx, c, a, job.ID)
-		return err
-	})
+	cl, ok, err := q.claimPipelined(ctx, a, job.ID)
+	if err == nil && !ok {
+		err = q.b.inTx(ctx, func(c conn, _ riverTx) error {
+			var err error
+			cl, err = q.claim(ctx, c, a, job.ID)
+			return err
+		})
+	}
 	if err != nil {
 		return fmt.Errorf("claiming item %d of job %s: %w", a.Index, a.JobID, err)
 	}
@@ -293,58 +342,76 @@ func (q *Queue) finish(ctx context.Context, job *river.Job[itemArgs], cl claim, 
 			}
 		}()
 	}
-	err := q.b.inTx(ctx, func(c conn, rt riverTx) error {
-		// The job's row is not locked until the end: ends of one job's
-		// items do not wait for each other (the item's row, under its
-		// lease, is what counts). The results' bound is checked against
-		// the job's results when the item was claimed, so items running
-		// together may pass it by their own sizes (max_workers of them at
-		// most).
-		resultBytes := cl.resultBytes
-		body, key := e.out.Body, e.key
-		ct, cache, logs := e.out.ContentType, e.out.Cache, e.out.Logs
-		if e.status != OK {
-			body, key, ct, cache, logs = nil, "", "", "", e.logs
-		} else if resultBytes+int64(len(body)) > q.opt.MaxResultBytes {
-			e.status, e.err = Failed, fmt.Sprintf("413: the job's results are over %d MiB (limits.max_job_result_mb): this item's %d bytes are not kept",
-				q.opt.MaxResultBytes>>20, len(body))
-			body, key, ct = nil, "", ""
+	// The job's row is not locked until the end: ends of one job's items do
+	// not wait for each other (the item's row, under its lease, is what
+	// counts). The results' bound is checked against the job's results when
+	// the item was claimed, so items running together may pass it by their
+	// own sizes (max_workers of them at most).
+	body, key := e.out.Body, e.key
+	ct, cache, logs := e.out.ContentType, e.out.Cache, e.out.Logs
+	if e.status != OK {
+		body, key, ct, cache, logs = nil, "", "", "", e.logs
+	} else if cl.resultBytes+int64(len(body)) > q.opt.MaxResultBytes {
+		e.status, e.err = Failed, fmt.Sprintf("413: the job's results are over %d MiB (limits.max_job_result_mb): this item's %d bytes are not kept",
+			q.opt.MaxResultBytes>>20, len(body))
+		body, key, ct = nil, "", ""
+	}
+	size, inline := int64(len(body)), body
+	if key != "" {
+		inline = nil
+	}
+	attempts := e.attempts
+	if e.status == Pending && e.attempts == 0 {
+		attempts = cl.attempts // given back: this run does not count
+	}
+	at := now()
+	args := []any{a.JobID, a.Index, cl.lease, e.status, attempts, e.seconds, e.err, logs, ct, cache, size, inline, q.ts(at), key}
+	const setItem = `UPDATE job_items SET status = $4, attempts = $5, seconds = $6, error = $7, logs = $8, content_type = $9,
+		cache = $10, size = $11, result = $12, result_key = $14, updated_at = $13, instance = CASE WHEN $4 = 'pending' THEN '' ELSE instance END
+		WHERE job_id = $1 AND idx = $2 AND lease = $3 AND status = 'running'`
+	var err error
+	if q.dialect == store.Postgres {
+		// One statement, one round trip: the item's end under its lease;
+		// then, if it was written and the item does not go back to the
+		// queue, its River job completed (what river.JobCompleteTx writes:
+		// completed, if still running) and the job's results grown, the
+		// job done if no other item is open (this statement's snapshot
+		// still sees its own item running, hence idx <> $2).
+		var n int
+		err = q.b.db().queryRow(ctx, `WITH item AS (`+setItem+` RETURNING 1),
+			rj AS (UPDATE river_job SET state = 'completed', finalized_at = $16
+				WHERE id = $15 AND state = 'running' AND $4 <> 'pending' AND EXISTS (SELECT 1 FROM item) RETURNING 1),
+			job AS (UPDATE jobs SET result_bytes = result_bytes + $11,
+				state = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND idx <> $2 AND status IN ('pending', 'running')) THEN 'done' ELSE state END,
+				finished_at = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND idx <> $2 AND status IN ('pending', 'running')) THEN $13 ELSE finished_at END
+				WHERE id = $1 AND $4 <> 'pending' AND EXISTS (SELECT 1 FROM item) RETURNING 1)
+			SELECT COUNT(*) FROM item`, append(args, job.ID, at)...).Scan(&n)
+		if err == nil && n > 0 {
+			written, keyKept = true, key != ""
 		}
-		size, inline := int64(len(body)), body
-		if key != "" {
-			inline = nil
-		}
-		attempts := e.attempts
-		if e.status == Pending && e.attempts == 0 {
-			attempts = cl.attempts // given back: this run does not count
-		}
-		at := q.ts(now())
-		n, err := c.exec(ctx, `UPDATE job_items SET status = $4, attempts = $5, seconds = $6, error = $7, logs = $8, content_type = $9,
-			cache = $10, size = $11, result = $12, result_key = $14, updated_at = $13, instance = CASE WHEN $4 = 'pending' THEN '' ELSE instance END
-			WHERE job_id = $1 AND idx = $2 AND lease = $3 AND status = 'running'`,
-			a.JobID, a.Index, cl.lease, e.status, attempts, e.seconds, e.err, logs, ct, cache, size, inline, at, key)
-		if err != nil {
+	} else {
+		err = q.b.inTx(ctx, func(c conn, rt riverTx) error {
+			n, err := c.exec(ctx, setItem, args...)
+			if err != nil || n == 0 {
+				return err
+			}
+			written, keyKept = true, key != ""
+			if e.status == Pending {
+				return nil
+			}
+			if _, err := rt.complete(ctx, job); err != nil {
+				return err
+			}
+			// Last, one statement: the job's results grow, and it is done
+			// if none of its items is open; its row stays locked from here
+			// to the commit only.
+			_, err = c.exec(ctx, `UPDATE jobs SET result_bytes = result_bytes + $3,
+				state = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN 'done' ELSE state END,
+				finished_at = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN $2 ELSE finished_at END
+				WHERE id = $1`, a.JobID, q.ts(at), size)
 			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		written, keyKept = true, key != ""
-		if e.status == Pending {
-			return nil
-		}
-		if _, err := rt.complete(ctx, job); err != nil {
-			return err
-		}
-		// Last, one statement: the job's results grow, and it is done if
-		// none of its items is open; its row stays locked from here to the
-		// commit only.
-		_, err = c.exec(ctx, `UPDATE jobs SET result_bytes = result_bytes + $3,
-			state = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN 'done' ELSE state END,
-			finished_at = CASE WHEN state = 'running' AND NOT EXISTS (SELECT 1 FROM job_items WHERE job_id = $1 AND status IN ('pending', 'running')) THEN $2 ELSE finished_at END
-			WHERE id = $1`, a.JobID, at, size)
-		return err
-	})
+		})
+	}
 	if err != nil {
 		q.log.Error("jobs: an item's end was not written", "job", a.JobID, "item", a.Index, "error", err.Error())
 		return false, fmt.Errorf("writing item %d of job %s: %w", a.Index, a.JobID, err)
@@ -617,7 +684,7 @@ func (q *Queue) requeue(ctx context.Context, k itemKey, lease int64, why string)
 func (q *Queue) sweep(ctx context.Context) {
 	at := q.ts(now().Add(-q.opt.TTL))
 	for {
-		r, err := q.b.db().query(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state <> 'running' AND finished_at < $1 LIMIT 100) RETURNING id`, at)
+		r, err := q.b.dbw().query(ctx, `DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE state <> 'running' AND finished_at < $1 LIMIT 100) RETURNING id`, at)
 		var ids []string
 		if err == nil {
 			for r.Next() {

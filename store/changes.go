@@ -108,7 +108,7 @@ func (s *Store) LastChange(ctx context.Context) (int64, error) {
 // newest one (so that LastChange stays put), and returns how many it
 // deleted. Seqs are never reused.
 func (s *Store) PruneChanges(ctx context.Context, olderThan time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM changes WHERE at < $1 AND seq < (SELECT MAX(seq) FROM changes)`, s.ts(olderThan))
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM changes WHERE at < $1 AND seq < (SELECT MAX(seq) FROM changes)`, s.ts(olderThan))
 	if err != nil {
 		return 0, fmt.Errorf("store: pruning changes: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 func (s *Store) SaveDraft(ctx context.Context, author, code string) (Draft, error) {
 	at := now()
 	d := Draft{ID: hashHex(code)}
-	err := s.db.QueryRowContext(ctx, `
+	err := s.writer.QueryRowContext(ctx, `
 		INSERT INTO drafts (id, code, author, created_at, used_at) VALUES ($1, $2, $3, $4, $4)
 		ON CONFLICT (id) DO UPDATE SET used_at = excluded.used_at
 		RETURNING code, author, created_at`, d.ID, code, author, s.ts(at)).Scan(&d.Code, &d.Author, timeCol{&d.CreatedAt})
@@ -37,7 +37,7 @@ func (s *Store) Draft(ctx context.Context, id string) (Draft, error) {
 // PruneDrafts deletes the drafts last saved before olderThan and returns how
 // many it deleted.
 func (s *Store) PruneDrafts(ctx context.Context, olderThan time.Time) (int, error) {
-	res, err := s.db.ExecContext(ctx, `DELETE FROM drafts WHERE used_at < $1`, s.ts(olderThan))
+	res, err := s.writer.ExecContext(ctx, `DELETE FROM drafts WHERE used_at < $1`, s.ts(olderThan))
 	if err != nil {
 		return 0, fmt.Errorf("store: pruning drafts: %w", err)
 	}

@@ -29,7 +29,10 @@ const NotifyChannel = "udftiles_changes"
 
 // Store is the database. Its methods are safe for concurrent use.
 type Store struct {
-	db       *sql.DB
+	db *sql.DB
+	// writer is, on SQLite, a handle of one connection on the same file,
+	// for transactions that write (see Writer); on PostgreSQL, db.
+	writer   *sql.DB
 	dialect  string
 	url      string // the PostgreSQL URL, for Follow's LISTEN connection
 	provider *goose.Provider
@@ -98,6 +101,15 @@ func Open(ctx context.Context, url string, opts ...Option) (*Store, error) {
 		s.db.Close()
 		return nil, fmt.Errorf("store: %s: %w", redact(url), err)
 	}
+	s.writer = s.db
+	if s.dialect == SQLite && !strings.HasSuffix(url, ":memory:") {
+		if s.writer, err = openSQLite(strings.TrimPrefix(url, "sqlite://")); err != nil {
+			s.db.Close()
+			return nil, fmt.Errorf("store: opening %s: %w", redact(url), err)
+		}
+		s.writer.SetMaxOpenConns(1)
+		s.writer.SetMaxIdleConns(1)
+	}
 	return s, nil
 }
 
@@ -153,7 +165,12 @@ func redact(url string) string {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.writer != nil && s.writer != s.db {
+		s.writer.Close()
+	}
+	return s.db.Close()
+}
 
 // Dialect is "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.dialect }
@@ -161,6 +178,14 @@ func (s *Store) Dialect() string { return s.dialect }
 // DB is the database handle, for packages that keep tables of their own in
 // the same database.
 func (s *Store) DB() *sql.DB { return s.db }
+
+// Writer is the handle for transactions that write. On SQLite, one writer
+// at a time holds the file's lock, and a connection that finds it held
+// waits in SQLite's busy handler, in sleeps of up to 100 ms: the writers of
+// this process take turns on one connection instead, which costs them a
+// wait on a Go lock (other processes on the same file still meet the busy
+// handler). Reads, and streams of rows, use DB. On PostgreSQL it is DB.
+func (s *Store) Writer() *sql.DB { return s.writer }
 
 // URL is the PostgreSQL URL the store was opened with ("" for SQLite), for
 // packages that need connections of their own (package jobs opens a pgx pool
@@ -175,7 +200,7 @@ func (s *Store) SchemaVersion(ctx context.Context) (int64, error) {
 
 // tx runs fn in a transaction and commits it, or rolls it back if fn fails.
 func (s *Store) tx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
