@@ -369,10 +369,20 @@ func privateFiles(cfg *config.Config, log *slog.Logger) []string {
 		if u.IsPublic() || u.Path == "" {
 			continue
 		}
-		out = append(out, u.Path)
-		if entry, ok := web.AllowCovers(u.Path, cfg.COGURLs.Allow); ok {
-			log.Warn("a private layer's file lies under cog_urls.allow; url= refuses it, but keep private files outside the allowed places",
-				"udf", u.Name, "path", u.Path, "allow", entry)
+		files := []string{u.Path}
+		if u.Handler == "stac" { // the item's assets are the layer's files too
+			assets, err := cog.STACAssetFiles(u.Path)
+			if err != nil {
+				log.Warn("a private STAC layer's item cannot be read now: url= may name its assets until the server restarts with it readable", "udf", u.Name, "error", err.Error())
+			}
+			files = append(files, assets...)
+		}
+		for _, f := range files {
+			out = append(out, f)
+			if entry, ok := web.AllowCovers(f, cfg.COGURLs.Allow); ok {
+				log.Warn("a private layer's file lies under cog_urls.allow; url= refuses it, but keep private files outside the allowed places",
+					"udf", u.Name, "path", f, "allow", entry)
+			}
 		}
 	}
 	return out
@@ -469,7 +479,8 @@ func openQueue(cfg *config.Config, db *store.Store, m *metrics.Set, log *slog.Lo
 		ResultInline: cfg.Server.JobsResultInlineKB << 10}
 	if s3c := cfg.Cache.S3; s3c.Bucket != "" {
 		// Large results of items live in the S3 tier's bucket, under its
-		// prefix: <prefix>/jobs/<job id>/.
+		// prefix: <prefix>/_jobs/<job id>/ (layer names begin with a letter or
+		// a digit: a purge of a layer never reaches them).
 		o.Results = jobs.NewS3Results(s3client.New(s3client.Options{Endpoint: s3c.Endpoint, Region: s3c.Region,
 			AccessKey: s3c.AccessKey, SecretKey: s3c.SecretKey, PathStyle: s3c.PathStyle}), s3c.Bucket, s3c.Prefix)
 	}
@@ -513,6 +524,7 @@ func tokens(cfg *config.Config) map[string]string {
 func (s *settings) layerKinds(pool *python.Pool, cfg *config.Config, log *slog.Logger) *layer.Kinds {
 	k := &layer.Kinds{}
 	k.Register("cog", cog.Factory)
+	k.Register("stac", cog.STACFactory)
 	k.Register("vector", vector.Factory(log))
 	k.Register("python", python.Factory(pool, cfg.Python.Queue))
 	k.Register("go", s.goHandlers.Factory)

@@ -37,11 +37,11 @@ const DefaultResultInline = 64 << 10
 
 // resultKey is the key of the result of a run of item idx under lease.
 func resultKey(job string, idx int, lease int64) string {
-	return "jobs/" + job + "/" + strconv.Itoa(idx) + "-" + strconv.FormatInt(lease, 10)
+	return "_jobs/" + job + "/" + strconv.Itoa(idx) + "-" + strconv.FormatInt(lease, 10)
 }
 
 // resultPrefix is the prefix of the keys of a job's results.
-func resultPrefix(job string) string { return "jobs/" + job + "/" }
+func resultPrefix(job string) string { return "_jobs/" + job + "/" }
 
 // S3Results is a ResultStore in an S3 bucket, under a prefix (the cache
 // tier's: cache.s3.prefix).

@@ -67,7 +67,7 @@ func TestQueueResultsS3(t *testing.T) {
 			t.Errorf("item %d: size %d, want %d", idx, size, len(body(idx)))
 		}
 		if idx%2 == 0 {
-			if !strings.HasPrefix(key, "jobs/"+j.ID()+"/"+strconv.Itoa(idx)+"-") || inline != 0 {
+			if !strings.HasPrefix(key, "_jobs/"+j.ID()+"/"+strconv.Itoa(idx)+"-") || inline != 0 {
 				t.Errorf("item %d: key %q, %d bytes inline; want a key and no bytes", idx, key, inline)
 			}
 			keys = append(keys, "udft/"+key)
