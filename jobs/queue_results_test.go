@@ -76,7 +76,7 @@ func TestQueueResultsS3(t *testing.T) {
 		}
 	}
 	r.Close()
-	if got := minio.Objects(t, bucket, "udft/jobs/"+j.ID()+"/"); strings.Join(got, ",") != strings.Join(keys, ",") || len(got) != 3 {
+	if got := minio.Objects(t, bucket, "udft/_jobs/"+j.ID()+"/"); strings.Join(got, ",") != strings.Join(keys, ",") || len(got) != 3 {
 		t.Errorf("objects %v, want %v", got, keys)
 	}
 	out, err := minio.Client(t).HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(keys[0])})
@@ -99,13 +99,13 @@ func TestQueueResultsS3(t *testing.T) {
 	if err := q.Delete(ctx, j.ID()); err != nil {
 		t.Fatal(err)
 	}
-	if got := minio.Objects(t, bucket, "udft/jobs/"+j.ID()+"/"); len(got) != 0 {
+	if got := minio.Objects(t, bucket, "udft/_jobs/"+j.ID()+"/"); len(got) != 0 {
 		t.Errorf("objects left after the job's removal: %v", got)
 	}
 
 	// The TTL's sweep too.
 	j2 := submit(2)
-	if got := minio.Objects(t, bucket, "udft/jobs/"+j2.ID()+"/"); len(got) != 1 {
+	if got := minio.Objects(t, bucket, "udft/_jobs/"+j2.ID()+"/"); len(got) != 1 {
 		t.Errorf("objects of the second job: %v", got)
 	}
 	q.opt.TTL = time.Nanosecond
@@ -113,7 +113,7 @@ func TestQueueResultsS3(t *testing.T) {
 	if _, err := j2.Status(ctx); err != ErrNotFound {
 		t.Errorf("the expired job: %v", err)
 	}
-	if got := minio.Objects(t, bucket, "udft/jobs/"+j2.ID()+"/"); len(got) != 0 {
+	if got := minio.Objects(t, bucket, "udft/_jobs/"+j2.ID()+"/"); len(got) != 0 {
 		t.Errorf("objects left after the sweep: %v", got)
 	}
 }
