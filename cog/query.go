@@ -248,7 +248,21 @@ type PointValues struct {
 	Masked      []bool     `json:"masked"`
 	BandNames   []string   `json:"band_names"`
 	Pixel       [2]int     `json:"pixel"` // column, row of the full-resolution pixel
+	// File is, on a mosaic, the file the values come from.
+	File string `json:"file,omitempty"`
 }
+
+// Queryable is what the query routes read: one file (Reader) or a mosaic.
+type Queryable interface {
+	Status() error
+	// Describe is GET .../info's answer: a DatasetInfo, or a MosaicInfo.
+	Describe() (any, error)
+	Point(lon, lat float64, s Selection) (*PointValues, error)
+	Statistics(o StatsOptions) (*Statistics, error)
+}
+
+// Describe is the file's DatasetInfo.
+func (r *Reader) Describe() (any, error) { return r.DatasetInfo() }
 
 // selection resolves a Selection: the bands to read and the program, if any.
 func (r *Reader) selection(in *info, s Selection) ([]int, *bandmath.Program, []string, error) {
