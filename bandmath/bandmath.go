@@ -52,11 +52,14 @@ var FunctionNames = []string{"abs", "sqrt", "log", "log10", "exp", "min", "max",
 type Error struct {
 	Msg string
 	Pos int
+	Err error // the resolver's error (ParseNames), if it made this one
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("expression: %s at %d", e.Msg, e.Pos)
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 // BandError names a band the raster does not have.
 type BandError struct {
@@ -137,13 +140,26 @@ type instr struct {
 // Parse parses and compiles src for a raster of nbands bands. Its errors
 // are *Error or *BandError and name the offending token and its position.
 func Parse(src string, nbands int) (*Program, error) {
+	return parse(src, nbands, nil)
+}
+
+// ParseNames is Parse for inputs named otherwise than b1..bN (a STAC item's
+// B08_b1): resolve returns the input band an identifier names, numbered
+// from 1 as the caller likes, or an error that says why the name is not
+// one (it is reported with the identifier's position). The program's Bands
+// are these numbers.
+func ParseNames(src string, resolve func(name string) (int, error)) (*Program, error) {
+	return parse(src, 0, resolve)
+}
+
+func parse(src string, nbands int, resolve func(string) (int, error)) (*Program, error) {
 	if len(src) > MaxLength {
 		return nil, &Error{Msg: fmt.Sprintf("longer than %d bytes", MaxLength), Pos: MaxLength}
 	}
 	if strings.TrimSpace(src) == "" {
 		return nil, &Error{Msg: "empty", Pos: 1}
 	}
-	c := &compiler{src: src, nbands: nbands, p: &Program{src: src, slot: map[int]int{}}}
+	c := &compiler{src: src, nbands: nbands, resolve: resolve, idents: map[string]int{}, p: &Program{src: src, slot: map[int]int{}}}
 	// Newlines would end a Go statement mid-expression: spaces keep offsets.
 	clean := strings.Map(func(r rune) rune {
 		if r == '\n' || r == '\r' || r == '\t' {
@@ -249,13 +265,15 @@ func (p *Program) Eval(in [][]float32, out [][]float32) error {
 
 // compiler checks and compiles one expression.
 type compiler struct {
-	src    string
-	nbands int
-	base   int // offset of the current part in src
-	p      *Program
-	code   []instr
-	free   []int // temporaries free for reuse
-	err    error
+	src     string
+	nbands  int
+	resolve func(string) (int, error) // names other than b1..bN (ParseNames)
+	idents  map[string]int            // the band each identifier read names
+	base    int                       // offset of the current part in src
+	p       *Program
+	code    []instr
+	free    []int // temporaries free for reuse
+	err     error
 }
 
 // col is the 1-based character position of byte offset off of src.
@@ -332,6 +350,9 @@ func (c *compiler) check(e ast.Expr) error {
 		}
 		return nil
 	case *ast.Ident:
+		if c.resolve != nil {
+			return c.resolveIdent(x)
+		}
 		b := band(x.Name)
 		if b == 0 {
 			if _, ok := Functions[strings.ToLower(x.Name)]; ok {
@@ -342,10 +363,7 @@ func (c *compiler) check(e ast.Expr) error {
 		if b > c.nbands {
 			return &BandError{Band: b, Bands: c.nbands, Pos: c.at(x.Pos())}
 		}
-		if _, ok := c.p.slot[b]; !ok {
-			c.p.slot[b] = -1
-			c.p.bands = append(c.p.bands, b)
-		}
+		c.use(x.Name, b)
 		return nil
 	case *ast.StarExpr: // b1 ** 2 parses as b1 * (*2)
 		if p := c.base + int(x.Star) - 1; p > 0 && c.src[p-1] == '*' {
@@ -392,6 +410,31 @@ func (c *compiler) check(e ast.Expr) error {
 		return nil
 	}
 	return &Error{Msg: fmt.Sprintf("unsupported %q", c.text(e)), Pos: c.at(e.Pos())}
+}
+
+// resolveIdent checks an identifier with the caller's resolver.
+func (c *compiler) resolveIdent(x *ast.Ident) error {
+	if _, ok := Functions[strings.ToLower(x.Name)]; ok {
+		return &Error{Msg: fmt.Sprintf("function %s without arguments", x.Name), Pos: c.at(x.Pos())}
+	}
+	b, err := c.resolve(x.Name)
+	if err != nil {
+		return &Error{Msg: err.Error(), Pos: c.at(x.Pos()), Err: err}
+	}
+	if b < 1 {
+		return &Error{Msg: fmt.Sprintf("name %q resolves to band %d; bands count from 1", x.Name, b), Pos: c.at(x.Pos())}
+	}
+	c.use(x.Name, b)
+	return nil
+}
+
+// use records that identifier name reads band b.
+func (c *compiler) use(name string, b int) {
+	c.idents[name] = b
+	if _, ok := c.p.slot[b]; !ok {
+		c.p.slot[b] = -1
+		c.p.bands = append(c.p.bands, b)
+	}
 }
 
 func isRange(err error) bool {
@@ -488,7 +531,7 @@ func (c *compiler) compile(e ast.Expr) operand {
 		f, _ := strconv.ParseFloat(x.Value, 64)
 		return operand{kind: kConst, k: float32(f)}
 	case *ast.Ident:
-		return operand{kind: kBand, idx: c.p.slot[band(x.Name)]}
+		return operand{kind: kBand, idx: c.p.slot[c.idents[x.Name]]}
 	case *ast.UnaryExpr:
 		v := c.compile(x.X)
 		switch x.Op {

@@ -297,6 +297,48 @@ func TestBandsRead(t *testing.T) {
 	}
 }
 
+// TestParseNames: names resolved by the caller (a STAC item's B08_b1) are
+// the program's bands, numbered as the resolver says; its refusals are
+// errors at the name, which unwrap to the resolver's error.
+func TestParseNames(t *testing.T) {
+	ids := map[string]int{"B04_b1": 7, "B08_b1": 3}
+	refuse := errors.New("no such asset")
+	resolve := func(name string) (int, error) {
+		if id, ok := ids[name]; ok {
+			return id, nil
+		}
+		return 0, refuse
+	}
+	p, err := ParseNames("(B08_b1-B04_b1)/(B08_b1+B04_b1); B04_b1*2", resolve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(p.Bands()); got != "[3 7]" || p.Outputs() != 2 {
+		t.Fatalf("bands %s, %d outputs; want [3 7], 2", got, p.Outputs())
+	}
+	in := [][]float32{{5, 1}, {3, 1}} // B08, B04
+	out := [][]float32{make([]float32, 2), make([]float32, 2)}
+	if err := p.Eval(in, out); err != nil {
+		t.Fatal(err)
+	}
+	if out[0][0] != 0.25 || out[0][1] != 0 || out[1][0] != 6 {
+		t.Errorf("got %v", out)
+	}
+	for src, want := range map[string]string{
+		"B04_b1 + B05_b1": "expression: no such asset at 10",
+		"B04_b1 + abs":    "expression: function abs without arguments at 10",
+		"B04_b1 % 2":      `expression: unsupported token "%" at 8`,
+	} {
+		_, err := ParseNames(src, resolve)
+		if err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %s", src, err, want)
+		}
+	}
+	if _, err := ParseNames("B05_b1", resolve); !errors.Is(err, refuse) {
+		t.Errorf("the resolver's error does not unwrap: %v", err)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	for _, c := range []struct {
 		src, want string

@@ -77,17 +77,21 @@ func readInfo(ds *godal.Dataset) (*info, error) {
 	if in.inner, err = innerBox(src, ss.SizeX, ss.SizeY); err != nil {
 		return nil, err
 	}
-	in.maxZoom = zoomForRes(in.nativeRes, 256)
+	in.minZoom, in.maxZoom = in.zooms()
+	return in, nil
+}
+
+// zooms are the zooms the file serves well: from one where its coarsest
+// level is read at most 8× down to the one of its full resolution.
+func (in *info) zooms() (minZoom, maxZoom int) {
+	maxZoom = zoomForRes(in.nativeRes, 256)
 	coarsest := in.nativeRes
 	if n := len(in.overviews); n > 0 {
 		coarsest = in.nativeRes * float64(in.width) / float64(in.overviews[n-1])
 	}
 	// Up to 8x below the coarsest level still reads little; lower zooms would not.
-	in.minZoom = max(0, zoomForRes(coarsest, 256)-3)
-	if in.minZoom > in.maxZoom {
-		in.minZoom = in.maxZoom
-	}
-	return in, nil
+	minZoom = max(0, zoomForRes(coarsest, 256)-3)
+	return min(minZoom, maxZoom), maxZoom
 }
 
 // mercatorPart returns the rows of a geographic dataset within EPSG:3857's

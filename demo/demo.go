@@ -75,8 +75,9 @@ func RGB() Grid {
 
 func clamp(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
-// Write generates every demo file into dir: the rasters, then the vector layers
-// made from geopandas' Natural Earth files (see WriteVectors).
+// Write generates every demo file into dir: the rasters and a STAC Item of
+// them, then the vector layers made from geopandas' Natural Earth files (see
+// WriteVectors).
 func Write(dir string) ([]string, error) {
 	files := []struct {
 		name string
@@ -90,6 +91,11 @@ func Write(dir string) ([]string, error) {
 		}
 		out = append(out, p)
 	}
+	item, err := WriteSTACItem(dir)
+	if err != nil {
+		return out, err
+	}
+	out = append(out, item)
 	vec, err := WriteVectors(dir)
 	return append(out, vec...), err
 }

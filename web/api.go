@@ -191,6 +191,11 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/jobs/{id}/retry", s.jobRetry).Methods(http.MethodPost)
 	r.HandleFunc("/v1/cog/tiles/{z}/{x}/{y}", s.urlTile).Methods(get...)
 	r.HandleFunc("/v1/cog/tilejson.json", s.urlTileJSON).Methods(get...)
+	// A STAC Item's assets (stac.go).
+	r.HandleFunc("/v1/stac/tiles/{z}/{x}/{y}", s.stacTile).Methods(get...)
+	r.HandleFunc("/v1/stac/tilejson.json", s.stacTileJSON).Methods(get...)
+	r.HandleFunc("/v1/stac/info", s.stacInfo).Methods(get...)
+	r.HandleFunc("/v1/stac/point/{lonlat}", s.stacPoint).Methods(get...)
 	// The raster query API of COG layers and of url= COGs (query.go).
 	for _, base := range []string{"/v1/udfs/{name}", "/v1/cog"} {
 		r.HandleFunc(base+"/info", s.rasterInfo).Methods(get...)

@@ -131,7 +131,24 @@ type urlLayers struct {
 
 const maxURLLayers = 64
 
+// urlKind is what url= names on a family of routes: a COG (/v1/cog/...) or
+// a STAC Item (/v1/stac/...), how a local one is checked before it is
+// opened, how it is opened, and what an allowed one that cannot be served
+// answers.
+type urlKind struct {
+	name  string
+	check func(p, raw string) error
+	open  func(gdalPath string) (layer.Handler, error)
+	fail  func(err error, raw string, local bool) error
+}
+
+// urlLayer is the layer of the COG url= names.
 func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
+	return s.namedLayer(r, urlKind{name: "cog", check: checkLocalCOG, open: s.COGSource, fail: openError})
+}
+
+// namedLayer is the layer of what url= names, allowed by cog_urls.allow.
+func (s *api) namedLayer(r *http.Request, k urlKind) (*layer.Layer, error) {
 	if len(s.COGAllow) == 0 || s.COGSource == nil {
 		return nil, layer.Errorf(layer.NotFound, "tiles of COGs named by url= are off on this server (cog_urls.allow)")
 	}
@@ -149,17 +166,21 @@ func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
 		}
 		return nil, layer.Errorf(layer.NotFound, "parameter url: no COG at %s", raw)
 	}
+	key := gdalPath
+	if k.name != "cog" {
+		key = k.name + ":" + gdalPath
+	}
 	s.urls.mu.Lock()
 	defer s.urls.mu.Unlock()
-	if l, ok := s.urls.layers[gdalPath]; ok {
+	if l, ok := s.urls.layers[key]; ok {
 		return l, nil
 	}
 	if local {
-		if err := checkLocalCOG(gdalPath, raw); err != nil {
+		if err := k.check(gdalPath, raw); err != nil {
 			return nil, err
 		}
 	}
-	h, err := s.COGSource(gdalPath)
+	h, err := k.open(gdalPath)
 	if err != nil {
 		return nil, err
 	}
@@ -169,11 +190,11 @@ func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
 				c.Close()
 			}
 			s.Logger.Debug("url= names a file that cannot be opened", "url", raw, "error", err.Error())
-			return nil, openError(err, raw, local)
+			return nil, k.fail(err, raw, local)
 		}
 	}
-	sum := sha256.Sum256([]byte(gdalPath))
-	l := &layer.Layer{Name: "cog-" + hex.EncodeToString(sum[:6]), Kind: "cog", Handler: h, MaxAge: s.COGMaxAge, Defaults: url.Values{}}
+	sum := sha256.Sum256([]byte(key))
+	l := &layer.Layer{Name: k.name + "-" + hex.EncodeToString(sum[:6]), Kind: k.name, Handler: h, MaxAge: s.COGMaxAge, Defaults: url.Values{}}
 	if len(s.urls.order) >= maxURLLayers {
 		old := s.urls.order[0]
 		s.urls.order = s.urls.order[1:]
@@ -182,8 +203,8 @@ func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
 		}
 		delete(s.urls.layers, old)
 	}
-	s.urls.layers[gdalPath] = l
-	s.urls.order = append(s.urls.order, gdalPath)
+	s.urls.layers[key] = l
+	s.urls.order = append(s.urls.order, key)
 	return l, nil
 }
 
@@ -192,14 +213,8 @@ func (s *api) urlLayer(r *http.Request) (*layer.Layer, error) {
 // request forever), a file the server cannot read, and one that does not
 // start as a TIFF does (a VRT, renamed or not, or any other format).
 func checkLocalCOG(p, raw string) error {
-	st, err := os.Stat(p)
-	switch {
-	case err != nil:
-		return layer.Errorf(layer.NotFound, "parameter url: no file %s", raw)
-	case st.IsDir():
-		return layer.Errorf(layer.BadRequest, "parameter url: %s is a directory, not a GeoTIFF", raw)
-	case !st.Mode().IsRegular():
-		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a regular file", raw)
+	if err := checkLocalFile(p, raw, "a GeoTIFF"); err != nil {
+		return err
 	}
 	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -209,6 +224,21 @@ func checkLocalCOG(p, raw string) error {
 	var magic [4]byte
 	if _, err := io.ReadFull(f, magic[:]); err != nil || !isTIFF(magic) {
 		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a GeoTIFF (only GeoTIFF and COG files are served by url=)", raw)
+	}
+	return nil
+}
+
+// checkLocalFile refuses a local path that is not a regular file the
+// server can read; what names what it should be.
+func checkLocalFile(p, raw, what string) error {
+	st, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return layer.Errorf(layer.NotFound, "parameter url: no file %s", raw)
+	case st.IsDir():
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is a directory, not %s", raw, what)
+	case !st.Mode().IsRegular():
+		return layer.Errorf(layer.BadRequest, "parameter url: %s is not a regular file", raw)
 	}
 	return nil
 }

@@ -120,6 +120,10 @@ func lonLatBox(name, v string) (tiles.Bounds, error) {
 
 // rasterInfo serves GET .../info.
 func (s *api) rasterInfo(w http.ResponseWriter, r *http.Request) {
+	if s.isSTAC(r) {
+		s.stacInfo(w, r)
+		return
+	}
 	l, rd, q, err := s.queryLayer(r)
 	if err == nil {
 		err = onlyParams(q, "info")
@@ -139,6 +143,10 @@ func (s *api) rasterInfo(w http.ResponseWriter, r *http.Request) {
 
 // rasterPoint serves GET .../point/{lon},{lat}.
 func (s *api) rasterPoint(w http.ResponseWriter, r *http.Request) {
+	if s.isSTAC(r) {
+		s.stacPoint(w, r)
+		return
+	}
 	l, rd, q, err := s.queryLayer(r)
 	if err == nil {
 		err = onlyParams(q, "point", "bidx", "expression")
