@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/udftiles/udftiles/internal/gdal"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
 )
@@ -71,6 +72,7 @@ func NewMosaic(opts MosaicOptions) *Mosaic {
 	if opts.Resampling == "" {
 		opts.Resampling = "nearest"
 	}
+	gdal.Register()
 	m := &Mosaic{opts: opts, kind: mosaicKind(opts.Path, opts.Paths)}
 	if m.kind == "" {
 		m.kind = kindList
@@ -273,7 +275,13 @@ func (m *Mosaic) ReadTile(ctx context.Context, t tiles.Tile, o TileOptions, meth
 	}
 	c := newCombiner(method)
 	defer c.release()
-	err = m.each(ctx, idx, files, t, o, method == "first", c.feed)
+	if method == "first" {
+		// A file whose footprint lies where the tile is filled already is not read.
+		skip := func(f int) bool { return c.covered(area, idx.fileBoxes[f]) }
+		err = m.inOrder(ctx, idx, files, t, o, skip, c.feed)
+	} else {
+		err = m.each(ctx, idx, files, t, o, c.feed)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -293,23 +301,28 @@ func validMethod(s string) bool {
 	return false
 }
 
-// each reads the tile of each file in order and feeds it to fn, which says
-// when to stop. With inOrder the reads are made one after the other, none
-// past the one after which fn stops (first); otherwise a few at a time, fed
-// in order all the same.
-func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, t tiles.Tile, o TileOptions, inOrder bool, fn func(*layer.Raster) bool) error {
-	if inOrder {
-		for _, f := range files {
-			ras, err := m.readFile(ctx, idx, idx.files[f], t, o)
-			if err != nil {
-				return err
-			}
-			if ras != nil && fn(ras) {
-				return nil
-			}
+// inOrder reads the tile of each file, one after the other, and feeds it
+// to fn until fn says the result is complete: no file is read past that
+// one, nor any skip refuses.
+func (m *Mosaic) inOrder(ctx context.Context, idx *mosaicIndex, files []int, t tiles.Tile, o TileOptions, skip func(int) bool, fn func(*layer.Raster) bool) error {
+	for _, f := range files {
+		if skip(f) {
+			continue
 		}
-		return nil
+		ras, err := m.readFile(ctx, idx, idx.files[f], t, o)
+		if err != nil {
+			return err
+		}
+		if ras != nil && fn(ras) {
+			return nil
+		}
 	}
+	return nil
+}
+
+// each reads the tile of every file, a few at a time, and feeds them to fn
+// in order.
+func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, t tiles.Tile, o TileOptions, fn func(*layer.Raster) bool) error {
 	workers := min(4, len(files))
 	type result struct {
 		ras *layer.Raster

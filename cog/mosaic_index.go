@@ -25,6 +25,7 @@ type mosaicIndex struct {
 	kind       string // glob, directory, list, stac, mosaicjson or index
 	files      []string
 	footprints []footprint
+	fileBoxes  []tiles.Bounds // the union of each file's footprints
 	tree       rtree
 	merc       tiles.Bounds
 	lonlat     tiles.Bounds
@@ -45,6 +46,13 @@ func newMosaicIndex(kind string, files []string, fps []footprint) *mosaicIndex {
 		x.merc = union(x.merc, f.box)
 	}
 	x.tree = newRTree(boxes)
+	x.fileBoxes = make([]tiles.Bounds, len(files))
+	for i := range x.fileBoxes {
+		x.fileBoxes[i] = tiles.Bounds{MinX: math.Inf(1), MinY: math.Inf(1), MaxX: math.Inf(-1), MaxY: math.Inf(-1)}
+	}
+	for _, f := range fps {
+		x.fileBoxes[f.file] = union(x.fileBoxes[f.file], f.box)
+	}
 	x.lonlat = x.merc.ToLonLat()
 	return x
 }

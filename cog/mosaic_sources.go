@@ -609,7 +609,7 @@ func pickSTACAsset(raw json.RawMessage, want string) (string, error) {
 	if want != "" {
 		return "", fmt.Errorf("no asset %q (it has %s)", want, strings.Join(names, ", "))
 	}
-	return "", fmt.Errorf("no GeoTIFF asset (it has %s): name one with assets:", strings.Join(names, ", "))
+	return "", fmt.Errorf("no GeoTIFF asset (it has %s): name the one to read in the layer's assets", strings.Join(names, ", "))
 }
 
 // geoJSONBox is the envelope of a GeoJSON geometry's coordinates.

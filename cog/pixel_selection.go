@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/udftiles/udftiles/layer"
+	"github.com/udftiles/udftiles/tiles"
 )
 
 // PixelSelections are the values of pixel_selection=, as rio-tiler names
@@ -20,13 +21,14 @@ type combiner struct {
 	method string
 	out    *layer.Raster // first, highest, lowest: the tile so far
 	filled int           // first: fully opaque pixels of out
-	// mean and stdev: Welford's running mean and sum of squared deviations
-	// per band and pixel, over n[pixel] values.
-	mean, m2 [][]float64
-	n        []int32
-	stack    []*layer.Raster // median: every tile read
-	fed      int             // tiles fed
-	proto    *layer.Raster   // the first tile's shape, type and place
+	// mean: the sum per band and pixel of n[pixel] values (exact for
+	// integers, whatever the order); stdev: Welford's running mean and sum
+	// of squared deviations.
+	sum, mean, m2 [][]float64
+	n             []int32
+	stack         []*layer.Raster // median: every tile read
+	fed           int             // tiles fed
+	proto         *layer.Raster   // the first tile's shape, type and place
 }
 
 func newCombiner(method string) *combiner { return &combiner{method: method} }
@@ -71,6 +73,27 @@ func (c *combiner) feed(ras *layer.Raster) (done bool) {
 		c.stack = append(c.stack, ras)
 	}
 	return false
+}
+
+// covered reports whether, under first, every pixel of the tile (of
+// bounds b) inside box is opaque already: a file with no data outside box
+// cannot change the result.
+func (c *combiner) covered(b, box tiles.Bounds) bool {
+	if c.method != "first" || c.out == nil {
+		return false
+	}
+	w, h := c.out.Width, c.out.Height
+	rx, ry := (b.MaxX-b.MinX)/float64(w), (b.MaxY-b.MinY)/float64(h)
+	x0, x1 := max(0, int(math.Floor((box.MinX-b.MinX)/rx))), min(w, int(math.Ceil((box.MaxX-b.MinX)/rx)))
+	y0, y1 := max(0, int(math.Floor((b.MaxY-box.MaxY)/ry))), min(h, int(math.Ceil((b.MaxY-box.MinY)/ry)))
+	for y := y0; y < y1; y++ {
+		for _, m := range c.out.Mask[y*w+x0 : y*w+max(x0, x1)] {
+			if m != opaque {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // first fills the pixels that are not yet opaque from ras where it is more
@@ -121,8 +144,11 @@ func (c *combiner) running(ras *layer.Raster) {
 	np := ras.Width * ras.Height
 	if c.n == nil {
 		c.n = make([]int32, np)
-		if c.method != "count" {
-			for range ras.Bands {
+		for range ras.Bands {
+			switch c.method {
+			case "mean":
+				c.sum = append(c.sum, make([]float64, np))
+			case "stdev":
 				c.mean = append(c.mean, make([]float64, np))
 				c.m2 = append(c.m2, make([]float64, np))
 			}
@@ -133,6 +159,9 @@ func (c *combiner) running(ras *layer.Raster) {
 			continue
 		}
 		c.n[i]++
+		for b, s := range c.sum {
+			s[i] += ras.Bands[b][i]
+		}
 		k := float64(c.n[i])
 		for b := range c.mean {
 			v := ras.Bands[b][i]
@@ -166,7 +195,7 @@ func (c *combiner) result() *layer.Raster {
 	case "median":
 		return c.median()
 	}
-	out := c.blank(len(c.mean))
+	out := c.blank(len(c.sum) + len(c.m2))
 	if c.method == "stdev" {
 		// Population deviation (numpy's std), in float64.
 		out.DType, out.NoData, out.HasNoData = "float64", math.NaN(), true
@@ -176,12 +205,11 @@ func (c *combiner) result() *layer.Raster {
 			continue
 		}
 		out.Mask[i] = opaque
-		for b := range c.mean {
-			if c.method == "mean" {
-				out.Bands[b][i] = castTo(out.DType, c.mean[b][i])
-			} else {
-				out.Bands[b][i] = math.Sqrt(c.m2[b][i] / float64(n))
-			}
+		for b, s := range c.sum {
+			out.Bands[b][i] = castTo(out.DType, s[i]/float64(n))
+		}
+		for b, m2 := range c.m2 {
+			out.Bands[b][i] = math.Sqrt(m2[i] / float64(n))
 		}
 	}
 	return out
