@@ -8,6 +8,7 @@ import (
 	"math"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,9 +23,9 @@ import (
 // and the preview, bbox and feature crops. See docs/raster.md.
 
 // queryLayer finds the COG a query route names: the {name} layer (which the
-// request may use) or the url= file (allow-listed). The query is returned
-// without url=.
-func (s *api) queryLayer(r *http.Request) (*layer.Layer, *cog.Reader, url.Values, error) {
+// request may use: one file or a mosaic) or the url= file (allow-listed).
+// The query is returned without url=.
+func (s *api) queryLayer(r *http.Request) (*layer.Layer, cog.Queryable, url.Values, error) {
 	q := r.URL.Query()
 	var l *layer.Layer
 	if name, ok := mux.Vars(r)["name"]; ok {
@@ -46,7 +47,7 @@ func (s *api) queryLayer(r *http.Request) (*layer.Layer, *cog.Reader, url.Values
 		}
 		q.Del("url")
 	}
-	rd, ok := l.Handler.(*cog.Reader)
+	rd, ok := l.Handler.(cog.Queryable)
 	if !ok {
 		return nil, nil, nil, layer.Errorf(layer.NotFound, "UDF %s is not a COG layer (handler %s): info, statistics, point, preview, bbox and feature serve handler cog only", l.Name, l.Kind)
 	}
@@ -132,7 +133,7 @@ func (s *api) rasterInfo(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	in, err := rd.DatasetInfo()
+	in, err := rd.Describe()
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -357,6 +358,20 @@ func readGeoJSON(body []byte) (map[string]any, []json.RawMessage, error) {
 	return doc, geoms, nil
 }
 
+// cropLayer is queryLayer for the crops, which layers of one file serve
+// (file mode), not mosaics.
+func (s *api) cropLayer(r *http.Request) (*layer.Layer, url.Values, error) {
+	l, _, q, err := s.queryLayer(r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Contains(l.Handler.Schema().Modes, "file") {
+		return nil, nil, layer.Errorf(layer.BadRequest, "preview, bbox and feature crops are for single-file layers; %s is a mosaic (it serves tiles, info and point)", l.Name)
+	}
+	q, err = cropQuery(q)
+	return l, q, err
+}
+
 // cropQuery checks the parameters of a crop: the style and the layer's
 // parameters go to the tile service as for tiles.
 func cropQuery(q url.Values) (url.Values, error) {
@@ -370,10 +385,7 @@ func cropQuery(q url.Values) (url.Values, error) {
 
 // rasterPreview serves GET .../preview[.ext]: the whole layer within max_size.
 func (s *api) rasterPreview(w http.ResponseWriter, r *http.Request) {
-	l, _, q, err := s.queryLayer(r)
-	if err == nil {
-		q, err = cropQuery(q)
-	}
+	l, q, err := s.cropLayer(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -383,10 +395,7 @@ func (s *api) rasterPreview(w http.ResponseWriter, r *http.Request) {
 
 // rasterBBox serves GET .../bbox/{minx},{miny},{maxx},{maxy}[.ext].
 func (s *api) rasterBBox(w http.ResponseWriter, r *http.Request) {
-	l, _, q, err := s.queryLayer(r)
-	if err == nil {
-		q, err = cropQuery(q)
-	}
+	l, q, err := s.cropLayer(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -409,10 +418,7 @@ func (s *api) rasterBBox(w http.ResponseWriter, r *http.Request) {
 // rasterFeature serves POST .../feature[.ext]: the crop of a GeoJSON
 // geometry's envelope, transparent outside the geometry.
 func (s *api) rasterFeature(w http.ResponseWriter, r *http.Request) {
-	l, _, q, err := s.queryLayer(r)
-	if err == nil {
-		q, err = cropQuery(q)
-	}
+	l, q, err := s.cropLayer(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
