@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -53,5 +54,34 @@ udfs:
 	want := map[string]string{"hidden": cogs + "/", "hidden_s3": "s3://bucket/open/"}
 	if len(warned) != len(want) || warned["hidden"] != want["hidden"] || warned["hidden_s3"] != want["hidden_s3"] {
 		t.Errorf("warnings %v, want %v; log:\n%s", warned, want, buf.String())
+	}
+}
+
+// TestPrivateMosaicFiles: a private mosaic's files (of its glob, folder or
+// list) are private files too, not only its path.
+func TestPrivateMosaicFiles(t *testing.T) {
+	dir := t.TempDir()
+	for _, n := range []string{"a.tif", "b.tif", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, n), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yaml := `udfs:
+  - {name: glob, handler: cog, path: ` + filepath.Join(dir, "*.tif") + `, public: false}
+  - {name: list, handler: cog, path: [` + filepath.Join(dir, "a.tif") + `, /vsis3/bucket/c.tif], public: false}
+  - {name: open, handler: cog, path: ` + filepath.Join(dir, "*.tif") + `}
+`
+	cfg, err := config.Parse([]byte(yaml), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := privateFiles(cfg, slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)))
+	for _, want := range []string{filepath.Join(dir, "a.tif"), filepath.Join(dir, "b.tif"), "/vsis3/bucket/c.tif"} {
+		if !slices.Contains(files, want) {
+			t.Errorf("private files %v: %s missing", files, want)
+		}
+	}
+	if slices.Contains(files, filepath.Join(dir, "notes.txt")) {
+		t.Errorf("private files %v: notes.txt is no mosaic's", files)
 	}
 }

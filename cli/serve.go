@@ -377,6 +377,17 @@ func privateFiles(cfg *config.Config, log *slog.Logger) []string {
 			}
 			files = append(files, assets...)
 		}
+		if u.Handler == "cog" && cog.IsMosaic(u.Path, u.Paths) { // and a mosaic's files, as they are now
+			asset := ""
+			if len(u.Assets) > 0 {
+				asset = u.Assets[0]
+			}
+			mf, err := cog.MosaicFiles(u.Path, u.Paths, asset)
+			if err != nil {
+				log.Warn("a private mosaic's files cannot be listed now: url= may name them until the server restarts with them readable", "udf", u.Name, "error", err.Error())
+			}
+			files = append(files, mf...)
+		}
 		for _, f := range files {
 			out = append(out, f)
 			if entry, ok := web.AllowCovers(f, cfg.COGURLs.Allow); ok {

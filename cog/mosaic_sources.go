@@ -719,3 +719,22 @@ func readOGRIndex(p string) (files []string, fps []footprint, err error) {
 	}
 	return files, fps, nil
 }
+
+// MosaicFiles lists the files a mosaic layer reads now (IsMosaic): those
+// of its list, glob or directory, or those its index names. A private
+// layer's files are kept from url= with them.
+func MosaicFiles(p string, paths []string, asset string) ([]string, error) {
+	switch kind := mosaicKind(p, paths); kind {
+	case "":
+		return nil, nil
+	case kindList, kindGlob, kindDirectory:
+		files, err := listFiles(kind, p, paths)
+		out := make([]string, len(files))
+		for i, f := range files {
+			out[i] = f.path
+		}
+		return out, err
+	}
+	_, files, _, _, _, err := readIndex(p, asset)
+	return files, err
+}
