@@ -48,10 +48,54 @@ static int udft_tr_axes(udft_tr *t, double *dst_gt, int n, double *cols, double 
 	for (i = 0; i < n && good; i++) good = ok[i];
 	return good;
 }
+
+// udft_tr_grid maps every pixel of an n×n destination grid with geotransform
+// dst_gt to source pixels, row by row through the approximation, pixel
+// centres at +0.5: the coordinates gdalwarp's kernel computes for a chunk
+// one tile wide. xs, ys and ok hold n*n values, row after row.
+static void udft_tr_grid(udft_tr *t, double *dst_gt, int n, double *xs, double *ys, double *z, int *ok) {
+	int i, j;
+	GDALSetGenImgProjTransformerDstGeoTransform(t->gen, dst_gt);
+	for (i = 0; i < n; i++) {
+		double *x = xs + (size_t)i * n, *y = ys + (size_t)i * n;
+		for (j = 0; j < n; j++) { x[j] = j + 0.5; y[j] = i + 0.5; z[j] = 0; }
+		if (!GDALApproxTransform(t->approx, TRUE, n, x, y, z, ok + (size_t)i * n)) {
+			for (j = 0; j < n; j++) ok[(size_t)i * n + j] = 0;
+		}
+	}
+}
+
+// udft_tr_edges transforms the edges of an n×n destination grid (21 points a
+// side, pixel corners, as gdalwarp samples a chunk to size its source
+// window) and returns the extent of the source pixels they reach in box
+// (min x, max x, min y, max y); 0 when a point fails.
+static int udft_tr_edges(udft_tr *t, int n, double *box) {
+	double x[84], y[84], z[84];
+	int ok[84], i, s;
+	for (s = 0; s < 21; s++) {
+		double r = s / 20.0 * n;
+		x[s] = r; y[s] = 0;
+		x[21 + s] = r; y[21 + s] = n;
+		x[42 + s] = 0; y[42 + s] = r;
+		x[63 + s] = n; y[63 + s] = r;
+	}
+	for (i = 0; i < 84; i++) z[i] = 0;
+	if (!GDALGenImgProjTransform(t->gen, TRUE, 84, x, y, z, ok)) return 0;
+	box[0] = box[2] = 1e300; box[1] = box[3] = -1e300;
+	for (i = 0; i < 84; i++) {
+		if (!ok[i]) return 0;
+		if (x[i] < box[0]) box[0] = x[i];
+		if (x[i] > box[1]) box[1] = x[i];
+		if (y[i] < box[2]) box[2] = y[i];
+		if (y[i] > box[3]) box[3] = y[i];
+	}
+	return 1;
+}
 */
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"unsafe"
@@ -73,7 +117,11 @@ import (
 // direct is what the direct path needs to know of a dataset; nil when the
 // dataset does not qualify.
 type direct struct {
-	wkt    string     // the source CRS
+	// separable: north-up in EPSG:4326 or EPSG:3857, where a tile's source
+	// columns follow its columns alone and its rows its rows alone (axes);
+	// otherwise every pixel is transformed (grid), as the warper does.
+	separable bool
+	wkt       string // the source CRS
 	gt     [6]float64 // full-resolution geotransform
 	levels [][2]int   // size of each overview, finest first
 	nodata bool       // one band with a nodata value: equal samples are masked
@@ -87,6 +135,11 @@ type fastTr struct {
 	w, h    int // the level's size
 	scratch []C.double
 	ok      []C.int
+	// The grid path's buffers: source coordinates of every pixel, and the
+	// source pixel picked (-1: none).
+	gx, gy, gz []C.double
+	gok        []C.int
+	sx, sy     []int32
 }
 
 // newDirect reports whether ds qualifies: a north-up geotransform, EPSG:4326
@@ -94,9 +147,10 @@ type fastTr struct {
 // a nodata value.
 func newDirect(ds *godal.Dataset, in *info) *direct {
 	gt, err := ds.GeoTransform()
-	if err != nil || gt[2] != 0 || gt[4] != 0 || gt[1] <= 0 || gt[5] >= 0 {
+	if err != nil || ds.Projection() == "" {
 		return nil
 	}
+	northUp := gt[2] == 0 && gt[4] == 0 && gt[1] > 0 && gt[5] < 0
 	src := ds.SpatialRef()
 	defer src.Close()
 	same := false
@@ -108,10 +162,7 @@ func newDirect(ds *godal.Dataset, in *info) *direct {
 		same = same || src.IsSame(sr)
 		sr.Close()
 	}
-	if !same {
-		return nil
-	}
-	if src.Geographic() && (gt[0] < -180 || gt[0]+float64(in.width)*gt[1] > 180) {
+	if src.Geographic() && (!northUp || gt[0] < -180 || gt[0]+float64(in.width)*gt[1] > 180) {
 		return nil // longitudes past the antimeridian are wrapped by the warper
 	}
 	for _, b := range ds.Bands() {
@@ -128,7 +179,7 @@ func newDirect(ds *godal.Dataset, in *info) *direct {
 	if in.hasNoData && in.bands != 1 {
 		return nil // -srcnodata over several bands: the warper's unified rule
 	}
-	d := &direct{wkt: ds.Projection(), gt: gt, nodata: in.hasNoData, byte: in.dtype == godal.Byte, trs: map[int]*fastTr{}}
+	d := &direct{separable: same && northUp, wkt: ds.Projection(), gt: gt, nodata: in.hasNoData, byte: in.dtype == godal.Byte, trs: map[int]*fastTr{}}
 	for _, o := range ds.Bands()[0].Overviews() {
 		st := o.Structure()
 		d.levels = append(d.levels, [2]int{st.SizeX, st.SizeY})
@@ -224,6 +275,9 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	if err != nil {
 		return nil, err
 	}
+	if !h.direct.separable {
+		return r.gridTile(h, in, t, bands, n, lvl, tr)
+	}
 	cols, rows, err := tr.axes(t.Mercator(), n)
 	if err != nil {
 		return nil, err
@@ -301,4 +355,348 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 		}
 	}
 	return ras, nil
+}
+
+// errWideWindow sends a tile whose source window is too large for one read
+// to the warp path.
+var errWideWindow = errors.New("the tile's source window is too large for the direct path")
+
+// maxWindow bounds the pixels of the grid path's window read.
+const maxWindow = 4096 * 4096
+
+// grid returns the source pixel (column, row) of each pixel of an n×n tile
+// over b, -1 off the data: the warper's nearest neighbour of the
+// coordinates its kernel computes. The slices are the transformer's, valid
+// until its next use. c0..c1 × r0..r1 is the window they fall in (ok false:
+// none does).
+func (t *fastTr) grid(b tiles.Bounds, n int) (sx, sy []int32, c0, c1, r0, r1 int, ok bool, err error) {
+	nn := n * n
+	if len(t.gok) < nn {
+		t.gx, t.gy, t.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
+		t.gok = make([]C.int, nn)
+		t.sx, t.sy = make([]int32, nn), make([]int32, nn)
+	}
+	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
+		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
+	C.udft_tr_grid(&t.c, &gt[0], C.int(n), &t.gx[0], &t.gy[0], &t.gz[0], &t.gok[0])
+	sx, sy = t.sx[:nn], t.sy[:nn]
+	c0, r0, c1, r1 = math.MaxInt, math.MaxInt, -1, -1
+	w, h := float64(t.w), float64(t.h)
+	for k := 0; k < nn; k++ {
+		fx, fy := math.Floor(float64(t.gx[k])+1e-10), math.Floor(float64(t.gy[k])+1e-10)
+		if t.gok[k] == 0 || !(fx >= 0 && fx < w && fy >= 0 && fy < h) {
+			sx[k], sy[k] = -1, -1
+			continue
+		}
+		x, y := int(fx), int(fy)
+		sx[k], sy[k] = int32(x), int32(y)
+		c0, c1, r0, r1 = min(c0, x), max(c1, x), min(r0, y), max(r1, y)
+	}
+	return sx, sy, c0, c1, r0, r1, c1 >= 0, nil
+}
+
+// gridTile reads a tile of a source that is not separable (another CRS, a
+// rotated geotransform) by nearest neighbour: every pixel's source pixel as
+// the warper computes it, gathered from one window read of the level.
+func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr) (*layer.Raster, error) {
+	sx, sy, c0, c1, r0, r1, ok, err := tr.grid(t.Mercator(), n)
+	if err != nil {
+		return nil, err
+	}
+	ras := layer.NewRaster(n, n, len(bands))
+	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
+	if !ok {
+		return ras, nil // no pixel on the data: all transparent
+	}
+	ww, wh := c1-c0+1, r1-r0+1
+	if ww*wh > maxWindow {
+		ras.Release()
+		return nil, errWideWindow
+	}
+	var bytes []uint8
+	var vals []float64
+	if h.direct.byte {
+		bytes = make([]uint8, ww*wh)
+	} else {
+		vals = make([]float64, ww*wh)
+	}
+	all := h.src.Bands()
+	for bi, b := range bands {
+		band := all[b-1]
+		if lvl >= 0 {
+			band = band.Overviews()[lvl]
+		}
+		var err error
+		if bytes != nil {
+			err = band.Read(c0, r0, bytes, ww, wh)
+		} else {
+			err = band.Read(c0, r0, vals, ww, wh)
+		}
+		if err != nil {
+			ras.Release()
+			return nil, fmt.Errorf("read: %v", err)
+		}
+		out := ras.Bands[bi][:len(sx)]
+		for k, x := range sx {
+			if x < 0 {
+				continue
+			}
+			i := (int(sy[k])-r0)*ww + int(x) - c0
+			if bytes != nil {
+				out[k] = float64(bytes[i])
+			} else {
+				out[k] = vals[i]
+			}
+		}
+	}
+	nd, first, mask := in.nodata, ras.Bands[0], ras.Mask[:len(sx)]
+	for k, x := range sx {
+		if x < 0 {
+			continue
+		}
+		if h.direct.nodata {
+			if v := first[k]; v == nd || (nd != nd && v != v) {
+				for _, b := range ras.Bands {
+					b[k] = 0
+				}
+				continue
+			}
+		}
+		mask[k] = 255
+	}
+	return ras, nil
+}
+
+// warpScale is gdalwarp's kernel scale along one axis for a tile of n
+// pixels whose source window spans raw pixels: destination pixels per source
+// pixel, 1 when the tile does not shrink the source, and snapped to 1/k when
+// within 0.05 of it.
+func warpScale(n int, raw float64) float64 {
+	if raw <= float64(n) {
+		return 1
+	}
+	s := float64(n) / raw
+	if k := math.Floor(1/s + 0.5); math.Abs(1/s-k) < 0.05 {
+		s = 1 / k
+	}
+	return s
+}
+
+// taps are the source pixels and weights of one destination pixel along one
+// axis.
+type taps struct {
+	first int
+	w     [8]float64
+	n     int
+}
+
+// bilinearTaps returns the taps of a sample at source coordinate c (pixel
+// centres at +0.5) with kernel scale s: a triangle of radius 1/s pixels (1
+// when s ≥ 0.95 on both axes: the four-sample formula), clipped to 0..size-1.
+func bilinearTaps(c, s float64, size int, tp *taps) {
+	c -= 0.5
+	i0 := math.Floor(c)
+	d := c - i0
+	r := 1
+	if s < 1 {
+		r = int(math.Ceil(1 / s))
+	}
+	if r > 3 {
+		r = 3 // the window of 7 taps holds the kernel down to s = 1/3
+	}
+	tp.n = 0
+	tp.first = int(i0) - r
+	for i := -r; i <= r; i++ {
+		w := 1 - math.Abs((float64(i)-d)*s)
+		px := int(i0) + i
+		if w <= 0 || px < 0 || px >= size {
+			w = 0
+		}
+		tp.w[tp.n] = w
+		tp.n++
+	}
+}
+
+// bilinearTile reads a tile by bilinear resampling, as gdalwarp's kernel
+// computes it: every pixel's source coordinates from the warper's
+// transformation, a triangle kernel widened by the tile's scale, samples off
+// the data left out and the weights of those kept normalised; values rounded
+// to the file's type.
+func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int) (*layer.Raster, error) {
+	tr, err := h.direct.tr(in, lvl)
+	if err != nil {
+		return nil, err
+	}
+	b := t.Mercator()
+	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
+		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
+	var box [4]C.double
+	C.GDALSetGenImgProjTransformerDstGeoTransform(tr.c.gen, &gt[0])
+	if C.udft_tr_edges(&tr.c, C.int(n), &box[0]) == 0 {
+		return nil, errWideWindow
+	}
+	sxs, sys := warpScale(n, float64(box[1]-box[0])), warpScale(n, float64(box[3]-box[2]))
+	if sxs >= 0.95 && sys >= 0.95 {
+		sxs, sys = 1, 1
+	}
+	if sxs < 1.0/3 || sys < 1.0/3 {
+		return nil, errWideWindow
+	}
+	nn := n * n
+	if len(tr.gok) < nn {
+		tr.gx, tr.gy, tr.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
+		tr.gok = make([]C.int, nn)
+		tr.sx, tr.sy = make([]int32, nn), make([]int32, nn)
+	}
+	C.udft_tr_grid(&tr.c, &gt[0], C.int(n), &tr.gx[0], &tr.gy[0], &tr.gz[0], &tr.gok[0])
+	ras := layer.NewRaster(n, n, len(bands))
+	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, b, 3857
+	// The window: every pixel whose centre falls on the data, and its taps.
+	c0, r0, c1, r1 := math.MaxInt, math.MaxInt, -1, -1
+	w, hgt := float64(tr.w), float64(tr.h)
+	for k := 0; k < nn; k++ {
+		x, y := float64(tr.gx[k]), float64(tr.gy[k])
+		if tr.gok[k] == 0 || !(x >= 0 && x < w && y >= 0 && y < hgt) {
+			tr.gok[k] = 0
+			continue
+		}
+		c0, c1 = min(c0, int(x)), max(c1, int(x))
+		r0, r1 = min(r0, int(y)), max(r1, int(y))
+	}
+	if c1 < 0 {
+		return ras, nil
+	}
+	c0, r0 = max(0, c0-4), max(0, r0-4)
+	c1, r1 = min(tr.w-1, c1+4), min(tr.h-1, r1+4)
+	ww, wh := c1-c0+1, r1-r0+1
+	if ww*wh > maxWindow {
+		ras.Release()
+		return nil, errWideWindow
+	}
+	// Byte files are read as bytes (a quarter of the copying), others as
+	// float64.
+	var win8 [][]uint8
+	var win [][]float64
+	all := h.src.Bands()
+	for _, bn := range bands {
+		band := all[bn-1]
+		if lvl >= 0 {
+			band = band.Overviews()[lvl]
+		}
+		var err error
+		if h.direct.byte {
+			win8 = append(win8, make([]uint8, ww*wh))
+			err = band.Read(c0, r0, win8[len(win8)-1], ww, wh)
+		} else {
+			win = append(win, make([]float64, ww*wh))
+			err = band.Read(c0, r0, win[len(win)-1], ww, wh)
+		}
+		if err != nil {
+			ras.Release()
+			return nil, fmt.Errorf("read: %v", err)
+		}
+	}
+	lo, hi, isInt := typeRange(in.dtype)
+	four := sxs == 1 && sys == 1
+	var tx, ty taps
+	for k := 0; k < nn; k++ {
+		if tr.gok[k] == 0 {
+			continue
+		}
+		if four {
+			// The four-sample formula: taps at floor(c-0.5) and the next.
+			x, y := float64(tr.gx[k])-0.5, float64(tr.gy[k])-0.5
+			ix, iy := int(math.Floor(x)), int(math.Floor(y))
+			dx, dy := x-float64(ix), y-float64(iy)
+			tx.first, tx.n, tx.w[0], tx.w[1] = ix, 2, 1-dx, dx
+			ty.first, ty.n, ty.w[0], ty.w[1] = iy, 2, 1-dy, dy
+			if ix < 0 {
+				tx.w[0] = 0
+			}
+			if ix+1 >= tr.w {
+				tx.w[1] = 0
+			}
+			if iy < 0 {
+				ty.w[0] = 0
+			}
+			if iy+1 >= tr.h {
+				ty.w[1] = 0
+			}
+		} else {
+			bilinearTaps(float64(tr.gx[k]), sxs, tr.w, &tx)
+			bilinearTaps(float64(tr.gy[k]), sys, tr.h, &ty)
+		}
+		var sx, sy float64
+		for i := 0; i < tx.n; i++ {
+			sx += tx.w[i]
+		}
+		for j := 0; j < ty.n; j++ {
+			sy += ty.w[j]
+		}
+		sum := sx * sy
+		if sum <= 0 {
+			continue
+		}
+		at := (ty.first-r0)*ww - c0 + tx.first
+		for bi := range bands {
+			var v float64
+			if win8 != nil {
+				v = convolve(win8[bi][at:], ww, &tx, &ty) / sum
+			} else {
+				v = convolve(win[bi][at:], ww, &tx, &ty) / sum
+			}
+			if isInt {
+				// As the warper writes integers: rounded half up, clamped.
+				v = math.Floor(v + 0.5)
+				if v < lo {
+					v = lo
+				} else if v > hi {
+					v = hi
+				}
+			} else if in.dtype == godal.Float32 {
+				v = float64(float32(v))
+			}
+			ras.Bands[bi][k] = v
+		}
+		ras.Mask[k] = 255
+	}
+	return ras, nil
+}
+
+// convolve sums the window's samples under the taps; src begins at the
+// first tap, rows of stride samples.
+func convolve[T uint8 | float64](src []T, stride int, tx, ty *taps) float64 {
+	var v float64
+	for j := 0; j < ty.n; j++ {
+		wy := ty.w[j]
+		if wy == 0 {
+			continue
+		}
+		row := src[j*stride : j*stride+tx.n]
+		var acc float64
+		for i, s := range row {
+			if wx := tx.w[i]; wx != 0 {
+				acc += wx * float64(s)
+			}
+		}
+		v += wy * acc
+	}
+	return v
+}
+
+// typeRange is the range of an integer type (isInt false for others).
+func typeRange(dt godal.DataType) (lo, hi float64, isInt bool) {
+	switch dt {
+	case godal.Byte:
+		return 0, 255, true
+	case godal.UInt16:
+		return 0, 65535, true
+	case godal.Int16:
+		return -32768, 32767, true
+	case godal.UInt32:
+		return 0, 4294967295, true
+	case godal.Int32:
+		return -2147483648, 2147483647, true
+	}
+	return 0, 0, false
 }

@@ -313,9 +313,22 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 	if o.Buffer > 0 { // a border read around the tile: process.go
 		r.warpReads.Add(1)
 		ras, err = r.warpPadded(h, in, t, bands, o)
-	} else if h.direct != nil && o.Resampling == "nearest" {
+	} else if h.direct != nil && o.Resampling == "nearest" && (h.direct.separable || in.interior(t, o.Size)) {
+		// Tiles running off the data of a source in another CRS are
+		// warped: gdalwarp splits them, and its rows with them.
 		r.directReads.Add(1)
 		ras, err = r.directTile(h, in, t, bands, o.Size)
+		if errors.Is(err, errWideWindow) {
+			r.warpReads.Add(1)
+			ras, err = r.warpTile(h, in, t, bands, o)
+		}
+	} else if h.direct != nil && !h.direct.nodata && o.Resampling == "bilinear" && in.interior(t, o.Size) {
+		r.directReads.Add(1)
+		ras, err = r.bilinearTile(h, in, t, bands, o.Size, in.overviewFor(h.ratio(in, t, o.Size)))
+		if errors.Is(err, errWideWindow) {
+			r.warpReads.Add(1)
+			ras, err = r.warpTile(h, in, t, bands, o)
+		}
 	} else {
 		r.warpReads.Add(1)
 		ras, err = r.warpTile(h, in, t, bands, o)
