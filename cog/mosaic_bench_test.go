@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -22,13 +23,14 @@ var benchOpen = 64
 
 // benchMosaic writes, once per machine (under the system's temp folder,
 // kept between runs), the benchmark's 500 COGs: the test mosaic's layout
-// (mosaic_test.go) over 25×20 cells, 256 px a file; and one COG covering
-// the same area at the same resolution, the one-file reference.
-func benchMosaic(b *testing.B) (files []string, one string) {
+// (mosaic_test.go) over 25×20 cells, 256 px a file; and the one-file
+// references: one COG covering the same area at the same resolution in
+// EPSG:4326, and the same warped to UTM 33N (gdalwarp).
+func benchMosaic(b *testing.B) (files []string, one, oneUTM string) {
 	b.Helper()
 	dir := filepath.Join(os.TempDir(), fmt.Sprintf("udftiles-bench-mosaic-%dx%d", benchCols, benchRows))
 	done := filepath.Join(dir, "done")
-	one = filepath.Join(dir, "one.tif")
+	one, oneUTM = filepath.Join(dir, "one.tif"), filepath.Join(dir, "one-utm.tif")
 	if _, err := os.Stat(done); err != nil {
 		b.Logf("writing %d COGs into %s (once)", benchCols*benchRows, dir)
 		if _, err := writeMosaic(dir, benchCols, benchRows, 256); err != nil {
@@ -44,21 +46,32 @@ func benchMosaic(b *testing.B) (files []string, one string) {
 			b.Fatal(err)
 		}
 	}
+	if _, err := os.Stat(oneUTM); err != nil {
+		tmp := oneUTM + ".tmp.tif"
+		if msg, err := exec.Command("gdalwarp", "-q", "-overwrite", "-t_srs", "EPSG:32633", "-tr", "31.25", "31.25", "-r", "near",
+			"-of", "COG", "-co", "COMPRESS=DEFLATE", one, tmp).CombinedOutput(); err != nil {
+			b.Fatalf("gdalwarp: %v\n%s", err, msg)
+		}
+		if err := os.Rename(tmp, oneUTM); err != nil {
+			b.Fatal(err)
+		}
+	}
 	files, err := filepath.Glob(filepath.Join(dir, "f*.tif"))
 	if err != nil || len(files) != benchCols*benchRows {
 		b.Fatalf("%d files in %s (%v): remove the folder to write them again", len(files), dir, err)
 	}
 	slices.Sort(files)
-	return files, one
+	return files, one, oneUTM
 }
 
 // BenchmarkMosaicTile reads 256 px tiles of zoom 12 over a mosaic of 500
 // COGs in two CRSs (each tile meets 4 to 9 files; at most 64 open at
 // once), walking the tiles in turn, and the same tiles of one COG covering
-// the area; p50 and p99 are of single tiles. No encoding: the read and the
+// the area, in EPSG:4326 (read by the direct path) and in UTM 33N (warped);
+// p50 and p99 are of single tiles. No encoding: the read and the
 // combination alone.
 func BenchmarkMosaicTile(b *testing.B) {
-	files, one := benchMosaic(b)
+	files, one, oneUTM := benchMosaic(b)
 	twelve := 12
 	var set []tiles.Tile
 	west, north := mosaicLon+0.05, mosaicLat-0.05
@@ -107,13 +120,16 @@ func BenchmarkMosaicTile(b *testing.B) {
 			b.ReportMetric(float64(m.Reads()-before)/float64(b.N+len(set)), "files/tile")
 		})
 	}
-	b.Run("onefile", func(b *testing.B) {
-		r := cog.New(cog.Options{Path: one, MaxZoom: &twelve})
-		defer r.Close()
-		run(b, func(t tiles.Tile) error {
-			ras, err := r.ReadTile(t, o)
-			ras.Release()
-			return err
+	for _, ref := range [][2]string{{"onefile", one}, {"onefile-utm", oneUTM}} {
+		path := ref[1]
+		b.Run(ref[0], func(b *testing.B) {
+			r := cog.New(cog.Options{Path: path, MaxZoom: &twelve})
+			defer r.Close()
+			run(b, func(t tiles.Tile) error {
+				ras, err := r.ReadTile(t, o)
+				ras.Release()
+				return err
+			})
 		})
-	})
+	}
 }

@@ -361,6 +361,9 @@ func readIndex(p, asset string) (kind string, files []string, fps []footprint, m
 			kind, files, fps, err = readFeatureCollection(p, b, asset)
 			return kind, files, fps, minZoom, maxZoom, err
 		}
+		if head.Type == "Feature" {
+			return "", nil, nil, 0, 0, fmt.Errorf("%s: a single STAC Item (type Feature) is served by handler stac; a cog mosaic wants an ItemCollection (a FeatureCollection of items)", p)
+		}
 		return "", nil, nil, 0, 0, fmt.Errorf("%s: want a STAC ItemCollection, a GeoJSON FeatureCollection of footprints or a MosaicJSON document", p)
 	}
 	files, fps, err = readOGRIndex(p)
