@@ -121,12 +121,12 @@ type direct struct {
 	// columns follow its columns alone and its rows its rows alone (axes);
 	// otherwise every pixel is transformed (grid), as the warper does.
 	separable bool
-	wkt       string // the source CRS
-	gt     [6]float64 // full-resolution geotransform
-	levels [][2]int   // size of each overview, finest first
-	nodata bool       // one band with a nodata value: equal samples are masked
-	byte   bool       // Byte samples: read as bytes
-	trs    map[int]*fastTr
+	wkt       string     // the source CRS
+	gt        [6]float64 // full-resolution geotransform
+	levels    [][2]int   // size of each overview, finest first
+	nodata    bool       // one band with a nodata value: equal samples are masked
+	byte      bool       // Byte samples: read as bytes
+	trs       map[int]*fastTr
 }
 
 // fastTr is one transformer of a handle, for one overview level.

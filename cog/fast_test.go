@@ -47,8 +47,8 @@ func TestDirectPathMatchesGDALWarp(t *testing.T) {
 		{"dem int16 nodata", 4326, [6]float64{5, 0.01, 0, 47, 0, -0.01}, 900, 700, godal.Int16, 1, &nd},
 		{"epsg3857 uint16", 3857, [6]float64{1000000, 611.49622628141, 0, 6000000, 0, -611.49622628141}, 800, 600, godal.UInt16, 2, nil},
 		// Other CRSs: every pixel transformed, tiles inside the data only.
-		{"utm rgb bytes", 32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1600, 1400, godal.Byte, 3, nil},
-		{"utm dem int16 nodata", 32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1500, 1300, godal.Int16, 1, &nd},
+		{"utm rgb bytes", 32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1200, 1000, godal.Byte, 3, nil},
+		{"utm dem int16 nodata", 32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1000, 900, godal.Int16, 1, &nd},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,7 +77,7 @@ func TestDirectPathMatchesGDALWarp(t *testing.T) {
 			if c.epsg != 32633 && (direct != int64(n) || warped != 0) {
 				t.Errorf("%d tiles: %d read directly, %d warped; want all direct", n, direct, warped)
 			}
-			if c.epsg == 32633 && (direct < int64(n)/4 || warped == 0 || direct+warped != int64(n)) {
+			if c.epsg == 32633 && (direct < int64(n)/5 || warped == 0 || direct+warped != int64(n)) {
 				t.Errorf("%d tiles: %d read directly, %d warped; want those inside the data direct, those at its edges warped", n, direct, warped)
 			}
 			t.Logf("%d tiles: %d direct, %d warped", n, direct, warped)
@@ -98,9 +98,12 @@ func TestDirectPathMatchesGDALWarp(t *testing.T) {
 					t.Errorf("%d nodata pixels in a full tile, want about %d", masked, want)
 				}
 			}
-			read(t, r, sampleTiles(r, s.MaxZoom)[0], cog.TileOptions{Resampling: "bilinear"})
-			if _, warped := r.Reads(); warped != warpedBefore+1 {
-				t.Errorf("bilinear: %d warped reads, want 1", warped-warpedBefore)
+			// Bilinear: by the bilinear path inside the data, unless a
+			// nodata value masks samples (the warp's).
+			tile := sampleTiles(r, s.MaxZoom)[0]
+			sameAsGDAL(t, read(t, r, tile, cog.TileOptions{Resampling: "bilinear"}), gdalwarpTile(t, path, tile, 256, "bilinear"), 1e-3)
+			if _, warped := r.Reads(); (warped != warpedBefore+1) != (c.nodata == nil) {
+				t.Errorf("bilinear: %d warped reads with nodata %v", warped-warpedBefore, c.nodata)
 			}
 		})
 	}
@@ -131,19 +134,20 @@ func TestBilinearMatchesGDALWarp(t *testing.T) {
 		dt    godal.DataType
 		bands int
 		value func(x, y, b int) float64
+		sizes []int
 	}{
-		{"rgb bytes, noise", godal.Byte, 3, noise},
-		{"float32, smooth", godal.Float32, 1, smooth},
+		{"rgb bytes, noise", godal.Byte, 3, noise, []int{256, 512}},
+		{"float32, smooth", godal.Float32, 1, smooth, []int{256}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			path := writeCOG(t, "bilinear", filled(32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1500, 1300, c.dt, c.bands, c.value))
+			path := writeCOG(t, "bilinear", filled(32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1200, 1000, c.dt, c.bands, c.value))
 			r := newReader(t, cog.Options{Path: path, Resampling: "bilinear"})
 			s := r.Schema()
 			var pixels, off, worse int
 			worst := 0.0
 			for z := s.MinZoom; z <= s.MaxZoom; z++ {
 				for _, tile := range allTiles(r, z) {
-					for _, size := range []int{256, 512} {
+					for _, size := range c.sizes {
 						d0, _ := r.Reads()
 						got := read(t, r, tile, cog.TileOptions{Size: size, Resampling: "bilinear"})
 						d1, _ := r.Reads()
