@@ -401,29 +401,28 @@ func TestMosaicOutsideIsNotFound(t *testing.T) {
 	}
 }
 
-// footprints are the files' lon/lat boxes, as gdalinfo reports them (with a
-// margin: an index's footprint may be larger than the data).
+// footprints are the files' lon/lat boxes (their corners, as gdalinfo's
+// wgs84Extent, with a margin: an index's footprint may be larger than the
+// data).
 func footprints(t *testing.T, files []string) [][4]float64 {
 	t.Helper()
+	ll, err := godal.NewSpatialRefFromEPSG(4326)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ll.Close()
 	var out [][4]float64
 	for _, f := range files {
-		b, err := exec.Command("gdalinfo", "-json", f).Output()
+		ds, err := godal.Open(f)
 		if err != nil {
-			t.Fatalf("gdalinfo %s: %v", f, err)
-		}
-		var info struct {
-			Extent struct {
-				Coordinates [][][2]float64 `json:"coordinates"`
-			} `json:"wgs84Extent"`
-		}
-		if err := json.Unmarshal(b, &info); err != nil {
 			t.Fatal(err)
 		}
-		box := [4]float64{180, 90, -180, -90}
-		for _, p := range info.Extent.Coordinates[0] {
-			box = [4]float64{min(box[0], p[0]-0.002), min(box[1], p[1]-0.002), max(box[2], p[0]+0.002), max(box[3], p[1]+0.002)}
+		b, err := ds.Bounds(ll)
+		ds.Close()
+		if err != nil {
+			t.Fatal(err)
 		}
-		out = append(out, box)
+		out = append(out, [4]float64{b[0] - 0.002, b[1] - 0.002, b[2] + 0.002, b[3] + 0.002})
 	}
 	return out
 }
