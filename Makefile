@@ -13,7 +13,7 @@ WORKBENCH_SRC := $(wildcard web/src/workbench/*.js)
 # npm's record of what web/node_modules holds, rewritten by every npm ci (make's or one's own).
 NPM_DONE := web/node_modules/.package-lock.json
 
-.PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs load fuzz chaos lint clean
+.PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs bench-raster load fuzz chaos lint clean
 
 run: deps build demo-data
 	UDFTILES_STORE_URL=$${UDFTILES_STORE_URL:-sqlite://data/udftiles.db} $(BIN) serve
@@ -83,6 +83,10 @@ bench: deps build
 	bench/run.sh
 	bench/vector.sh
 	bench/export.sh
+	bench/raster.sh
+
+bench-raster:
+	bench/raster.sh
 
 bench-export: deps build
 	bench/export.sh

@@ -263,6 +263,102 @@ func (p *Program) Eval(in [][]float32, out [][]float32) error {
 	return nil
 }
 
+// chunk is the pixels EvalFloat64 computes at a time: its float32
+// registers, a few KiB each, stay in the CPU's first-level cache.
+const chunk = 1024
+
+// EvalFloat64 is Eval over float64 bands, as tiles hold them: a chunk of
+// pixels at a time, the inputs are taken to float32, computed as Eval
+// computes them, and the results widened into out; the tile's bands never
+// exist as float32 arrays. An output may be an input's very memory (the
+// results written over the values read): every input of a chunk is read
+// before any output of it is written. Outputs must not share memory.
+//
+// mask, if not nil, says which pixels have a value (0: none), as a tile's
+// mask does: a pixel whose result is NaN or infinite in any output loses
+// its value, and every output of a pixel without one is NaN.
+func (p *Program) EvalFloat64(in, out [][]float64, mask []uint8) error {
+	if len(in) != len(p.bands) || len(out) != len(p.outs) {
+		return fmt.Errorf("bandmath: %d inputs and %d outputs for an expression of %d bands and %d outputs", len(in), len(out), len(p.bands), len(p.outs))
+	}
+	n := -1
+	for _, s := range slices.Concat(in, out) {
+		if n >= 0 && len(s) != n {
+			return fmt.Errorf("bandmath: bands of different lengths")
+		}
+		n = len(s)
+	}
+	if n >= 0 && mask != nil && len(mask) != n {
+		return fmt.Errorf("bandmath: a mask of %d pixels for bands of %d", len(mask), n)
+	}
+	if n <= 0 {
+		return nil
+	}
+	nr := p.ntemps + len(p.consts)
+	scratch := getRegs(chunk, len(in)+nr)
+	defer putRegs(chunk, scratch)
+	full := scratch[len(in):] // the registers, at full length
+	for i, k := range p.consts {
+		fill(full[p.ntemps+i], k)
+	}
+	e := evaluator{in: make([][]float32, len(in)), regs: make([][]float32, nr), nt: p.ntemps}
+	nan := math.NaN()
+	for off := 0; off < n; off += chunk {
+		m := min(chunk, n-off)
+		for i, b := range in {
+			f := scratch[i][:m]
+			for j, v := range b[off : off+m] {
+				f[j] = float32(v)
+			}
+			e.in[i] = f
+		}
+		for r := range e.regs {
+			e.regs[r] = full[r][:m]
+		}
+		var mk []uint8
+		if mask != nil {
+			mk = mask[off : off+m]
+		}
+		for j, o := range p.outs {
+			for _, ins := range o.code {
+				e.exec(ins)
+			}
+			d := out[j][off : off+m]
+			if o.res.kind == kConst {
+				k := o.res.k
+				for i := range d {
+					d[i] = float64(k)
+				}
+				if mk != nil && k-k != 0 { // NaN or infinite
+					clear(mk)
+				}
+				continue
+			}
+			res := e.arr(o.res)[:m]
+			if mk == nil {
+				for i, v := range res {
+					d[i] = float64(v)
+				}
+				continue
+			}
+			for i, v := range res {
+				d[i] = float64(v)
+				if v-v != 0 { // NaN or infinite
+					mk[i] = 0
+				}
+			}
+		}
+		for i, v := range mk {
+			if v == 0 {
+				for _, d := range out {
+					d[off+i] = nan
+				}
+			}
+		}
+	}
+	return nil
+}
+
 // compiler checks and compiles one expression.
 type compiler struct {
 	src     string

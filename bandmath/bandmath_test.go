@@ -284,6 +284,82 @@ func TestRandom(t *testing.T) {
 	}
 }
 
+// TestEvalFloat64 holds EvalFloat64 to Eval over random expressions, on a
+// length that is not a whole number of chunks, with the outputs written over
+// the inputs' memory where there are as many.
+func TestEvalFloat64(t *testing.T) {
+	n := 2*chunk + 371
+	bands := testBands(n, 3)
+	r := rand.New(rand.NewPCG(7, 7))
+	for i := 0; i < 300; i++ {
+		var parts []string
+		for range 1 + r.IntN(3) {
+			parts = append(parts, randExpr(r, 1+r.IntN(6)))
+		}
+		src := strings.Join(parts, "; ")
+		p, err := Parse(src, 3)
+		if err != nil {
+			t.Fatalf("%q: %v", src, err)
+		}
+		in32 := make([][]float32, len(p.Bands()))
+		in64 := make([][]float64, len(p.Bands()))
+		for k, b := range p.Bands() {
+			in32[k] = bands[b-1]
+			in64[k] = make([]float64, n)
+			for j, v := range bands[b-1] {
+				in64[k][j] = float64(v)
+			}
+		}
+		want := make([][]float32, p.Outputs())
+		got := make([][]float64, p.Outputs())
+		for k := range want {
+			want[k] = make([]float32, n)
+			if k < len(in64) {
+				got[k] = in64[k] // over the input
+			} else {
+				got[k] = make([]float64, n)
+			}
+		}
+		if err := p.Eval(in32, want); err != nil {
+			t.Fatal(err)
+		}
+		var mask []uint8
+		if i%2 == 1 { // with a mask: every 7th pixel without a value
+			mask = make([]uint8, n)
+			for j := range mask {
+				if j%7 != 0 {
+					mask[j] = 255
+				}
+			}
+		}
+		if err := p.EvalFloat64(in64, got, mask); err != nil {
+			t.Fatal(err)
+		}
+		for j := 0; j < n; j++ {
+			valid := mask == nil || j%7 != 0
+			for k := range want {
+				w := want[k][j]
+				valid = valid && w-w == 0
+			}
+			if mask != nil && (mask[j] != 0) != valid {
+				t.Fatalf("%q pixel %d: mask %d, want a value %v", src, j, mask[j], valid)
+			}
+			for k := range want {
+				w := want[k][j]
+				if mask != nil && !valid {
+					w = float32(math.NaN())
+				}
+				if g := got[k][j]; !same(float32(g), w) || g == g && float64(float32(g)) != g {
+					t.Fatalf("%q output %d pixel %d: %v, Eval %v", src, k, j, g, w)
+				}
+			}
+		}
+	}
+	if err := (&Program{}).EvalFloat64([][]float64{{1}}, nil, nil); err == nil {
+		t.Error("a mismatched call: no error")
+	}
+}
+
 func TestBandsRead(t *testing.T) {
 	p, err := Parse("b7 + b2; b2 * B5", 8)
 	if err != nil {
@@ -477,6 +553,44 @@ func BenchmarkEval(b *testing.B) {
 			b.ResetTimer()
 			for b.Loop() {
 				if err := p.Eval(in, out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkEvalFloat64 is BenchmarkEval on float64 bands, a chunk at a time,
+// the first output written over the first input as a tile's expression is.
+func BenchmarkEvalFloat64(b *testing.B) {
+	bands := testBands(256*256, 4)
+	for _, src := range []string{"(b3-b1)/(b3+b1)", "where(b1 > 0, sqrt(b1) * 2 + 1, -b2); b3 / 255"} {
+		b.Run(src, func(b *testing.B) {
+			p, err := Parse(src, 3)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var in [][]float64
+			for _, k := range p.Bands() {
+				f := make([]float64, 256*256)
+				for i, v := range bands[k-1] {
+					f[i] = float64(v)
+				}
+				in = append(in, f)
+			}
+			out := make([][]float64, p.Outputs())
+			for i := range out {
+				out[i] = make([]float64, 256*256)
+			}
+			out[0] = in[0]
+			mask := make([]uint8, 256*256)
+			b.SetBytes(int64(8 * 256 * 256 * len(in)))
+			b.ResetTimer()
+			for b.Loop() {
+				for i := range mask {
+					mask[i] = 255
+				}
+				if err := p.EvalFloat64(in, out, mask); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -120,12 +120,9 @@ func (r *Reader) runCrop(ctx context.Context, req layer.Request, o TileOptions, 
 		}
 		defer dst.Close()
 		if prog != nil {
-			e, err := evaluate(prog, ras)
-			ras.Release()
-			if err != nil {
+			if ras, err = evaluate(prog, ras); err != nil {
 				return err
 			}
-			ras = e
 		}
 		if p != nil && p.alg != nil {
 			res, err := applyAlgorithm(p.alg, ras)

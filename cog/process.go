@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"sync"
 
 	"github.com/udftiles/udftiles/algorithm"
 	"github.com/udftiles/udftiles/bandmath"
@@ -120,12 +119,9 @@ func (p *process) tile(t tiles.Tile, o TileOptions, nbands int, read func(tiles.
 		return nil, err
 	}
 	if prog != nil {
-		ras, err := evaluate(prog, src)
-		src.Release()
-		if err != nil {
+		if src, err = evaluate(prog, src); err != nil {
 			return nil, err
 		}
-		src = ras
 	}
 	if p.alg == nil {
 		return src, nil
@@ -145,81 +141,41 @@ func (p *process) tile(t tiles.Tile, o TileOptions, nbands int, read func(tiles.
 	return out, nil
 }
 
-// f32Pools recycle the float32 copies of bands that expressions read.
-var f32Pools sync.Map // int → *sync.Pool of *[]float32
-
-func f32Buffer(n int) *[]float32 {
-	p, ok := f32Pools.Load(n)
-	if !ok {
-		p, _ = f32Pools.LoadOrStore(n, &sync.Pool{New: func() any { b := make([]float32, n); return &b }})
-	}
-	return p.(*sync.Pool).Get().(*[]float32)
-}
-
-func f32Recycle(bufs []*[]float32) {
-	for _, b := range bufs {
-		if p, ok := f32Pools.Load(len(*b)); ok {
-			p.(*sync.Pool).Put(b)
-		}
-	}
-}
-
 // evaluate runs the expression over src's bands (those prog.Bands names, in
-// that order) as float32 arrays. The result is float32; pixels masked in src
+// that order) as float32 values. The result is float32; pixels masked in src
 // or whose value is NaN or infinite in any output band are transparent and
-// NaN.
+// NaN. It consumes src: the result is src, its bands and mask reused (the
+// expression's values written over those read, a chunk at a time), so that
+// an expression copies and allocates no band of its own. Error or not, src
+// is not the caller's any more.
 func evaluate(prog *bandmath.Program, src *layer.Raster) (*layer.Raster, error) {
 	n := src.Width * src.Height
-	var bufs []*[]float32
-	defer func() { f32Recycle(bufs) }()
-	in := make([][]float32, len(prog.Bands()))
+	in := make([][]float64, len(prog.Bands()))
 	for i := range in {
-		b := f32Buffer(n)
-		bufs = append(bufs, b)
-		f := (*b)[:n]
-		for j, v := range src.Bands[i][:n] {
-			f[j] = float32(v)
+		in[i] = src.Bands[i][:n]
+	}
+	ras := src
+	for len(ras.Bands) < prog.Outputs() { // more outputs than bands read
+		ras.Bands = append(ras.Bands, make([]float64, n))
+	}
+	outs := make([][]float64, prog.Outputs())
+	for j := range outs {
+		outs[j] = ras.Bands[j][:n]
+	}
+	if ras.Mask == nil {
+		ras.Mask = make([]uint8, n)
+		for i := range ras.Mask {
+			ras.Mask[i] = 255
 		}
-		in[i] = f
 	}
-	outs := make([][]float32, prog.Outputs())
-	for i := range outs {
-		b := f32Buffer(n)
-		bufs = append(bufs, b)
-		outs[i] = (*b)[:n]
-	}
-	if err := prog.Eval(in, outs); err != nil {
+	// The mask is the expression's: NaN and infinite results lose their
+	// value, and pixels without one are NaN in every band.
+	if err := prog.EvalFloat64(in, outs, ras.Mask[:n]); err != nil {
+		ras.Release()
 		return nil, layer.Errorf(layer.Internal, "%v", err)
 	}
-	ras := layer.NewRaster(src.Width, src.Height, len(outs))
-	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = "float32", math.NaN(), true, src.Bounds, src.EPSG
-	mask := ras.Mask[:n]
-	if src.Mask != nil {
-		copy(mask, src.Mask)
-	} else {
-		for i := range mask {
-			mask[i] = 255
-		}
-	}
-	// One pass per band widens the values and marks NaN and infinities; a
-	// last one clears every band of the pixels without a value.
-	for j, o := range outs {
-		d := ras.Bands[j][:n]
-		for i, v := range o {
-			d[i] = float64(v)
-			if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
-				mask[i] = 0
-			}
-		}
-	}
-	nan := math.NaN()
-	for i, m := range mask {
-		if m == 0 {
-			for _, b := range ras.Bands {
-				b[i] = nan
-			}
-		}
-	}
+	ras.KeepBands(len(outs)) // the inputs past the outputs are read: now free
+	ras.DType, ras.NoData, ras.HasNoData = "float32", math.NaN(), true
 	return ras, nil
 }
 

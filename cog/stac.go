@@ -586,12 +586,9 @@ func (s *STAC) Run(ctx context.Context, req layer.Request) (layer.Result, error)
 		return nil, err
 	}
 	if sel.prog != nil {
-		out, err := evaluate(sel.prog, ras)
-		ras.Release()
-		if err != nil {
+		if ras, err = evaluate(sel.prog, ras); err != nil {
 			return nil, err
 		}
-		ras = out
 	}
 	if p == nil || p.alg == nil {
 		return ras, nil

@@ -100,6 +100,24 @@ func (r *Raster) Release() {
 	r.Bands, r.Mask, r.pooled = nil, nil, false
 }
 
+// KeepBands drops the bands past the first n; those of a raster made by
+// NewRaster go back to the pools.
+func (r *Raster) KeepBands(n int) {
+	if n >= len(r.Bands) {
+		return
+	}
+	if r.pooled {
+		fp, _ := pools(r.Width * r.Height)
+		for _, b := range r.Bands[n:] {
+			if len(b) == r.Width*r.Height {
+				fp.Put(&b)
+			}
+		}
+	}
+	clear(r.Bands[n:])
+	r.Bands = r.Bands[:n]
+}
+
 type poolPair struct{ floats, bytes *sync.Pool }
 
 var rasterPools sync.Map // pixels per band → poolPair
