@@ -315,37 +315,70 @@ func pixelAt(lon, lat float64, z int) (tiles.Tile, int) {
 
 // TestMosaicFirstMatchesGDALWarp: pixel_selection=first is what gdalwarp
 // writes given the files in reverse order (each written over the ones
-// before), for tiles meeting files in both CRSs.
+// before), for tiles meeting files in both CRSs; and, for the EPSG:4326
+// files alone, what gdalwarp reads of gdalbuildvrt's mosaic of them (whose
+// later files win where they overlap).
 func TestMosaicFirstMatchesGDALWarp(t *testing.T) {
 	files := mosaicFiles(t)
-	m := newMosaic(t, cog.MosaicOptions{Paths: files})
-	rev := slices.Clone(files)
-	slices.Reverse(rev)
-	for _, tile := range []tiles.Tile{mosaicTiles(11)[0], mosaicTiles(13)[3]} {
-		got := readMosaic(t, m, tile, "first")
-		b := tile.Mercator()
-		f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
-		out := filepath.Join(t.TempDir(), "ref.tif")
-		args := append([]string{"-q", "-of", "GTiff", "-t_srs", "EPSG:3857", "-te", f(b.MinX), f(b.MinY), f(b.MaxX), f(b.MaxY),
-			"-ts", "256", "256", "-r", "near", "-dstalpha"}, rev...)
-		args = append(args, out)
-		if msg, err := exec.Command("gdalwarp", args...).CombinedOutput(); err != nil {
-			t.Fatalf("gdalwarp: %v\n%s", err, msg)
+	var geographic []string
+	for i, f := range files {
+		if (i/mosaicCols+i%mosaicCols)%2 == 0 {
+			geographic = append(geographic, f)
 		}
-		ds, err := godal.Open(out)
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := &layer.Raster{Bands: [][]float64{make([]float64, 256*256)}, Mask: make([]uint8, 256*256)}
-		if err := ds.Bands()[0].Read(0, 0, want.Bands[0], 256, 256); err != nil {
-			t.Fatal(err)
-		}
-		if err := ds.Bands()[1].Read(0, 0, want.Mask, 256, 256); err != nil {
-			t.Fatal(err)
-		}
-		ds.Close()
-		sameValues(t, "tile "+tile.String()+" against gdalwarp", got, want, 0)
 	}
+	vrt := filepath.Join(t.TempDir(), "mosaic.vrt")
+	args := append([]string{"-q", vrt}, reversed(geographic)...)
+	if msg, err := exec.Command("gdalbuildvrt", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gdalbuildvrt: %v\n%s", err, msg)
+	}
+	for _, c := range []struct {
+		name   string
+		files  []string
+		inputs []string // gdalwarp's
+	}{
+		{"gdalwarp of the files", files, reversed(files)},
+		{"gdalwarp of gdalbuildvrt's VRT", geographic, []string{vrt}},
+	} {
+		m := newMosaic(t, cog.MosaicOptions{Paths: c.files})
+		for _, tile := range []tiles.Tile{mosaicTiles(11)[0], mosaicTiles(13)[3]} {
+			got := readMosaic(t, m, tile, "first")
+			sameValues(t, "tile "+tile.String()+" against "+c.name, got, warpFiles(t, tile, c.inputs), 0)
+		}
+	}
+}
+
+func reversed(s []string) []string {
+	r := slices.Clone(s)
+	slices.Reverse(r)
+	return r
+}
+
+// warpFiles runs gdalwarp on inputs for one 256 px tile: the first band and
+// the alpha band.
+func warpFiles(t *testing.T, tile tiles.Tile, inputs []string) *layer.Raster {
+	t.Helper()
+	b := tile.Mercator()
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	out := filepath.Join(t.TempDir(), "ref.tif")
+	args := append([]string{"-q", "-of", "GTiff", "-t_srs", "EPSG:3857", "-te", f(b.MinX), f(b.MinY), f(b.MaxX), f(b.MaxY),
+		"-ts", "256", "256", "-r", "near", "-dstalpha"}, inputs...)
+	args = append(args, out)
+	if msg, err := exec.Command("gdalwarp", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gdalwarp: %v\n%s", err, msg)
+	}
+	ds, err := godal.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ds.Close()
+	want := &layer.Raster{Bands: [][]float64{make([]float64, 256*256)}, Mask: make([]uint8, 256*256)}
+	if err := ds.Bands()[0].Read(0, 0, want.Bands[0], 256, 256); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.Bands()[1].Read(0, 0, want.Mask, 256, 256); err != nil {
+		t.Fatal(err)
+	}
+	return want
 }
 
 // TestMosaicFirstStopsEarly: a tile inside four files, the first of which
@@ -373,9 +406,7 @@ func TestMosaicFirstStopsEarly(t *testing.T) {
 	if got.Bands[0][128*256+128] != 4 {
 		t.Errorf("count: %v, want 4", got.Bands[0][128*256+128])
 	}
-	rev := slices.Clone(files)
-	slices.Reverse(rev)
-	mr := newMosaic(t, cog.MosaicOptions{Paths: rev})
+	mr := newMosaic(t, cog.MosaicOptions{Paths: reversed(files)})
 	if got := readMosaic(t, mr, tile, "first"); got.Bands[0][0] != 12 {
 		t.Errorf("first in reverse order: %v, want 12 (file 11)", got.Bands[0][0])
 	}
