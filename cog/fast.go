@@ -490,6 +490,23 @@ type taps struct {
 	n     int
 }
 
+// trim drops the taps of weight 0 at either end (those off the data among
+// them), so that the first lies on the data.
+func (tp *taps) trim() {
+	k := 0
+	for k < tp.n && tp.w[k] == 0 {
+		k++
+	}
+	if k > 0 {
+		copy(tp.w[:], tp.w[k:tp.n])
+		tp.first += k
+		tp.n -= k
+	}
+	for tp.n > 0 && tp.w[tp.n-1] == 0 {
+		tp.n--
+	}
+}
+
 // bilinearTaps returns the taps of a sample at source coordinate c (pixel
 // centres at +0.5) with kernel scale s: a triangle of radius 1/s pixels (1
 // when s ≥ 0.95 on both axes: the four-sample formula), clipped to 0..size-1.
@@ -626,6 +643,8 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 			bilinearTaps(float64(tr.gx[k]), sxs, tr.w, &tx)
 			bilinearTaps(float64(tr.gy[k]), sys, tr.h, &ty)
 		}
+		tx.trim()
+		ty.trim()
 		var sx, sy float64
 		for i := 0; i < tx.n; i++ {
 			sx += tx.w[i]
