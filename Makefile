@@ -13,7 +13,7 @@ WORKBENCH_SRC := $(wildcard web/src/workbench/*.js)
 # npm's record of what web/node_modules holds, rewritten by every npm ci (make's or one's own).
 NPM_DONE := web/node_modules/.package-lock.json
 
-.PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs bench-raster load fuzz chaos lint clean
+.PHONY: run test deps build web-assets web-test demo-data bench bench-vector bench-export bench-jobs bench-raster bench-mosaic load fuzz chaos lint clean
 
 run: deps build demo-data
 	UDFTILES_STORE_URL=$${UDFTILES_STORE_URL:-sqlite://data/udftiles.db} $(BIN) serve
@@ -84,9 +84,13 @@ bench: deps build
 	bench/vector.sh
 	bench/export.sh
 	bench/raster.sh
+	bench/mosaic.sh
 
 bench-raster:
 	bench/raster.sh
+
+bench-mosaic: deps
+	bench/mosaic.sh
 
 bench-export: deps build
 	bench/export.sh
