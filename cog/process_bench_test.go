@@ -107,7 +107,7 @@ func BenchmarkProcessTiles(b *testing.B) {
 	fmt.Fprintf(&md, "\n| ratio of medians | |\n| --- | --- |\n")
 	for _, r := range ratios {
 		v := p50[r.num] / p50[r.den]
-		fmt.Fprintf(&md, "| %s | %.2f |\n", r.name, v)
+		fmt.Fprintf(&md, "| %s | %.3g |\n", r.name, v)
 		b.ReportMetric(v, r.metric)
 	}
 	b.Logf("\n%s", md.String())
