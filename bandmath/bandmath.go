@@ -306,8 +306,9 @@ func (p *Program) EvalFloat64(in, out [][]float64, mask []uint8) error {
 	for off := 0; off < n; off += chunk {
 		m := min(chunk, n-off)
 		for i, b := range in {
-			f := scratch[i][:m]
-			for j, v := range b[off : off+m] {
+			src := b[off : off+m]
+			f := scratch[i][:len(src)] // the same length: no bounds checks
+			for j, v := range src {
 				f[j] = float32(v)
 			}
 			e.in[i] = f
@@ -335,12 +336,14 @@ func (p *Program) EvalFloat64(in, out [][]float64, mask []uint8) error {
 				continue
 			}
 			res := e.arr(o.res)[:m]
+			d = d[:len(res)]
 			if mk == nil {
 				for i, v := range res {
 					d[i] = float64(v)
 				}
 				continue
 			}
+			mk = mk[:len(res)]
 			for i, v := range res {
 				d[i] = float64(v)
 				if v-v != 0 { // NaN or infinite
