@@ -2,8 +2,8 @@
 # Computed raster tiles against plain ones and against GDAL: the Go benchmark
 # BenchmarkProcessTiles (cog/process_bench_test.go) times warm 256 px tiles of the demo
 # files one by one, the kinds interleaved in each round: the RGB image plain and as
-# expression=(b3-b1)/(b3+b1) (read by the direct path, encoded as png, and read by a
-# bilinear warp), the DEM plain and as algorithm=hillshade, and as peers for the hillshade
+# expression=(b3-b1)/(b3+b1) (read with nearest neighbour, encoded as png, and read with
+# bilinear), the DEM plain and as algorithm=hillshade, and as peers for the hillshade
 # (MapServer has no hillshade) GDAL in-process (the tile and its border warped into memory,
 # then DEMProcessing's hillshade) and the gdalwarp and gdaldem programs run per tile. It
 # reports each kind's median and p90 and the ratios of medians: an expression over a plain
