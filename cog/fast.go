@@ -508,31 +508,28 @@ func (tp *taps) trim() {
 }
 
 // bilinearTaps returns the taps of a sample at source coordinate c (pixel
-// centres at +0.5) with kernel scale s: a triangle of radius 1/s pixels (1
-// when s ≥ 0.95 on both axes: the four-sample formula), clipped to 0..size-1.
-func bilinearTaps(c, s float64, size int, tp *taps) {
+// centres at +0.5; c ≥ 0) with kernel scale s (inv = 1/s): a triangle of
+// radius inv pixels (1 when s ≥ 0.95 on both axes: the four-sample
+// formula), at most r taps either side, those of weight 0 and those off
+// 0..size-1 left out.
+func bilinearTaps(c, s, inv float64, r, size int, tp *taps) {
 	c -= 0.5
-	i0 := math.Floor(c)
-	d := c - i0
-	r := 1
-	if s < 1 {
-		r = int(math.Ceil(1 / s))
+	i0 := int(c+1) - 1 // floor, for c > -1
+	d := c - float64(i0)
+	lo, hi := int(d-inv+r8)-r8+1, int(d+inv+r8)-r8 // |i-d| < inv
+	if float64(hi) == d+inv {
+		hi--
 	}
-	if r > 3 {
-		r = 3 // the window of 7 taps holds the kernel down to s = 1/3
-	}
-	tp.n = 0
-	tp.first = int(i0) - r
-	for i := -r; i <= r; i++ {
-		w := 1 - math.Abs((float64(i)-d)*s)
-		px := int(i0) + i
-		if w <= 0 || px < 0 || px >= size {
-			w = 0
-		}
-		tp.w[tp.n] = w
+	lo, hi = max(lo, -r, -i0), min(hi, r, size-1-i0)
+	tp.first, tp.n = i0+lo, 0
+	for i := lo; i <= hi; i++ {
+		tp.w[tp.n] = 1 - math.Abs((float64(i)-d)*s)
 		tp.n++
 	}
 }
+
+// r8 shifts values above 0 so that int() floors them.
+const r8 = 8
 
 // bilinearTile reads a tile by bilinear resampling, as gdalwarp's kernel
 // computes it: every pixel's source coordinates from the warper's
@@ -615,6 +612,13 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 	}
 	lo, hi, isInt := typeRange(in.dtype)
 	four := sxs == 1 && sys == 1
+	radius := func(s float64) int { // taps either side: ceil(1/s), at most 3
+		if s >= 1 {
+			return 1
+		}
+		return min(3, int(math.Ceil(1/s)))
+	}
+	rx, ry := radius(sxs), radius(sys)
 	var tx, ty taps
 	for k := 0; k < nn; k++ {
 		if tr.gok[k] == 0 {
@@ -640,8 +644,8 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 				ty.w[1] = 0
 			}
 		} else {
-			bilinearTaps(float64(tr.gx[k]), sxs, tr.w, &tx)
-			bilinearTaps(float64(tr.gy[k]), sys, tr.h, &ty)
+			bilinearTaps(float64(tr.gx[k]), sxs, 1/sxs, rx, tr.w, &tx)
+			bilinearTaps(float64(tr.gy[k]), sys, 1/sys, ry, tr.h, &ty)
 		}
 		tx.trim()
 		ty.trim()
@@ -692,11 +696,10 @@ func convolve[T uint8 | float64](src []T, stride int, tx, ty *taps) float64 {
 			continue
 		}
 		row := src[j*stride : j*stride+tx.n]
+		w := tx.w[:len(row)]
 		var acc float64
 		for i, s := range row {
-			if wx := tx.w[i]; wx != 0 {
-				acc += wx * float64(s)
-			}
+			acc += w[i] * float64(s)
 		}
 		v += wy * acc
 	}
