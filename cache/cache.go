@@ -34,16 +34,59 @@ type Entry struct {
 	Logs        string // what the UDF printed while rendering, shown with debug=true
 	Truncated   string // what a feature limit kept, when it cut the result
 
-	key string // the memory tier's key, once stored there
+	key    string  // the memory tier's key, once stored there
+	header *Header // made with the entry (NewEntry, the S3 tier's decoding)
 }
 
 // entryOverhead is what an entry costs besides its strings and body: the
-// struct, the memory tier's item and index, and the purge index's map slot.
-const entryOverhead = 256
+// struct, its Header, the memory tier's item and index, and the purge index's
+// map slot.
+const entryOverhead = 384
 
 // cost is what keeping e under key costs in memory: everything it holds.
 func (e *Entry) cost(key string) int64 {
 	return int64(cap(e.Body) + len(e.ContentType) + len(e.ETag) + len(e.Logs) + len(e.Truncated) + 2*len(key) + entryOverhead)
+}
+
+// Header is what an HTTP answer with the entry's body says about it, made once
+// per entry: each value is a slice of one string with no room to grow (an
+// append copies it), so that a hit sets its headers by assigning the slices
+// to the response's header map, without allocating.
+type Header struct {
+	ContentType, ContentLength, ETag []string
+	// maxAge is the last Cache-Control value made: a busy entry makes a new
+	// one once a second, as its max-age counts down.
+	maxAge atomic.Pointer[maxAgeValue]
+}
+
+type maxAgeValue struct {
+	scope   string
+	seconds int
+	value   []string
+}
+
+func newHeader(e *Entry) *Header {
+	return &Header{ContentType: []string{e.ContentType}, ContentLength: []string{strconv.Itoa(len(e.Body))}, ETag: []string{e.ETag}}
+}
+
+// Header returns the entry's header values. An entry made other than by
+// NewEntry or the S3 tier (a literal) gets new ones on every call.
+func (e *Entry) Header() *Header {
+	if h := e.header; h != nil {
+		return h
+	}
+	return newHeader(e)
+}
+
+// CacheControl is the header value "<scope>, max-age=<seconds>", made anew
+// only when scope or seconds differ from the last one asked for.
+func (h *Header) CacheControl(scope string, seconds int) []string {
+	if v := h.maxAge.Load(); v != nil && v.seconds == seconds && v.scope == scope {
+		return v.value
+	}
+	v := &maxAgeValue{scope: scope, seconds: seconds, value: []string{scope + ", max-age=" + strconv.Itoa(seconds)}}
+	h.maxAge.Store(v)
+	return v.value
 }
 
 // Expires is when the entry stops being served.
@@ -57,8 +100,10 @@ func NewEntry(body []byte, contentType string, maxAge time.Duration) *Entry {
 		body = bytes.Clone(body)
 	}
 	sum := sha256.Sum256(body)
-	return &Entry{Body: body, ContentType: contentType, MaxAge: maxAge, Created: time.Now(),
+	e := &Entry{Body: body, ContentType: contentType, MaxAge: maxAge, Created: time.Now(),
 		ETag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	e.header = newHeader(e)
+	return e
 }
 
 // Key identifies one result.
@@ -187,8 +232,11 @@ func (c *Cache) Alias(raw, key string) {
 	}
 }
 
-// GetAlias returns the fresh entry of the key that raw resolved to before.
-func (c *Cache) GetAlias(raw string) (*Entry, bool) {
+// GetAlias returns the fresh entry of the key that raw resolved to before,
+// when that key is one of udf at version (as Key.String spells them): a
+// spelling answered for another layer, or for an older version of this one,
+// finds nothing.
+func (c *Cache) GetAlias(raw, udf, version string) (*Entry, bool) {
 	if c.aliases == nil {
 		return nil, false
 	}
@@ -196,7 +244,32 @@ func (c *Cache) GetAlias(raw string) (*Entry, bool) {
 	if !ok {
 		return nil, false
 	}
+	rest, ok := cutSegment(key, udf)
+	if !ok {
+		return nil, false
+	}
+	if _, ok := cutSegment(rest, version); !ok {
+		return nil, false
+	}
 	return c.Get(key)
+}
+
+// cutSegment returns what follows the path segment seg (spelt as Key.String
+// spells it: slashes as ~) and its slash at the start of key.
+func cutSegment(key, seg string) (string, bool) {
+	if len(key) <= len(seg) || key[len(seg)] != '/' {
+		return "", false
+	}
+	for i := 0; i < len(seg); i++ {
+		c := seg[i]
+		if c == '/' || c == '\\' {
+			c = '~'
+		}
+		if key[i] != c {
+			return "", false
+		}
+	}
+	return key[len(seg)+1:], true
 }
 
 // Get returns an entry from the memory tier that is within its own max age.

@@ -385,8 +385,10 @@ func decodeObject(b []byte) (*Entry, error) {
 	if hex.EncodeToString(sum[:]) != h.SHA256 {
 		return nil, errors.New("the body does not match its checksum")
 	}
-	return &Entry{Body: body, ContentType: h.ContentType, ETag: h.ETag, Created: time.Unix(0, h.Created),
-		MaxAge: time.Duration(h.MaxAge), Logs: h.Logs, Truncated: h.Truncated}, nil
+	e := &Entry{Body: body, ContentType: h.ContentType, ETag: h.ETag, Created: time.Unix(0, h.Created),
+		MaxAge: time.Duration(h.MaxAge), Logs: h.Logs, Truncated: h.Truncated}
+	e.header = newHeader(e)
+	return e, nil
 }
 
 // breaker skips S3 after repeated failures: closed (used), open (skipped until

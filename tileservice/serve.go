@@ -77,9 +77,8 @@ func (s *Service) Run(ctx context.Context, l *layer.Layer, r Request) (*Entry, e
 }
 
 func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry, error) {
-	if c.Query == nil {
-		c.Query = url.Values{}
-	}
+	// A nil Query reads as empty; it is made only past the shortcut of
+	// requests answered before, whose path allocates nothing for it.
 	if err := SameSetting(c.Query); err != nil {
 		return nil, err
 	}
@@ -99,14 +98,18 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	}
 	fo := cache.FetchOptions{MaxAge: maxAge, Reset: reset}
 	// A request seen before, spelled the same way, is answered from memory
-	// without parsing its parameters again; requests that say how to use the
-	// cache take the full path.
+	// without parsing its parameters again (if its key is still one of this
+	// layer and version); requests that say how to use the cache take the
+	// full path.
 	alias := ""
 	if c.Spelling != "" && !c.Query.Has("cache_max_age") && !c.Query.Has("cache") && !c.Query.Has("cache_reset") {
-		alias = l.Name + "\x00" + l.Handler.Version() + "\x00" + c.Spelling
-		if e, ok := s.cache.GetAlias(alias); ok {
+		alias = c.Spelling
+		if e, ok := s.cache.GetAlias(alias, l.Name, l.Handler.Version()); ok {
 			return &Entry{Entry: e, Source: cache.Memory, Accepts: fo.MaxAge, Private: l.Private}, nil
 		}
+	}
+	if c.Query == nil {
+		c.Query = url.Values{}
 	}
 	sch := l.Handler.Schema()
 	mode := "file"

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/udftiles/udftiles/metrics"
@@ -95,6 +96,11 @@ type api struct {
 	svc         *tileservice.Service
 	urls        urlLayers  // layers of COGs named by url=
 	jobs        jobBackend // nil: jobs are off
+	// What instrument uses on every request: request ids, its writers
+	// (*statusWriter) and the tile route's metric series.
+	ids        requestIDs
+	writers    sync.Pool
+	tileSeries *routeSeries
 }
 
 // New builds the router with every route and middleware.
@@ -108,7 +114,8 @@ func New(d Deps) http.Handler {
 	if d.MaxAgeLimit <= 0 {
 		d.MaxAgeLimit = 365 * 24 * time.Hour
 	}
-	s := &api{Deps: d, started: time.Now(), limits: d.Limits.withDefaults(), tokenLimits: map[string]*rateLimiter{}}
+	s := &api{Deps: d, started: time.Now(), limits: d.Limits.withDefaults(), tokenLimits: map[string]*rateLimiter{},
+		tileSeries: newRouteSeries(d.Metrics, tileRoute)}
 	s.bearers = append(s.bearers, d.Bearers...)
 	if d.AdminToken != "" {
 		b, _ := NewBearer("admin_token", HashToken(d.AdminToken), true)
@@ -176,7 +183,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/drafts/{id}/tiles/{z}/{x}/{y}", s.draftTile).Methods(get...)
 	r.HandleFunc("/v1/drafts/{id}/run", s.draftRun).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/tilejson.json", s.tileJSON).Methods(get...)
-	r.HandleFunc("/v1/udfs/{name}/tiles/{z}/{x}/{y}", s.tile).Methods(get...)
+	r.HandleFunc(tileRoute, s.tile).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/run", s.run).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/cache", s.purge).Methods(http.MethodDelete)
 	r.HandleFunc("/metrics", s.metrics).Methods(get...)
@@ -230,7 +237,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/map/{name}", s.page).Methods(get...)
 	r.HandleFunc("/workbench", s.workbench).Methods(get...)
 	r.PathPrefix("/static/").Handler(staticHandler()).Methods(get...)
-	return recoverPanics(d.Logger, securityHeaders(cors(d.CORSOrigins, r)))
+	return recoverPanics(d.Logger, securityHeaders(cors(d.CORSOrigins, s.tilesFirst(r))))
 }
 
 func (s *api) healthz(w http.ResponseWriter, r *http.Request) {

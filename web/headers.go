@@ -77,3 +77,13 @@ func privateDoc(w http.ResponseWriter, layers ...*layer.Layer) {
 		}
 	}
 }
+
+// headerValue is h's first value of a header named in canonical form (as
+// http.CanonicalHeaderKey spells it): Header.Get canonicalizes the name on
+// every call, a cost on the path of every cached tile.
+func headerValue(h http.Header, canonical string) string {
+	if v := h[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

@@ -231,23 +231,31 @@ func (s *api) clientAddr(r *http.Request) string {
 // the parameters and the body size.
 func (s *api) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.clients != nil {
-			if ok, wait := s.clients.allow(s.clientAddr(r), time.Now()); !ok {
-				tooMany(w, r, wait, "this client")
-				return
-			}
+		if s.admit(w, r) {
+			next.ServeHTTP(w, r)
 		}
-		if err := s.checkQuery(r); err != nil {
-			writeError(w, r, err)
-			return
-		}
-		if r.Body != nil && r.Body != http.NoBody {
-			if r.ContentLength > s.limits.MaxBodyBytes {
-				writeError(w, r, layer.Errorf(layer.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes))
-				return
-			}
-			r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)
-		}
-		next.ServeHTTP(w, r)
 	})
+}
+
+// admit is guard's test: false when it answered the request itself (429,
+// 400, 413).
+func (s *api) admit(w http.ResponseWriter, r *http.Request) bool {
+	if s.clients != nil {
+		if ok, wait := s.clients.allow(s.clientAddr(r), time.Now()); !ok {
+			tooMany(w, r, wait, "this client")
+			return false
+		}
+	}
+	if err := s.checkQuery(r); err != nil {
+		writeError(w, r, err)
+		return false
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > s.limits.MaxBodyBytes {
+			writeError(w, r, layer.Errorf(layer.TooLarge, "the body is over %d bytes (limits.max_body_bytes)", s.limits.MaxBodyBytes))
+			return false
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, s.limits.MaxBodyBytes)
+	}
+	return true
 }

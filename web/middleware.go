@@ -33,23 +33,34 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 }
 
 // cors allows the configured origins to read responses, and answers preflights.
+// Its header values are made once, as read-only slices of one value (an Add
+// copies them): no allocation on the path of every cached tile.
 func cors(origins []string, next http.Handler) http.Handler {
 	any := slices.Contains(origins, "*")
+	allow := map[string][]string{} // origin: its Access-Control-Allow-Origin
+	for _, o := range origins {
+		allow[o] = []string{o}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		origin := r.Header.Get("Origin")
-		allowed := origin != "" && (any || slices.Contains(origins, origin))
+		origin := headerValue(r.Header, "Origin")
+		h := w.Header()
 		if !any {
 			// Whether the answer allows the origin depends on it, for every origin:
 			// a shared cache must not hand one origin's answer to another.
-			w.Header().Add("Vary", "Origin")
-		}
-		if allowed {
-			if any {
-				w.Header().Set("Access-Control-Allow-Origin", "*")
+			if len(h["Vary"]) == 0 {
+				h["Vary"] = varyOriginValue
 			} else {
-				w.Header().Set("Access-Control-Allow-Origin", origin)
+				h.Add("Vary", "Origin")
 			}
-			w.Header().Set("Access-Control-Expose-Headers", "ETag, X-Cache, X-UDF-Logs, X-Features-Truncated, X-Request-Id, Content-Length")
+		}
+		v, allowed := allow[origin]
+		if any {
+			v, allowed = allow["*"], true
+		}
+		allowed = allowed && origin != ""
+		if allowed {
+			h["Access-Control-Allow-Origin"] = v
+			h["Access-Control-Expose-Headers"] = exposeHeadersValue
 		}
 		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
 			if allowed {
@@ -63,6 +74,11 @@ func cors(origins []string, next http.Handler) http.Handler {
 		next.ServeHTTP(w, r)
 	})
 }
+
+var (
+	varyOriginValue    = []string{"Origin"}
+	exposeHeadersValue = []string{"ETag, X-Cache, X-UDF-Logs, X-Features-Truncated, X-Request-Id, Content-Length"}
+)
 
 // compressible says whether gzip shrinks a body of this type: vector tiles and
 // text do; PNG, JPEG and WebP are compressed already.

@@ -8,25 +8,106 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/udftiles/udftiles/cache"
 	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/tiles"
 	"github.com/udftiles/udftiles/tileservice"
 )
 
-// tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext].
+// tileRoute is the route of a layer's tiles, as the router, metrics and logs
+// name it.
+const tileRoute = "/v1/udfs/{name}/tiles/{z}/{x}/{y}"
+
+// tile serves /v1/udfs/{name}/tiles/{z}/{x}/{y}[.ext] for the router; most
+// such requests take tilesFirst instead.
 func (s *api) tile(w http.ResponseWriter, r *http.Request) {
 	v := mux.Vars(r)
-	l, ok := s.layer(w, r, v["name"])
+	s.tileAt(w, r, v["name"], v["z"], v["x"], v["y"])
+}
+
+// tilesFirst answers GET and HEAD of the tile route ahead of router, through
+// the middleware every route has (instrument, guard): the router would try
+// the patterns of the routes before it and copy the request twice to carry
+// the route and its variables, the larger part of a cached tile's cost.
+// Every other request, and tile paths the router would clean first (empty,
+// . or .. segments), are the router's.
+func (s *api) tilesFirst(router http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name, z, x, y, ok := splitTilePath(r.URL.Path)
+		if !ok || r.Method != http.MethodGet && r.Method != http.MethodHead {
+			router.ServeHTTP(w, r)
+			return
+		}
+		sw := s.begin(w, r, tileRoute)
+		if s.admit(sw, r) {
+			s.tileAt(sw, r, name, z, x, y)
+		}
+		s.end(sw, r)
+	})
+}
+
+// splitTilePath reads /v1/udfs/{name}/tiles/{z}/{x}/{y} as the router
+// matches it: five non-empty segments after /v1/udfs/, the second "tiles",
+// none of them . or .. (which the router cleans first).
+func splitTilePath(p string) (name, z, x, y string, ok bool) {
+	rest, ok := strings.CutPrefix(p, "/v1/udfs/")
+	if !ok {
+		return "", "", "", "", false
+	}
+	var seg [5]string
+	for i := range seg {
+		var last bool
+		if i < len(seg)-1 {
+			seg[i], rest, ok = strings.Cut(rest, "/")
+			last = !ok
+		} else {
+			seg[i] = rest
+			last = strings.Contains(rest, "/")
+		}
+		if last || seg[i] == "" || seg[i] == "." || seg[i] == ".." {
+			return "", "", "", "", false
+		}
+	}
+	if seg[1] != "tiles" {
+		return "", "", "", "", false
+	}
+	return seg[0], seg[2], seg[3], seg[4], true
+}
+
+// tileAt serves one tile of the named layer; y may carry the format's
+// extension (3.png).
+func (s *api) tileAt(w http.ResponseWriter, r *http.Request, name, zs, xs, ys string) {
+	l, ok := s.layer(w, r, name)
 	if !ok {
 		return
 	}
-	y, ext, _ := strings.Cut(v["y"], ".")
-	t, err := parseTile(v["z"], v["x"], y)
+	y, ext, _ := strings.Cut(ys, ".")
+	t, err := parseTile(zs, xs, y)
 	if err != nil {
 		writeError(w, r, err)
 		return
 	}
-	s.serve(w, r, l, call{tile: &t, ext: ext, query: r.URL.Query()})
+	s.serve(w, r, l, call{tile: &t, ext: ext, query: queryOf(r)})
+}
+
+// queryOf is the request's query parameters: nil, which reads as empty,
+// when there are none (most tiles), so that no map is made for them.
+func queryOf(r *http.Request) url.Values {
+	if r.URL.RawQuery == "" {
+		return nil
+	}
+	return r.URL.Query()
+}
+
+// spelling is how a request was written, for the tile service's memory of
+// the requests it answered: the escaped path, and ?query when there is one.
+// A path without a query is its own spelling, made without allocating.
+func spelling(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if r.URL.RawQuery == "" {
+		return p
+	}
+	return p + "?" + r.URL.RawQuery
 }
 
 // call is one request of a layer: a tile, or file mode with optional bounds.
@@ -60,7 +141,7 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 	}
 	req := tileservice.Request{Tile: c.tile, Bounds: c.bounds, Area: c.area, Ext: c.ext, Query: c.query,
 		RasterFormat: c.rasterFormat, VectorFormat: c.vectorFormat}
-	if d := r.Header.Get("X-Udftiles-Depth"); d != "" {
+	if d := headerValue(r.Header, "X-Udftiles-Depth"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 0 {
 			writeError(w, r, layer.Errorf(layer.BadRequest, "X-Udftiles-Depth: want a count, got %q", d))
@@ -72,7 +153,7 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 		// A GET spelled as one answered before is answered from memory.
 		req.Spelling = c.spelling
 		if req.Spelling == "" {
-			req.Spelling = r.URL.Path + "\x00" + r.URL.RawQuery
+			req.Spelling = spelling(r)
 		}
 	}
 	var e *tileservice.Entry
@@ -97,18 +178,21 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 // out for a client that accepts it; the cache keeps it as encoded.
 // maxAge is how old the request accepts an answer to be: Cache-Control gives
 // clients what is left of the shorter of it and the entry's own max age.
+// The header values are the entry's own, made once (cache.Header), and
+// assigned under their canonical names: a hit allocates none.
 func writeEntry(w http.ResponseWriter, r *http.Request, e *tileservice.Entry) {
 	src, maxAge, private := e.Source, e.Accepts, e.Private
 	h := w.Header()
-	body, etag, gz := e.Body, e.ETag, false
+	eh := e.Header()
+	body, etag, gz := e.Body, eh.ETag, false
 	if compressible(e.ContentType) {
 		h.Add("Vary", "Accept-Encoding")
 		if gz = len(body) > 0 && acceptsGzip(r.Header.Get("Accept-Encoding")); gz {
-			etag = gzipETag(etag)
+			etag = []string{gzipETag(e.ETag)}
 		}
 	}
-	h.Set("ETag", etag)
-	h.Set("X-Cache", string(src))
+	h["Etag"] = etag
+	h["X-Cache"] = xCacheValue(src)
 	if e.Logs != "" && r.URL.Query().Get("debug") == "true" {
 		h.Set("X-UDF-Logs", headerLogs(e.Logs))
 	}
@@ -120,28 +204,55 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *tileservice.Entry) {
 		if private { // a private layer's tiles are for the browser that asked, not for shared caches
 			scope = "private"
 		}
-		h.Set("Cache-Control", scope+", max-age="+strconv.Itoa(int(left.Seconds())))
+		h["Cache-Control"] = eh.CacheControl(scope, int(left.Seconds()))
 	} else {
-		h.Set("Cache-Control", "no-cache")
+		h["Cache-Control"] = noCacheValue
 	}
-	if match := r.Header.Get("If-None-Match"); match != "" && etagMatch(match, etag) {
+	if match := headerValue(r.Header, "If-None-Match"); match != "" && etagMatch(match, etag[0]) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	h["Content-Type"] = eh.ContentType
 	if gz {
 		body = gzipBytes(body)
 		h.Set("Content-Encoding", "gzip")
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	} else {
+		h["Content-Length"] = eh.ContentLength
 	}
-	h.Set("Content-Type", e.ContentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
 }
 
+// Header values shared by every answer (capacity 1: an Add copies them).
+var (
+	noCacheValue = []string{"no-cache"}
+	xCacheMemory = []string{string(cache.Memory)}
+	xCacheS3     = []string{string(cache.S3)}
+	xCacheMiss   = []string{string(cache.Miss)}
+)
+
+// xCacheValue is the X-Cache header value of a source.
+func xCacheValue(src cache.Source) []string {
+	switch src {
+	case cache.Memory:
+		return xCacheMemory
+	case cache.S3:
+		return xCacheS3
+	case cache.Miss:
+		return xCacheMiss
+	}
+	return []string{string(src)}
+}
+
+// etagMatch reads If-None-Match: a list of entity tags (weak ones compare by
+// their opaque part) or *.
 func etagMatch(header, etag string) bool {
-	for _, m := range strings.Split(header, ",") {
+	for header != "" {
+		var m string
+		m, header, _ = strings.Cut(header, ",")
 		m = strings.TrimPrefix(strings.TrimSpace(m), "W/")
 		if m == etag || m == "*" {
 			return true
