@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# Benchmarks udftiles against a bare Go file server (cached tiles) and MapServer 8 behind
-# lighttpd/FastCGI (uncached tiles from the same COG and tile list), with wrk, on 127.0.0.1.
-# Every measurement runs BENCH_RUNS times (interleaved between the servers compared) and the
-# median is reported. Writes bench/results/latest.md (and raw wrk output next to it), prints it.
+# Benchmarks udftiles against a bare Go file server (one cached tile) and MapServer 8 behind
+# lighttpd/FastCGI (uncached tiles of the same COG, tile list and pixels), with wrk, on
+# 127.0.0.1. Two uncached cases: the demo DEM (Int16, nearest, plasma colormap) and a 4096²
+# RGB COG in EPSG:32633 with bilinear resampling (bench/rgbutm.py). Before measuring, both
+# servers' tiles are compared pixel by pixel (bench/parity.py). Every measurement runs
+# BENCH_RUNS times, interleaved with its peer, and the medians of req/s, p50, p90 and p99 are
+# reported. Writes bench/results/latest.md (raw wrk output under bench/results/raw/), prints it.
 #
-#   bench/run.sh                      # or: make bench
-#   BENCH_DURATION=5s BENCH_RUNS=1 bench/run.sh   # a quick look
+#   bench/run.sh                      # (make bench runs it) about 6 minutes with the defaults
+#   BENCH_DURATION=4s BENCH_WARMUP=1s BENCH_RUNS=1 bench/run.sh   # a quick look (about 2 minutes)
+#   BENCH_CASES=cached bench/run.sh   # one case
 #
 # Environment (defaults in brackets):
+#   BENCH_CASES [cached dem utm]  which cases to measure: cached (udftiles' memory cache against
+#                          bare net/http), dem and utm (uncached tiles against MapServer)
 #   BENCH_DURATION [10s]   length of each measured wrk run
 #   BENCH_WARMUP [2s]      unmeasured wrk run before each series
 #   BENCH_RUNS [3]         runs per measurement; the median is reported
-#   BENCH_THREADS [2], BENCH_CONNECTIONS [8]   wrk concurrency (c=1 runs use 1 and 1)
-#   BENCH_MINZOOM [10], BENCH_MAXZOOM [16], BENCH_SEED [1]   the uncached tile list
+#   BENCH_THREADS [2], BENCH_CONNECTIONS [8]   wrk concurrency of the uncached cases (each is
+#                          also measured at 1 thread, 1 connection)
+#   BENCH_CACHED_THREADS [2], BENCH_CACHED_CONNECTIONS [64]   wrk concurrency of the cached case
+#   BENCH_MINZOOM [10], BENCH_MAXZOOM [16]   zooms of the DEM's tile list
+#   BENCH_UTM_MINZOOM [8], BENCH_UTM_MAXZOOM [13]   zooms of the UTM RGB COG's tile list
+#   BENCH_SEED [1]         shuffle of the tile lists
 #   BENCH_CACHED_ZOOM [12] zoom of the cached tile (the one at the DEM's centre)
+#   BENCH_UTM_COG [data/bench/rgbutm-<hash of bench/rgbutm.py>.tif]   the UTM RGB COG, written by
+#                          bench/rgbutm.py when missing (data/bench/ is git-ignored)
+#   BENCH_STORE [sqlite]   udftiles' store: sqlite (a file of its own, with the catalog and the
+#                          job queue a default deployment runs) or none (store.url: none)
 #   BENCH_MAPSERV_PROCS    mapserv FastCGI processes [nproc, clamped to 2..4]
 #   BENCH_STRICT [0]       1: also exit non-zero when a target is missed
 #   BENCH_TIMEOUT          hard limit for the whole script in seconds [computed]
@@ -28,10 +42,17 @@ WARMUP=${BENCH_WARMUP:-2s}
 RUNS=${BENCH_RUNS:-3}
 THREADS=${BENCH_THREADS:-2}
 CONNS=${BENCH_CONNECTIONS:-8}
+CASES=" ${BENCH_CASES:-cached dem utm} "
+CACHED_THREADS=${BENCH_CACHED_THREADS:-2}
+CACHED_CONNS=${BENCH_CACHED_CONNECTIONS:-64}
 MINZOOM=${BENCH_MINZOOM:-10}
 MAXZOOM=${BENCH_MAXZOOM:-16}
+UTM_MINZOOM=${BENCH_UTM_MINZOOM:-8}
+UTM_MAXZOOM=${BENCH_UTM_MAXZOOM:-13}
 SEED=${BENCH_SEED:-1}
 CACHED_ZOOM=${BENCH_CACHED_ZOOM:-12}
+UTM_COG=${BENCH_UTM_COG:-}
+STORE=${BENCH_STORE:-sqlite}
 STRICT=${BENCH_STRICT:-0}
 TILESERVER=${TILESERVER:-bin/tileserver}
 MAPSERV=/usr/lib/cgi-bin/mapserv
@@ -42,7 +63,7 @@ RESULTS=$ROOT/bench/results
 OUT=$RESULTS/latest.md
 RAW=$RESULTS/raw
 
-log() { echo "bench: $*" >&2; }
+log() { echo "bench: [${SECONDS}s] $*" >&2; }
 die() { echo "bench: FAILED: $*" >&2; exit 1; }
 
 # seconds <duration>: wrk durations (10s, 2m, 500ms is not supported) to whole seconds.
@@ -60,9 +81,20 @@ WARM_S=$(seconds "$WARMUP")
 [[ $DUR_S =~ ^[0-9]+$ && $DUR_S -gt 0 && $WARM_S =~ ^[0-9]+$ && $RUNS =~ ^[0-9]+$ && $RUNS -gt 0 ]] ||
   die "BENCH_DURATION/BENCH_WARMUP must be like 10s or 1m, BENCH_RUNS a positive integer"
 [[ $MS_PROCS =~ ^[1-9][0-9]*$ ]] || die "BENCH_MAPSERV_PROCS must be a positive integer"
+has() { [[ $CASES == *" $1 "* ]]; }
+SERIES=0
+for c in $CASES; do
+  case $c in
+    cached) SERIES=$((SERIES + 1)) ;;
+    dem | utm) SERIES=$((SERIES + 2)) ;;
+    *) die "BENCH_CASES: unknown case '$c' (want cached, dem, utm)" ;;
+  esac
+done
+[ "$SERIES" -gt 0 ] || die "BENCH_CASES names no case"
+[[ $STORE == sqlite || $STORE == none ]] || die "BENCH_STORE: want sqlite or none, got '$STORE'"
 
-# Three series of two servers: six measured runs per round and six warm-ups, plus setup.
-EXPECTED=$((6 * RUNS * DUR_S + 6 * WARM_S))
+# Series of two servers each: two measured runs per round and two warm-ups, plus setup.
+EXPECTED=$((2 * SERIES * (RUNS * DUR_S + WARM_S)))
 TIMEOUT=${BENCH_TIMEOUT:-$((2 * EXPECTED + 300))}
 
 # ---------------------------------------------------------------------------------------
@@ -87,7 +119,7 @@ WATCHDOG=""
 children_of() {
   local parent=$1 p stat fields
   for p in /proc/[0-9]*; do
-    stat=$(cat "$p/stat" 2>/dev/null) || continue
+    read -r stat 2>/dev/null <"$p/stat" || continue # a builtin: no process per entry
     stat=${stat##*) } # drop "pid (comm) ": then the fields are state, ppid, ...
     read -r -a fields <<<"$stat"
     if [ "${fields[1]:-}" = "$parent" ]; then echo "${p#/proc/}"; fi
@@ -98,7 +130,7 @@ children_of() {
 cpu_ticks() {
   local pid total=0 stat fields
   for pid in "$@" $(for pid in "$@"; do children_of "$pid"; done); do
-    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    read -r stat 2>/dev/null <"/proc/$pid/stat" || continue
     stat=${stat##*) }
     read -r -a fields <<<"$stat"
     total=$((total + fields[11] + fields[12]))
@@ -216,8 +248,8 @@ median() {
 }
 
 # wrk_run NAME THREADS CONNS DURATION URL LISTFILE PIDS: one wrk run into $RAW/NAME.txt
-# (LISTFILE "" = one URL); fails on any socket error or non-2xx answer; sets RPS, P50, P99
-# and CPU (server CPU milliseconds per request, counted over PIDS and their children).
+# (LISTFILE "" = one URL); fails on any socket error or non-2xx answer; sets RPS, P50, P90,
+# P99 and CPU (server CPU milliseconds per request, counted over PIDS and their children).
 wrk_run() {
   local name=$1 t=$2 c=$3 d=$4 url=$5 list=$6 pids=$7 file=$RAW/$1.txt args ticks n
   args=(-t"$t" -c"$c" -d"$d" --timeout 10s --latency)
@@ -235,15 +267,16 @@ wrk_run() {
   ! grep -q 'Socket errors' "$file" || die "wrk $name: $(grep 'Socket errors' "$file") (see $file)"
   RPS=$(awk '/^Requests\/sec:/ { print $2 }' "$file")
   P50=$(to_ms "$(awk '$1 == "50%" { print $2 }' "$file")")
+  P90=$(to_ms "$(awk '$1 == "90%" { print $2 }' "$file")")
   P99=$(to_ms "$(awk '$1 == "99%" { print $2 }' "$file")")
   n=$(awk '$2 == "requests" && $3 == "in" { print $1 }' "$file")
-  [ -n "$RPS" ] && [ -n "$P50" ] && [ -n "$P99" ] && [ "${n:-0}" -gt 0 ] || die "wrk $name: cannot read its output ($file)"
+  [ -n "$RPS" ] && [ -n "$P50" ] && [ -n "$P90" ] && [ -n "$P99" ] && [ "${n:-0}" -gt 0 ] || die "wrk $name: cannot read its output ($file)"
   CPU=$(awk -v t="$ticks" -v hz="$CLK_TCK" -v n="$n" 'BEGIN { printf "%.3f", t * 1000 / hz / n }')
-  log "$(printf '%-22s %9s req/s  p50 %7s ms  p99 %7s ms  cpu %6s ms/req' "$name" "$RPS" "$P50" "$P99" "$CPU")"
+  log "$(printf '%-22s %9s req/s  p50 %7s  p90 %7s  p99 %7s ms  cpu %6s ms/req' "$name" "$RPS" "$P50" "$P90" "$P99" "$CPU")"
 }
 
 # series THREADS CONNS KEY_A URL_A LIST_A PIDS_A KEY_B URL_B LIST_B PIDS_B: warms both targets
-# up, then alternates A and B for RUNS runs each; the medians land in R_<key>_{rps,p50,p99,cpu}
+# up, then alternates A and B for RUNS runs each; the medians land in R_<key>_{rps,p50,p90,p99,cpu}
 # and each run's req/s in R_<key>_runs.
 series() {
   local t=$1 c=$2 i k
@@ -252,7 +285,7 @@ series() {
   url[$3]=$4 list[$3]=$5 pids[$3]=$6
   url[$7]=$8 list[$7]=$9 pids[$7]=${10}
   declare -gA ALL
-  for k in "${keys[@]}"; do ALL[${k}_rps]="" ALL[${k}_p50]="" ALL[${k}_p99]="" ALL[${k}_cpu]=""; done
+  for k in "${keys[@]}"; do ALL[${k}_rps]="" ALL[${k}_p50]="" ALL[${k}_p90]="" ALL[${k}_p99]="" ALL[${k}_cpu]=""; done
   if [ "$WARM_S" -gt 0 ]; then
     for k in "${keys[@]}"; do
       wrk_run "$k-warmup" "$t" "$c" "$WARMUP" "${url[$k]}" "${list[$k]}" "${pids[$k]}"
@@ -261,7 +294,7 @@ series() {
   for i in $(seq "$RUNS"); do
     for k in "${keys[@]}"; do
       wrk_run "$k-$i" "$t" "$c" "$DURATION" "${url[$k]}" "${list[$k]}" "${pids[$k]}"
-      ALL[${k}_rps]+=" $RPS" ALL[${k}_p50]+=" $P50" ALL[${k}_p99]+=" $P99" ALL[${k}_cpu]+=" $CPU"
+      ALL[${k}_rps]+=" $RPS" ALL[${k}_p50]+=" $P50" ALL[${k}_p90]+=" $P90" ALL[${k}_p99]+=" $P99" ALL[${k}_cpu]+=" $CPU"
     done
   done
   for k in "${keys[@]}"; do
@@ -269,6 +302,7 @@ series() {
     {
       printf -v "R_${k}_rps" '%s' "$(median 0 ${ALL[${k}_rps]})"
       printf -v "R_${k}_p50" '%s' "$(median 2 ${ALL[${k}_p50]})"
+      printf -v "R_${k}_p90" '%s' "$(median 2 ${ALL[${k}_p90]})"
       printf -v "R_${k}_p99" '%s' "$(median 2 ${ALL[${k}_p99]})"
       printf -v "R_${k}_cpu" '%s' "$(median 3 ${ALL[${k}_cpu]})"
       printf -v "R_${k}_runs" '%s' "$(printf '%.0f\n' ${ALL[${k}_rps]} | paste -sd, | sed 's/,/, /g')"
@@ -284,9 +318,9 @@ meets() { awk -v v="$1" -v op="$2" -v g="$3" 'BEGIN {
 # ---------------------------------------------------------------------------------------
 # Setup: helpers, data, servers.
 
-mkdir -p "$RAW" "$WORK/ms" "$WORK/parity"
+mkdir -p "$RAW" "$WORK/ms"
 rm -f "$RAW"/*.txt
-log "work directory $WORK; each run ${DURATION}, ${RUNS} runs, about $((EXPECTED / 60 + 1)) min"
+log "work directory $WORK; cases: $(echo $CASES); each run ${DURATION}, ${RUNS} runs, about $((EXPECTED / 60 + 1)) min"
 
 go build -o "$WORK/tilelist" ./bench/tilelist
 go build -o "$WORK/baseline" ./bench/baseline
@@ -295,117 +329,186 @@ DATA=$WORK/data
 "$TILESERVER" demo-data --out "$DATA" >"$WORK/demo-data.log" 2>&1 || die "demo-data: $(cat "$WORK/demo-data.log")"
 COG=$DATA/elevation.tif
 [ -f "$COG" ] || die "demo-data wrote no $COG"
+if has utm; then
+  # The file's name carries the generator's hash: a changed picture is written anew.
+  if [ -z "${BENCH_UTM_COG:-}" ]; then
+    UTM_COG=data/bench/rgbutm-$(sha256sum bench/rgbutm.py | cut -c1-12).tif
+  fi
+  [[ $UTM_COG == /* ]] || UTM_COG=$ROOT/$UTM_COG
+  if [ ! -f "$UTM_COG" ]; then
+    log "writing $UTM_COG (bench/rgbutm.py)"
+    /usr/bin/python3 bench/rgbutm.py "$UTM_COG" || die "bench/rgbutm.py $UTM_COG failed"
+  fi
+fi
 
-# udftiles
+# udftiles, with a store of its own (the catalog and job queue a default deployment has).
 U_PORT=$(free_port)
 U=http://127.0.0.1:$U_PORT
-cat >"$WORK/udftiles.yaml" <<EOF
+STORE_URL=none
+if [ "$STORE" = sqlite ]; then STORE_URL=sqlite://$WORK/store.db; fi
+{
+  cat <<EOF
 server: {listen: "127.0.0.1:$U_PORT"}
+store: {url: "$STORE_URL"}
 cache: {memory_mb: 512, default_max_age: 90d}
 udfs:
   - {name: elevation, handler: cog, path: "$COG", rescale: [0, 3000], colormap: plasma, resampling: nearest, maxzoom: 16}
   - {name: elevation_nocache, handler: cog, path: "$COG", rescale: [0, 3000], colormap: plasma, resampling: nearest, maxzoom: 16, cache_max_age: 0s}
 EOF
+  if has utm; then
+    echo "  - {name: rgbutm_nocache, handler: cog, path: \"$UTM_COG\", resampling: bilinear, maxzoom: 16, cache_max_age: 0s}"
+  fi
+} >"$WORK/udftiles.yaml"
 "$TILESERVER" serve --config "$WORK/udftiles.yaml" --listen "127.0.0.1:$U_PORT" >"$WORK/udftiles.log" 2>&1 &
 U_PID=$!
 PIDS+=("$U_PID")
 wait_http "$U/healthz" "$U_PID" udftiles
 log "udftiles on $U"
 
-# The DEM's bounds and centre from the layer description.
-layer=$(curl -fsS --max-time 10 "$U/v1/udfs/elevation") || die "GET /v1/udfs/elevation failed"
-BOUNDS=$(sed -n 's/.*"bounds":\[\([^]]*\)\].*/\1/p' <<<"$layer")
-CENTER=$(sed -n 's/.*"center":\[\([^],]*,[^],]*\).*/\1/p' <<<"$layer")
-[ -n "$BOUNDS" ] && [ -n "$CENTER" ] || die "no bounds/center in /v1/udfs/elevation: $layer"
+# layer_bounds NAME: BOUNDS and CENTER (lon/lat) from the layer's description.
+layer_bounds() {
+  local desc
+  desc=$(curl -fsS --max-time 10 "$U/v1/udfs/$1") || die "GET /v1/udfs/$1 failed"
+  BOUNDS=$(sed -n 's/.*"bounds":\[\([^]]*\)\].*/\1/p' <<<"$desc")
+  CENTER=$(sed -n 's/.*"center":\[\([^],]*,[^],]*\).*/\1/p' <<<"$desc")
+  [ -n "$BOUNDS" ] && [ -n "$CENTER" ] || die "no bounds/center in /v1/udfs/$1: $desc"
+}
 
-"$WORK/tilelist" -bounds "$BOUNDS" -minzoom "$MINZOOM" -maxzoom "$MAXZOOM" -seed "$SEED" >"$WORK/tiles.txt"
-NTILES=$(wc -l <"$WORK/tiles.txt")
-[ "$NTILES" -gt 0 ] || die "empty tile list for bounds $BOUNDS"
-awk '{ print "/v1/udfs/elevation_nocache/tiles/" $0 ".png" }' "$WORK/tiles.txt" >"$WORK/udftiles-paths.txt"
-awk -F/ '{ printf "/mapserv?map=ELEVATION&mode=tile&tilemode=gmap&tile=%s+%s+%s&layers=all\n", $2, $3, $1 }' \
-  "$WORK/tiles.txt" >"$WORK/mapserver-paths.txt"
+# tile_list NAME BOUNDS MINZOOM MAXZOOM LAYER MAP: $WORK/NAME-tiles.txt (z/x/y, shuffled) and
+# the paths of those tiles on udftiles (LAYER) and on MapServer (map=MAP); sets NTILES.
+tile_list() {
+  local name=$1 bounds=$2 minz=$3 maxz=$4 layer=$5 map=$6
+  "$WORK/tilelist" -bounds "$bounds" -minzoom "$minz" -maxzoom "$maxz" -seed "$SEED" >"$WORK/$name-tiles.txt"
+  NTILES=$(wc -l <"$WORK/$name-tiles.txt")
+  [ "$NTILES" -gt 0 ] || die "empty tile list for bounds $bounds"
+  awk -v l="$layer" '{ print "/v1/udfs/" l "/tiles/" $0 ".png" }' "$WORK/$name-tiles.txt" >"$WORK/$name-udftiles-paths.txt"
+  awk -F/ -v m="$map" '{ printf "/mapserv?map=%s&mode=tile&tilemode=gmap&tile=%s+%s+%s&layers=all\n", m, $2, $3, $1 }' \
+    "$WORK/$name-tiles.txt" >"$WORK/$name-mapserver-paths.txt"
+}
+
+layer_bounds elevation
+DEM_BOUNDS=$BOUNDS
+tile_list dem "$DEM_BOUNDS" "$MINZOOM" "$MAXZOOM" elevation_nocache ELEVATION
+DEM_NTILES=$NTILES
 CACHED_TILE=$("$WORK/tilelist" -bounds "$CENTER,$CENTER" -minzoom "$CACHED_ZOOM" -maxzoom "$CACHED_ZOOM" -seed 0)
-log "tile list: $NTILES tiles at zooms $MINZOOM..$MAXZOOM; cached tile $CACHED_TILE"
+log "DEM tile list: $DEM_NTILES tiles at zooms $MINZOOM..$MAXZOOM; cached tile $CACHED_TILE"
+if has utm; then
+  layer_bounds rgbutm_nocache
+  UTM_BOUNDS=$BOUNDS
+  tile_list utm "$UTM_BOUNDS" "$UTM_MINZOOM" "$UTM_MAXZOOM" rgbutm_nocache RGBUTM
+  UTM_NTILES=$NTILES
+  log "UTM RGB tile list: $UTM_NTILES tiles at zooms $UTM_MINZOOM..$UTM_MAXZOOM"
+fi
 
-# The cached tile: render it once, then it must come from memory.
-fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/cached.png" "udftiles tile $CACHED_TILE"
-fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/cached.png" "udftiles tile $CACHED_TILE"
-grep -qi '^x-cache: memory' "$WORK/cached.png.headers" ||
-  die "udftiles tile $CACHED_TILE is not served from memory on the second request: $(tr -d '\r' <"$WORK/cached.png.headers" | grep -i x-cache)"
+if has cached; then
+  # The cached tile: render it once, then it must come from memory.
+  fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/cached.png" "udftiles tile $CACHED_TILE"
+  fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/cached.png" "udftiles tile $CACHED_TILE"
+  grep -qi '^x-cache: memory' "$WORK/cached.png.headers" ||
+    die "udftiles tile $CACHED_TILE is not served from memory on the second request: $(tr -d '\r' <"$WORK/cached.png.headers" | grep -i x-cache)"
 
-# The bare Go server with the very same bytes.
-B_PORT=$(free_port)
-B=http://127.0.0.1:$B_PORT
-"$WORK/baseline" -listen "127.0.0.1:$B_PORT" -file "$WORK/cached.png" >"$WORK/baseline.log" 2>&1 &
-B_PID=$!
-PIDS+=("$B_PID")
-wait_http "$B/" "$B_PID" baseline
-cmp -s "$WORK/cached.png" <(curl -fsS --max-time 10 "$B/$CACHED_TILE.png") || die "baseline serves other bytes"
+  # The bare Go server with the very same bytes.
+  B_PORT=$(free_port)
+  B=http://127.0.0.1:$B_PORT
+  "$WORK/baseline" -listen "127.0.0.1:$B_PORT" -file "$WORK/cached.png" >"$WORK/baseline.log" 2>&1 &
+  B_PID=$!
+  PIDS+=("$B_PID")
+  wait_http "$B/" "$B_PID" baseline
+  cmp -s "$WORK/cached.png" <(curl -fsS --max-time 10 "$B/$CACHED_TILE.png") || die "baseline serves other bytes"
+fi
 
-# MapServer 8 under lighttpd with FastCGI.
-M_PORT=$(free_port)
-M=http://127.0.0.1:$M_PORT
-MSDIR=$WORK/ms
-sed "s|@DATA@|$COG|" bench/mapserver/elevation.map.in >"$MSDIR/elevation.map"
-sed -e "s|@MAPFILE@|$MSDIR/elevation.map|" -e "s|@ERRORLOG@|$MSDIR/mapserver-error.log|" \
-  bench/mapserver/mapserver.conf.in >"$MSDIR/mapserver.conf"
-sed -e "s|@PORT@|$M_PORT|" -e "s|@DIR@|$MSDIR|g" -e "s|@MAPSERV@|$MAPSERV|" \
-  -e "s|@PROCS@|$MS_PROCS|" -e "s|@MSCONFIG@|$MSDIR/mapserver.conf|" \
-  bench/mapserver/lighttpd.conf.in >"$MSDIR/lighttpd.conf"
-lighttpd -tt -f "$MSDIR/lighttpd.conf" >"$WORK/lighttpd.log" 2>&1 || die "lighttpd.conf: $(cat "$WORK/lighttpd.log")"
-lighttpd -D -f "$MSDIR/lighttpd.conf" >>"$WORK/lighttpd.log" 2>&1 &
-M_PID=$!
-PIDS+=("$M_PID")
-ms_tile_url() { echo "$M/mapserv?map=ELEVATION&mode=tile&tilemode=gmap&tile=$2+$3+$1&layers=all"; }
-IFS=/ read -r cz cx cy <<<"$CACHED_TILE"
-for i in $(seq 300); do
-  kill -0 "$M_PID" 2>/dev/null || die "lighttpd exited: $(cat "$WORK/lighttpd.log" "$MSDIR/lighttpd-error.log" 2>/dev/null)"
-  curl -fsS -o /dev/null --max-time 5 "$(ms_tile_url "$cz" "$cx" "$cy")" 2>/dev/null && break
-  [ "$i" -eq 300 ] && die "MapServer did not answer within 30 s: $(cat "$MSDIR/lighttpd-error.log" 2>/dev/null)"
-  sleep 0.1
-done
-log "MapServer ($MS_PROCS mapserv FastCGI processes) on $M"
+if has dem || has utm; then
+  # MapServer 8 under lighttpd with FastCGI: one mapfile per case.
+  M_PORT=$(free_port)
+  M=http://127.0.0.1:$M_PORT
+  MSDIR=$WORK/ms
+  sed "s|@DATA@|$COG|" bench/mapserver/elevation.map.in >"$MSDIR/elevation.map"
+  sed "s|@DATA@|${UTM_COG:-}|" bench/mapserver/rgbutm.map.in >"$MSDIR/rgbutm.map"
+  sed -e "s|@MAPFILE@|$MSDIR/elevation.map|" -e "s|@RGBUTMMAPFILE@|$MSDIR/rgbutm.map|" \
+    -e "s|@ERRORLOG@|$MSDIR/mapserver-error.log|" bench/mapserver/mapserver.conf.in >"$MSDIR/mapserver.conf"
+  sed -e "s|@PORT@|$M_PORT|" -e "s|@DIR@|$MSDIR|g" -e "s|@MAPSERV@|$MAPSERV|" \
+    -e "s|@PROCS@|$MS_PROCS|" -e "s|@MSCONFIG@|$MSDIR/mapserver.conf|" \
+    bench/mapserver/lighttpd.conf.in >"$MSDIR/lighttpd.conf"
+  lighttpd -tt -f "$MSDIR/lighttpd.conf" >"$WORK/lighttpd.log" 2>&1 || die "lighttpd.conf: $(cat "$WORK/lighttpd.log")"
+  lighttpd -D -f "$MSDIR/lighttpd.conf" >>"$WORK/lighttpd.log" 2>&1 &
+  M_PID=$!
+  PIDS+=("$M_PID")
+  ms_tile_url() { echo "$M/mapserv?map=$1&mode=tile&tilemode=gmap&tile=$3+$4+$2&layers=all"; }
+  IFS=/ read -r cz cx cy <<<"$CACHED_TILE"
+  for i in $(seq 300); do
+    kill -0 "$M_PID" 2>/dev/null || die "lighttpd exited: $(cat "$WORK/lighttpd.log" "$MSDIR/lighttpd-error.log" 2>/dev/null)"
+    curl -fsS -o /dev/null --max-time 5 "$(ms_tile_url ELEVATION "$cz" "$cx" "$cy")" 2>/dev/null && break
+    [ "$i" -eq 300 ] && die "MapServer did not answer within 30 s: $(cat "$MSDIR/lighttpd-error.log" 2>/dev/null)"
+    sleep 0.1
+  done
+  log "MapServer ($MS_PROCS mapserv FastCGI processes) on $M"
+fi
 
-# Same pictures? The cached tile and the first 30 tiles of the list, from both servers.
-{ echo "$CACHED_TILE"; head -30 "$WORK/tiles.txt"; } | while IFS=/ read -r z x y; do
-  fetch_png "$U/v1/udfs/elevation_nocache/tiles/$z/$x/$y.png" "$WORK/parity/${z}_${x}_$y.udftiles.png" "udftiles tile $z/$x/$y"
-  fetch_png "$(ms_tile_url "$z" "$x" "$y")" "$WORK/parity/${z}_${x}_$y.mapserver.png" "MapServer tile $z/$x/$y"
-done
-rm -f "$WORK"/parity/*.headers
-PARITY=$(/usr/bin/python3 bench/parity.py "$WORK/parity") || die "udftiles and MapServer tiles differ: $PARITY"
-log "parity: $PARITY"
+# parity NAME LAYER MAP TILES...: both servers draw the same pictures of TILES (z/x/y); sets
+# PARITY_<NAME> to bench/parity.py's summary, or fails.
+parity() {
+  local name=$1 layer=$2 map=$3 dir=$WORK/parity-$1 z x y out
+  shift 3
+  mkdir -p "$dir"
+  for t in "$@"; do
+    IFS=/ read -r z x y <<<"$t"
+    fetch_png "$U/v1/udfs/$layer/tiles/$z/$x/$y.png" "$dir/${z}_${x}_$y.udftiles.png" "udftiles tile $layer $z/$x/$y"
+    fetch_png "$(ms_tile_url "$map" "$z" "$x" "$y")" "$dir/${z}_${x}_$y.mapserver.png" "MapServer tile $map $z/$x/$y"
+  done
+  rm -f "$dir"/*.headers
+  out=$(/usr/bin/python3 bench/parity.py "$dir") || die "$name: udftiles and MapServer tiles differ: $out"
+  printf -v "PARITY_$name" '%s' "$out"
+  log "parity $name: $out"
+}
+
+# Same pictures? The cached tile and the first 30 tiles of each list, from both servers,
+# before anything is measured.
+if has dem; then
+  # shellcheck disable=SC2046
+  parity dem elevation_nocache ELEVATION "$CACHED_TILE" $(head -30 "$WORK/dem-tiles.txt")
+fi
+if has utm; then
+  # shellcheck disable=SC2046
+  parity utm rgbutm_nocache RGBUTM $(head -31 "$WORK/utm-tiles.txt")
+fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------
 # Measurements.
 
-log "1/3 cached tile: udftiles memory cache vs bare net/http"
-series "$THREADS" "$CONNS" \
-  cached "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$U_PID" \
-  baseline "$B/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$B_PID"
-fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/after.png" "udftiles tile $CACHED_TILE"
-grep -qi '^x-cache: memory' "$WORK/after.png.headers" || die "the cached tile left udftiles' memory cache during the run"
+if has cached; then
+  log "cached tile: udftiles memory cache vs bare net/http, ${CACHED_THREADS} threads ${CACHED_CONNS} connections"
+  series "$CACHED_THREADS" "$CACHED_CONNS" \
+    cached "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$U_PID" \
+    baseline "$B/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$B_PID"
+  fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/after.png" "udftiles tile $CACHED_TILE"
+  grep -qi '^x-cache: memory' "$WORK/after.png.headers" || die "the cached tile left udftiles' memory cache during the run"
+fi
 
-log "2/3 uncached tiles ($NTILES-tile list): udftiles vs MapServer, ${THREADS} threads ${CONNS} connections"
-series "$THREADS" "$CONNS" \
-  nocache "$U" "$WORK/udftiles-paths.txt" "$U_PID" \
-  mapserver "$M" "$WORK/mapserver-paths.txt" "$M_PID"
-
-log "3/3 uncached tiles, 1 thread 1 connection"
-series 1 1 \
-  nocache_c1 "$U" "$WORK/udftiles-paths.txt" "$U_PID" \
-  mapserver_c1 "$M" "$WORK/mapserver-paths.txt" "$M_PID"
+# uncached NAME: the case's tiles on udftiles against MapServer, at THREADS/CONNS and at 1/1.
+uncached() {
+  local n=$1
+  log "$n uncached tiles: udftiles vs MapServer, ${THREADS} threads ${CONNS} connections"
+  series "$THREADS" "$CONNS" \
+    "$n" "$U" "$WORK/$n-udftiles-paths.txt" "$U_PID" \
+    "${n}_mapserver" "$M" "$WORK/$n-mapserver-paths.txt" "$M_PID"
+  log "$n uncached tiles: 1 thread 1 connection"
+  series 1 1 \
+    "${n}_c1" "$U" "$WORK/$n-udftiles-paths.txt" "$U_PID" \
+    "${n}_mapserver_c1" "$M" "$WORK/$n-mapserver-paths.txt" "$M_PID"
+}
+if has dem; then uncached dem; fi
+if has utm; then uncached utm; fi
 
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
-[ ! -s "$MSDIR/mapserver-error.log" ] || die "MapServer logged errors: $(head -20 "$MSDIR/mapserver-error.log")"
+if has dem || has utm; then
+  [ ! -s "$MSDIR/mapserver-error.log" ] || die "MapServer logged errors: $(head -20 "$MSDIR/mapserver-error.log")"
+fi
 
 # ---------------------------------------------------------------------------------------
 # Report.
 
-CACHED_RATIO=$(ratio "$R_cached_rps" "$R_baseline_rps")
-MS_RATIO=$(ratio "$R_nocache_rps" "$R_mapserver_rps")
-MS_RATIO_C1=$(ratio "$R_nocache_c1_rps" "$R_mapserver_c1_rps")
 MEM=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 GDALV=$(gdal-config --version 2>/dev/null || gdalinfo --version | sed 's/^GDAL \([^,]*\).*/\1/')
@@ -416,43 +519,94 @@ WRKV=$({ wrk -v 2>&1 || true; } | sed -n 's/^wrk \([^ ]*\).*/\1/p') # wrk -v exi
 COMMIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
 MACHINE="${NPROC} CPUs (${CPU_MODEL:-unknown CPU}), ${MEM} RAM, Linux $(uname -r), GDAL ${GDALV}, ${GOV}"
 CONC="${THREADS}t/${CONNS}c"
+MSNAME="MapServer $MSV, lighttpd FastCGI x$MS_PROCS"
 
-cat >"$OUT" <<EOF
+# row KEY MEASUREMENT SERVER T/C: one line of the table from R_KEY_*.
+row() {
+  local k=$1 rps p50 p90 p99 cpu runs
+  rps=R_${k}_rps p50=R_${k}_p50 p90=R_${k}_p90 p99=R_${k}_p99 cpu=R_${k}_cpu runs=R_${k}_runs
+  echo "| $2 | $3 | $4 | ${!rps} | ${!p50} | ${!p90} | ${!p99} | ${!cpu} | ${!runs} |"
+}
+
+# targets NAME LABEL: the uncached case's targets: >= 3x MapServer's req/s at both
+# concurrencies, and a p99 at or below MapServer's at THREADS/CONNS.
+targets() {
+  local n=$1 label=$2 r r1 p pm
+  r=$(ratio "$(eval echo "\$R_${n}_rps")" "$(eval echo "\$R_${n}_mapserver_rps")")
+  r1=$(ratio "$(eval echo "\$R_${n}_c1_rps")" "$(eval echo "\$R_${n}_mapserver_c1_rps")")
+  p=$(eval echo "\$R_${n}_p99") pm=$(eval echo "\$R_${n}_mapserver_p99")
+  echo "| $label: req/s at $CONC, udftiles / MapServer | $r | >= 3 | $(meets "$r" ">=" 3) |"
+  echo "| $label: p99 at $CONC, udftiles against MapServer's | $p ms / $pm ms | <= MapServer's | $(meets "$p" "<=" "$pm") |"
+  echo "| $label: req/s at 1t/1c, udftiles / MapServer | $r1 | >= 3 | $(meets "$r1" ">=" 3) |"
+}
+
+{
+  cat <<EOF
 # udftiles benchmark
 
-$(date -u '+%Y-%m-%d %H:%M UTC'), udftiles \`$COMMIT\`, \`bench/run.sh\`
+$(date -u '+%Y-%m-%d %H:%M UTC'), udftiles \`$COMMIT\`, \`bench/run.sh\`, cases: $(echo $CASES), store: $STORE
 
 **Machine:** $MACHINE; MapServer $MSV, lighttpd $LTV, wrk $WRKV
 
-Median of $RUNS runs of $DURATION each (runs of the two servers compared alternate), wrk
-with \`--latency\`; t/c = wrk threads/connections. Uncached: $NTILES tiles (every tile over the
-DEM at zooms $MINZOOM..$MAXZOOM, shuffled with seed $SEED), each request the next tile; same COG
-(2048x2048 Int16, EPSG:32633), same list and concurrency for both servers; 256 px PNG, 0..3000 m
-plasma, nearest. Cached: tile $CACHED_TILE of \`elevation\` (X-Cache: memory).
-
-| measurement | server | t/c | req/s | p50 ms | p99 ms | server CPU ms/req | req/s of each run |
-| --- | --- | --- | ---: | ---: | ---: | ---: | --- |
-| cached tile | udftiles (memory cache) | $CONC | $R_cached_rps | $R_cached_p50 | $R_cached_p99 | $R_cached_cpu | $R_cached_runs |
-| cached tile | bare Go net/http, same bytes | $CONC | $R_baseline_rps | $R_baseline_p50 | $R_baseline_p99 | $R_baseline_cpu | $R_baseline_runs |
-| uncached tiles | udftiles \`elevation_nocache\` | $CONC | $R_nocache_rps | $R_nocache_p50 | $R_nocache_p99 | $R_nocache_cpu | $R_nocache_runs |
-| uncached tiles | MapServer $MSV, lighttpd FastCGI x$MS_PROCS | $CONC | $R_mapserver_rps | $R_mapserver_p50 | $R_mapserver_p99 | $R_mapserver_cpu | $R_mapserver_runs |
-| uncached tiles | udftiles \`elevation_nocache\` | 1t/1c | $R_nocache_c1_rps | $R_nocache_c1_p50 | $R_nocache_c1_p99 | $R_nocache_c1_cpu | $R_nocache_c1_runs |
-| uncached tiles | MapServer $MSV, lighttpd FastCGI x$MS_PROCS | 1t/1c | $R_mapserver_c1_rps | $R_mapserver_c1_p50 | $R_mapserver_c1_p99 | $R_mapserver_c1_cpu | $R_mapserver_c1_runs |
-
-| target | result | goal | met |
-| --- | ---: | ---: | --- |
-| cached req/s, udftiles / bare net/http | $CACHED_RATIO | >= 0.8 | $(meets "$CACHED_RATIO" ">=" 0.8) |
-| uncached p50 at c=1, udftiles | $R_nocache_c1_p50 ms | <= 5 ms | $(meets "$R_nocache_c1_p50" "<=" 5) |
-| uncached req/s at $CONC, udftiles / MapServer | $MS_RATIO | >= 2 | $(meets "$MS_RATIO" ">=" 2) |
-| uncached req/s at 1t/1c, udftiles / MapServer (for information) | $MS_RATIO_C1 | | |
-
-Same pictures: $PARITY;
-a pixel differs when its transparency differs or a colour channel differs by more than 16
-(MapServer's ramp is a 16-segment linear approximation of plasma).
+Median of $RUNS runs of $DURATION each (runs of the two servers compared alternate), wrk with
+\`--latency\`; t/c = wrk threads/connections; p50/p90/p99 in ms, each the median of the runs'.
+EOF
+  if has cached; then
+    echo "Cached: tile $CACHED_TILE of \`elevation\` (X-Cache: memory) against a bare Go net/http handler"
+    echo "holding the same bytes (\`bench/baseline\`)."
+  fi
+  if has dem; then
+    echo "DEM: $DEM_NTILES uncached tiles (every tile over the demo DEM, 2048² Int16 in EPSG:32633, at"
+    echo "zooms $MINZOOM..$MAXZOOM, shuffled with seed $SEED), each request the next tile; 256 px PNG, 0..3000 m"
+    echo "plasma, nearest."
+  fi
+  if has utm; then
+    echo "UTM RGB: $UTM_NTILES uncached tiles (every tile over \`$(basename "$UTM_COG")\`, 4096² Byte RGB in"
+    echo "EPSG:32633 at 30 m from \`bench/rgbutm.py\`, at zooms $UTM_MINZOOM..$UTM_MAXZOOM, shuffled); 256 px PNG, bilinear."
+  fi
+  echo "Same COG, tile list and concurrency for both servers of a case."
+  echo
+  echo "| measurement | server | t/c | req/s | p50 | p90 | p99 | server CPU ms/req | req/s of each run |"
+  echo "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"
+  if has cached; then
+    row cached "cached tile" "udftiles (memory cache)" "${CACHED_THREADS}t/${CACHED_CONNS}c"
+    row baseline "cached tile" "bare Go net/http, same bytes" "${CACHED_THREADS}t/${CACHED_CONNS}c"
+  fi
+  if has dem; then
+    row dem "DEM, nearest + plasma" "udftiles" "$CONC"
+    row dem_mapserver "DEM, nearest + plasma" "$MSNAME" "$CONC"
+    row dem_c1 "DEM, nearest + plasma" "udftiles" "1t/1c"
+    row dem_mapserver_c1 "DEM, nearest + plasma" "$MSNAME" "1t/1c"
+  fi
+  if has utm; then
+    row utm "UTM RGB, bilinear" "udftiles" "$CONC"
+    row utm_mapserver "UTM RGB, bilinear" "$MSNAME" "$CONC"
+    row utm_c1 "UTM RGB, bilinear" "udftiles" "1t/1c"
+    row utm_mapserver_c1 "UTM RGB, bilinear" "$MSNAME" "1t/1c"
+  fi
+  echo
+  echo "| target | result | goal | met |"
+  echo "| --- | ---: | ---: | --- |"
+  if has cached; then
+    r=$(ratio "$R_cached_rps" "$R_baseline_rps")
+    echo "| cached req/s at ${CACHED_THREADS}t/${CACHED_CONNS}c, udftiles / bare net/http | $r | >= 0.95 | $(meets "$r" ">=" 0.95) |"
+  fi
+  if has dem; then targets dem "DEM"; fi
+  if has utm; then targets utm "UTM RGB"; fi
+  echo
+  if has dem; then
+    echo "Same pictures, DEM: $PARITY_dem; a pixel differs when its transparency differs or a colour"
+    echo "channel differs by more than 16 (MapServer's ramp is a 16-segment linear approximation of plasma)."
+  fi
+  if has utm; then
+    echo "Same pictures, UTM RGB: $PARITY_utm; same rule."
+  fi
+  cat <<EOF
 Server CPU ms/req: user + system CPU time of the server processes (udftiles; lighttpd and its
 mapserv processes) during a run, divided by the requests served. wrk runs on the same CPUs.
 Load average before/after: $LOAD_BEFORE / $LOAD_AFTER. Raw wrk output: \`bench/results/raw/\`.
 EOF
+} >"$OUT"
 
 cat "$OUT"
 
