@@ -55,7 +55,9 @@ func (w testLogWriter) Write(p []byte) (int, error) {
 // at a time; owner rules are as for jobs on files.
 func TestJobsOnTheQueue(t *testing.T) {
 	e := newTestServer(t)
-	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{}, MaxAge: time.Hour})
+	// Items of 60 ms: 4 workers of one replica take 600 ms over the 40,
+	// past the other's polling (200 ms), even on a busy machine.
+	e.reg.Add(&layer.Layer{Name: "echo", Kind: "go", Handler: &jobEcho{pause: 60 * time.Millisecond}, MaxAge: time.Hour})
 	db := filepath.Join(t.TempDir(), "udftiles.db")
 	a := e.withDeps(t, web.Deps{JobQueue: storeQueue(t, db, "ra"), Bearers: jobBearers()})
 	b := e.withDeps(t, web.Deps{JobQueue: storeQueue(t, db, "rb"), Bearers: jobBearers()})

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -17,7 +18,10 @@ import (
 
 // jobEcho is a file-mode layer: {"x": 2x, "k": k}; x = 13 is a bad
 // request, and every run sleeps a little.
-type jobEcho struct{ runs atomic.Int64 }
+type jobEcho struct {
+	runs  atomic.Int64
+	pause time.Duration // each run's time; 0: 10 ms
+}
 
 func (h *jobEcho) Schema() layer.Schema {
 	return layer.Schema{Params: []layer.Param{{Name: "x", Type: layer.Int, Default: 0}, {Name: "k", Type: layer.Str, Default: ""}},
@@ -26,7 +30,7 @@ func (h *jobEcho) Schema() layer.Schema {
 func (h *jobEcho) Version() string { return "e1" }
 func (h *jobEcho) Run(ctx context.Context, r layer.Request) (layer.Result, error) {
 	h.runs.Add(1)
-	time.Sleep(10 * time.Millisecond)
+	time.Sleep(cmp.Or(h.pause, 10*time.Millisecond))
 	x, _ := r.Params["x"].(int)
 	if x == 13 {
 		return nil, layer.Errorf(layer.BadRequest, "13 is not welcome")
