@@ -282,8 +282,7 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	if err != nil {
 		return nil, err
 	}
-	ras := layer.NewRaster(n, n, len(bands))
-	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
+	ras := tileRaster(in, t, n, len(bands))
 	c0, c1, okc := span(cols)
 	r0, r1, okr := span(rows)
 	if !okc || !okr {
@@ -297,19 +296,8 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	} else {
 		vals = make([]float64, ww*wh)
 	}
-	all := h.src.Bands()
 	for bi, b := range bands {
-		band := all[b-1]
-		if lvl >= 0 {
-			band = band.Overviews()[lvl]
-		}
-		var err error
-		if bytes != nil {
-			err = band.Read(c0, r0, bytes, ww, wh)
-		} else {
-			err = band.Read(c0, r0, vals, ww, wh)
-		}
-		if err != nil {
+		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
 			return nil, fmt.Errorf("read: %v", err)
 		}
 		out := ras.Bands[bi]
@@ -357,6 +345,39 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	return ras, nil
 }
 
+// buffers sizes the grid path's buffers for an n×n tile.
+func (t *fastTr) buffers(n int) {
+	if nn := n * n; len(t.gok) < nn {
+		t.gx, t.gy, t.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
+		t.gok = make([]C.int, nn)
+		t.sx, t.sy = make([]int32, nn), make([]int32, nn)
+	}
+}
+
+// tileRaster is a pooled raster of n×n pixels and nb bands for tile t of
+// the file described by in.
+func tileRaster(in *info, t tiles.Tile, n, nb int) *layer.Raster {
+	ras := layer.NewRaster(n, n, nb)
+	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
+	return ras
+}
+
+// readWindow reads the window c0, r0, w×h of band b (1-based) at overview
+// lvl (-1: full resolution) into bytes, or vals when bytes is nil.
+func readWindow(h *handle, b, lvl, c0, r0, w, hgt int, bytes []uint8, vals []float64) error {
+	band := h.src.Bands()[b-1]
+	if lvl >= 0 {
+		band = band.Overviews()[lvl]
+	}
+	var err error
+	if bytes != nil {
+		err = band.Read(c0, r0, bytes, w, hgt)
+	} else {
+		err = band.Read(c0, r0, vals, w, hgt)
+	}
+	return err
+}
+
 // errWideWindow sends a tile whose source window is too large for one read
 // to the warp path.
 var errWideWindow = errors.New("the tile's source window is too large for the direct path")
@@ -371,11 +392,7 @@ const maxWindow = 4096 * 4096
 // none does).
 func (t *fastTr) grid(b tiles.Bounds, n int) (sx, sy []int32, c0, c1, r0, r1 int, ok bool, err error) {
 	nn := n * n
-	if len(t.gok) < nn {
-		t.gx, t.gy, t.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
-		t.gok = make([]C.int, nn)
-		t.sx, t.sy = make([]int32, nn), make([]int32, nn)
-	}
+	t.buffers(n)
 	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
 		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
 	C.udft_tr_grid(&t.c, &gt[0], C.int(n), &t.gx[0], &t.gy[0], &t.gz[0], &t.gok[0])
@@ -403,8 +420,7 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 	if err != nil {
 		return nil, err
 	}
-	ras := layer.NewRaster(n, n, len(bands))
-	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
+	ras := tileRaster(in, t, n, len(bands))
 	if !ok {
 		return ras, nil // no pixel on the data: all transparent
 	}
@@ -420,19 +436,8 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 	} else {
 		vals = make([]float64, ww*wh)
 	}
-	all := h.src.Bands()
 	for bi, b := range bands {
-		band := all[b-1]
-		if lvl >= 0 {
-			band = band.Overviews()[lvl]
-		}
-		var err error
-		if bytes != nil {
-			err = band.Read(c0, r0, bytes, ww, wh)
-		} else {
-			err = band.Read(c0, r0, vals, ww, wh)
-		}
-		if err != nil {
+		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
 			ras.Release()
 			return nil, fmt.Errorf("read: %v", err)
 		}
@@ -557,14 +562,9 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 		return nil, errWideWindow
 	}
 	nn := n * n
-	if len(tr.gok) < nn {
-		tr.gx, tr.gy, tr.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
-		tr.gok = make([]C.int, nn)
-		tr.sx, tr.sy = make([]int32, nn), make([]int32, nn)
-	}
+	tr.buffers(n)
 	C.udft_tr_grid(&tr.c, &gt[0], C.int(n), &tr.gx[0], &tr.gy[0], &tr.gz[0], &tr.gok[0])
-	ras := layer.NewRaster(n, n, len(bands))
-	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, b, 3857
+	ras := tileRaster(in, t, n, len(bands))
 	// The window: every pixel whose centre falls on the data, and its taps.
 	c0, r0, c1, r1 := math.MaxInt, math.MaxInt, -1, -1
 	w, hgt := float64(tr.w), float64(tr.h)
@@ -591,21 +591,17 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 	// float64.
 	var win8 [][]uint8
 	var win [][]float64
-	all := h.src.Bands()
 	for _, bn := range bands {
-		band := all[bn-1]
-		if lvl >= 0 {
-			band = band.Overviews()[lvl]
-		}
-		var err error
+		var b8 []uint8
+		var bf []float64
 		if h.direct.byte {
-			win8 = append(win8, make([]uint8, ww*wh))
-			err = band.Read(c0, r0, win8[len(win8)-1], ww, wh)
+			b8 = make([]uint8, ww*wh)
+			win8 = append(win8, b8)
 		} else {
-			win = append(win, make([]float64, ww*wh))
-			err = band.Read(c0, r0, win[len(win)-1], ww, wh)
+			bf = make([]float64, ww*wh)
+			win = append(win, bf)
 		}
-		if err != nil {
+		if err := readWindow(h, bn, lvl, c0, r0, ww, wh, b8, bf); err != nil {
 			ras.Release()
 			return nil, fmt.Errorf("read: %v", err)
 		}
