@@ -91,55 +91,28 @@ func (r *Reader) runCrop(ctx context.Context, req layer.Request, o TileOptions, 
 			return layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 		}
 		sel := Selection{Bands: o.Bands}
-		if p != nil && p.expr != "" {
-			sel = Selection{Expression: p.expr}
+		var alg *algorithm.Algorithm
+		if p != nil {
+			sel.Expression, alg = p.expr, p.alg
+			if p.expr != "" {
+				sel.Bands = nil
+			}
 		}
-		bands, prog, _, err := r.selection(in, sel)
+		bands, prog, _, err := selectBands(sel, r.opts.Bands, in.bands, alg)
 		if err != nil {
 			return err
 		}
-		if p != nil && p.alg != nil {
-			have := len(bands)
-			if prog != nil {
-				have = prog.Outputs()
-			}
-			if have < p.alg.Inputs() {
-				return layer.Errorf(layer.BadRequest, "parameter algorithm: %s reads %d bands, the request gives %d", p.alg.Name, p.alg.Inputs(), have)
-			}
-			if prog == nil {
-				bands = bands[:p.alg.Inputs()]
-			}
-		}
 		pad := 0
-		if p != nil && p.alg != nil {
-			pad = p.alg.Pad()
+		if alg != nil {
+			pad = alg.Pad()
 		}
 		ras, dst, err := r.warpCrop(h, in, req, co, bands, o.Resampling, pad)
 		if err != nil {
 			return err
 		}
 		defer dst.Close()
-		if prog != nil {
-			if ras, err = evaluate(prog, ras); err != nil {
-				return err
-			}
-		}
-		if p != nil && p.alg != nil {
-			res, err := applyAlgorithm(p.alg, ras)
-			ras.Release()
-			if err != nil {
-				return err
-			}
-			ras = res
-		}
-		if req.Area != "" {
-			if err := maskArea(ras, dst, req.Area); err != nil {
-				ras.Release()
-				return err
-			}
-		}
-		out = ras
-		return nil
+		out, err = finishCrop(ras, prog, alg, req.Area, dst)
+		return err
 	})
 	return out, err
 }

@@ -206,6 +206,8 @@ func (m *Mosaic) Version() string {
 // Schema lists the query parameters of a mosaic: a file's, and pixel_selection.
 func (m *Mosaic) Schema() layer.Schema {
 	s := tileSchema(m.opts.Resampling)
+	s.Modes = append(s.Modes, "file")            // crops (mosaic_query.go)
+	s.Params = append(s.Params, CropParams()...) // crop.go
 	s.Params = append(s.Params, layer.Param{Name: "pixel_selection", Type: layer.Str, Default: "first", Enum: PixelSelections,
 		Description: "how the files meeting a pixel give its value: the first with a value (in the mosaic's order), the highest, lowest, mean, median " +
 			"or standard deviation of their values, or their count"})
@@ -225,12 +227,15 @@ func (m *Mosaic) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if err := ctx.Err(); err != nil {
 		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
-	if req.Tile == nil {
-		return nil, layer.Errorf(layer.BadRequest, "preview, bbox and feature crops are for single-file layers; a mosaic serves tiles, info and point")
-	}
 	p, err := parseProcess(req.Params)
 	if err != nil {
 		return nil, err
+	}
+	if req.Tile == nil { // file mode: a crop (mosaic_query.go)
+		return m.crop(ctx, req, o, p, method)
+	}
+	if name := hasCrop(req.Params); name != "" {
+		return nil, layer.Errorf(layer.BadRequest, "parameter %s: for preview, bbox and feature crops, not tiles", name)
 	}
 	read := func(t tiles.Tile, o TileOptions) (*layer.Raster, error) { return m.ReadTile(ctx, t, o, method) }
 	if p != nil { // expression= or algorithm=, on the combined tile: process.go
@@ -275,12 +280,13 @@ func (m *Mosaic) ReadTile(ctx context.Context, t tiles.Tile, o TileOptions, meth
 	}
 	c := newCombiner(method)
 	defer c.release()
+	read := func(path string) (*layer.Raster, error) { return m.readFile(ctx, idx, path, t, o) }
 	if method == "first" {
 		// A file whose footprint lies where the tile is filled already is not read.
 		skip := func(f int) bool { return c.covered(area, idx.fileBoxes[f]) }
-		err = m.inOrder(ctx, idx, files, t, o, skip, c.feed)
+		err = m.inOrder(idx, files, skip, read, c.feed)
 	} else {
-		err = m.each(ctx, idx, files, t, o, c.feed)
+		err = m.each(ctx, idx, files, read, c.feed)
 	}
 	if err != nil {
 		return nil, err
@@ -301,15 +307,15 @@ func validMethod(s string) bool {
 	return false
 }
 
-// inOrder reads the tile of each file, one after the other, and feeds it
-// to fn until fn says the result is complete: no file is read past that
-// one, nor any skip refuses.
-func (m *Mosaic) inOrder(ctx context.Context, idx *mosaicIndex, files []int, t tiles.Tile, o TileOptions, skip func(int) bool, fn func(*layer.Raster) bool) error {
+// inOrder reads each file (read: its tile or grid), one after the other,
+// and feeds it to fn until fn says the result is complete: no file is read
+// past that one, nor any skip refuses.
+func (m *Mosaic) inOrder(idx *mosaicIndex, files []int, skip func(int) bool, read func(string) (*layer.Raster, error), fn func(*layer.Raster) bool) error {
 	for _, f := range files {
-		if skip(f) {
+		if skip != nil && skip(f) {
 			continue
 		}
-		ras, err := m.readFile(ctx, idx, idx.files[f], t, o)
+		ras, err := read(idx.files[f])
 		if err != nil {
 			return err
 		}
@@ -320,9 +326,9 @@ func (m *Mosaic) inOrder(ctx context.Context, idx *mosaicIndex, files []int, t t
 	return nil
 }
 
-// each reads the tile of every file, a few at a time, and feeds them to fn
-// in order.
-func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, t tiles.Tile, o TileOptions, fn func(*layer.Raster) bool) error {
+// each reads every file (read: its tile or grid), a few at a time, and
+// feeds them to fn in order.
+func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, read func(string) (*layer.Raster, error), fn func(*layer.Raster) bool) error {
 	workers := min(4, len(files))
 	type result struct {
 		ras *layer.Raster
@@ -341,7 +347,7 @@ func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, t tile
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				ras, err := m.readFile(ctx, idx, idx.files[files[i]], t, o)
+				ras, err := read(idx.files[files[i]])
 				results[i] <- result{ras, err}
 			}
 		}()

@@ -756,8 +756,8 @@ func TestMosaicExpression(t *testing.T) {
 	if ras := res.(*layer.Raster); ras.DType != "uint8" || ras.Width != 256 || valid(ras) == 0 {
 		t.Errorf("hillshade: %s %dx%d with %d valid pixels", ras.DType, ras.Width, ras.Height, valid(ras))
 	}
-	if _, err := m.Run(context.Background(), layer.Request{Params: map[string]any{}}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "single-file") {
-		t.Errorf("a crop of a mosaic: %v, want a BadRequest saying crops are for single files", err)
+	if _, err := m.Run(context.Background(), layer.Request{Tile: &tile, Params: map[string]any{"max_size": 100}}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "max_size") {
+		t.Errorf("a tile with max_size: %v, want a BadRequest naming it", err)
 	}
 }
 
@@ -771,8 +771,7 @@ func mustInfo(t *testing.T, m *cog.Mosaic) *cog.MosaicInfo {
 }
 
 // TestMosaicPoint: a point's values come from the first file with a value
-// there, which File names; outside every file it is NotFound; statistics
-// are refused with a message.
+// there, which File names; outside every file it is NotFound.
 func TestMosaicPoint(t *testing.T) {
 	files := mosaicFiles(t)
 	m := newMosaic(t, cog.MosaicOptions{Paths: files})
@@ -794,9 +793,6 @@ func TestMosaicPoint(t *testing.T) {
 	}
 	if _, err := m.Point(10, 40, cog.Selection{}); layer.KindOf(err) != layer.NotFound {
 		t.Errorf("a point outside: %v, want NotFound", err)
-	}
-	if _, err := m.Statistics(cog.StatsOptions{}); layer.KindOf(err) != layer.BadRequest || !strings.Contains(err.Error(), "single-file") {
-		t.Errorf("statistics: %v, want a BadRequest", err)
 	}
 	var q cog.Queryable = m
 	in, err := q.Describe()

@@ -266,49 +266,7 @@ func (r *Reader) Describe() (any, error) { return r.DatasetInfo() }
 
 // selection resolves a Selection: the bands to read and the program, if any.
 func (r *Reader) selection(in *info, s Selection) ([]int, *bandmath.Program, []string, error) {
-	if s.Expression != "" {
-		if len(s.Bands) > 0 {
-			return nil, nil, nil, layer.Errorf(layer.BadRequest, "parameters bidx and expression: give one (the expression names its bands, b1..bN)")
-		}
-		prog, err := bandmath.Parse(s.Expression, in.bands)
-		if err != nil {
-			return nil, nil, nil, layer.Errorf(layer.BadRequest, "parameter %v", err)
-		}
-		bands := prog.Bands()
-		if len(bands) == 0 {
-			bands = []int{1}
-		}
-		var names []string
-		for _, part := range strings.Split(s.Expression, ";") {
-			if part = strings.TrimSpace(part); part != "" {
-				names = append(names, part)
-			}
-		}
-		if len(names) != prog.Outputs() {
-			names = names[:0]
-			for i := range prog.Outputs() {
-				names = append(names, "expr"+strconv.Itoa(i+1))
-			}
-		}
-		return bands, prog, names, nil
-	}
-	bands := s.Bands
-	if len(bands) == 0 {
-		bands = r.opts.Bands
-	}
-	if len(bands) == 0 {
-		for b := 1; b <= in.bands; b++ {
-			bands = append(bands, b)
-		}
-	}
-	var names []string
-	for _, b := range bands {
-		if b < 1 || b > in.bands {
-			return nil, nil, nil, layer.Errorf(layer.BadRequest, "parameter bidx: band %d does not exist; this layer has bands 1..%d", b, in.bands)
-		}
-		names = append(names, "b"+strconv.Itoa(b))
-	}
-	return bands, nil, names, nil
+	return selectBands(s, r.opts.Bands, in.bands, nil)
 }
 
 // Point reads the full-resolution pixel under lon, lat, as gdallocationinfo

@@ -172,6 +172,8 @@ func (s *STAC) Schema() layer.Schema {
 				"several output bands separated by ;. The functions and rules of a COG layer's expression. Replaces asset_bidx and bidx"
 		}
 	}
+	sc.Modes = append(sc.Modes, "file")            // crops (stacquery.go)
+	sc.Params = append(sc.Params, CropParams()...) // crop.go
 	sc.Params = append([]layer.Param{
 		{Name: "assets", Type: layer.List, Description: "the assets to read, in order, each a COG: e.g. B04,B08 (or assets=B04&assets=B08); " +
 			"their bands are stacked. Default: the layer's assets, else those the expression names"},
@@ -532,9 +534,6 @@ func parseAssetBidx(vals []string) (map[string][]int, error) {
 
 // Run reads the request's tile.
 func (s *STAC) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
-	if req.Tile == nil {
-		return nil, layer.Errorf(layer.BadRequest, "a STAC layer serves tiles; crops and runs are not served")
-	}
 	it, err := s.load()
 	if err != nil {
 		return nil, &layer.Error{Kind: layer.Unavailable, Msg: err.Error()}
@@ -557,16 +556,6 @@ func (s *STAC) Run(ctx context.Context, req layer.Request) (layer.Result, error)
 	if err != nil {
 		return nil, err
 	}
-	t := *req.Tile
-	if lo, hi := s.zoomRange(it); t.Z < lo || t.Z > hi {
-		return nil, layer.Errorf(layer.NotFound, "zoom %d is outside this layer's zooms %d..%d", t.Z, lo, hi)
-	}
-	if b := it.BBox; b != nil && !t.LonLat().Intersects(tiles.Bounds{MinX: b[0], MinY: b[1], MaxX: b[2], MaxY: b[3]}) {
-		return nil, layer.Errorf(layer.NotFound, "tile %s is outside this item's bbox", t)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
-	}
 	if p != nil && p.alg != nil {
 		a := p.alg
 		have, of := sel.nb, "the assets give"
@@ -580,6 +569,22 @@ func (s *STAC) Run(ctx context.Context, req layer.Request) (layer.Result, error)
 			sel.keep(a.Inputs())
 		}
 		o.Buffer = a.Pad()
+	}
+	if req.Tile == nil { // file mode: a crop (stacquery.go)
+		return s.crop(ctx, it, req, o, p, sel)
+	}
+	if name := hasCrop(req.Params); name != "" {
+		return nil, layer.Errorf(layer.BadRequest, "parameter %s: for preview, bbox and feature crops, not tiles", name)
+	}
+	t := *req.Tile
+	if lo, hi := s.zoomRange(it); t.Z < lo || t.Z > hi {
+		return nil, layer.Errorf(layer.NotFound, "zoom %d is outside this layer's zooms %d..%d", t.Z, lo, hi)
+	}
+	if b := it.BBox; b != nil && !t.LonLat().Intersects(tiles.Bounds{MinX: b[0], MinY: b[1], MaxX: b[2], MaxY: b[3]}) {
+		return nil, layer.Errorf(layer.NotFound, "tile %s is outside this item's bbox", t)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
 	}
 	ras, err := s.read(t, o, sel)
 	if err != nil {
@@ -647,6 +652,12 @@ func (s *STAC) read(t tiles.Tile, o TileOptions, sel *stacSelection) (*layer.Ras
 			return nil, assetError(sel.parts[i].asset, err)
 		}
 	}
+	return sel.stack(got), nil
+}
+
+// stack stacks the bands the parts read (got, one raster each, all of one
+// size) into one raster; a pixel is valid where every asset has it.
+func (sel *stacSelection) stack(got []*layer.Raster) *layer.Raster {
 	first := got[0]
 	out := layer.NewRaster(first.Width, first.Height, sel.nb)
 	out.Bounds, out.EPSG = first.Bounds, first.EPSG
@@ -671,7 +682,7 @@ func (s *STAC) read(t tiles.Tile, o TileOptions, sel *stacSelection) (*layer.Ras
 			}
 		}
 	}
-	return out, nil
+	return out
 }
 
 // widerType is a sample type holding the values of both a and b.

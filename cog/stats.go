@@ -29,6 +29,9 @@ type StatsOptions struct {
 	// Bins of the histogram (0 = 10) over Range (nil = min..max).
 	Bins  int
 	Range *[2]float64
+	// PixelSelection is, on a mosaic, how its files give a pixel's value
+	// (PixelSelections; "" = first). Files refuse it.
+	PixelSelection string
 }
 
 // BandStats are one band's statistics, as rio-tiler names them. Min, Max,
@@ -102,33 +105,44 @@ func (s Statistics) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Statistics reads the file (or the part Bounds or Geometry say) at a
-// resolution within MaxSize and computes each band's statistics over the
-// valid pixels: those GDAL's mask keeps (nodata, alpha, mask band), not NaN,
-// and inside the geometry.
-func (r *Reader) Statistics(o StatsOptions) (*Statistics, error) {
+// check validates the options and fills in their defaults.
+func (o *StatsOptions) check() error {
 	if o.MaxSize == 0 {
 		o.MaxSize = DefaultMaxSize
 	}
 	if o.MaxSize < 1 {
-		return nil, layer.Errorf(layer.BadRequest, "parameter max_size: want 1 to %d, got %d", MaxQuerySize, o.MaxSize)
+		return layer.Errorf(layer.BadRequest, "parameter max_size: want 1 to %d, got %d", MaxQuerySize, o.MaxSize)
 	}
 	if o.MaxSize > MaxQuerySize {
-		return nil, layer.Errorf(layer.TooLarge, "parameter max_size: at most %d, got %d", MaxQuerySize, o.MaxSize)
+		return layer.Errorf(layer.TooLarge, "parameter max_size: at most %d, got %d", MaxQuerySize, o.MaxSize)
 	}
 	if o.Bins == 0 {
 		o.Bins = 10
 	}
 	if o.Bins < 1 || o.Bins > 10000 {
-		return nil, layer.Errorf(layer.BadRequest, "parameter histogram_bins: want 1 to 10000, got %d", o.Bins)
+		return layer.Errorf(layer.BadRequest, "parameter histogram_bins: want 1 to 10000, got %d", o.Bins)
 	}
 	if o.Percentiles == nil {
 		o.Percentiles = []float64{2, 98}
 	}
 	for _, p := range o.Percentiles {
 		if !(p >= 0 && p <= 100) {
-			return nil, layer.Errorf(layer.BadRequest, "parameter p: want percentiles in 0..100, got %g", p)
+			return layer.Errorf(layer.BadRequest, "parameter p: want percentiles in 0..100, got %g", p)
 		}
+	}
+	return nil
+}
+
+// Statistics reads the file (or the part Bounds or Geometry say) at a
+// resolution within MaxSize and computes each band's statistics over the
+// valid pixels: those GDAL's mask keeps (nodata, alpha, mask band), not NaN,
+// and inside the geometry.
+func (r *Reader) Statistics(o StatsOptions) (*Statistics, error) {
+	if o.PixelSelection != "" {
+		return nil, layer.Errorf(layer.BadRequest, "parameter pixel_selection: for mosaics; this layer is one file")
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	var out *Statistics
 	err := r.withHandle(func(h *handle, in *info) error {

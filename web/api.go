@@ -203,6 +203,12 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/stac/tilejson.json", s.stacTileJSON).Methods(get...)
 	r.HandleFunc("/v1/stac/info", s.stacInfo).Methods(get...)
 	r.HandleFunc("/v1/stac/point/{lonlat}", s.stacPoint).Methods(get...)
+	r.HandleFunc("/v1/stac/statistics", s.rasterStatistics).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
+	r.HandleFunc("/v1/stac/preview", s.rasterPreview).Methods(get...)
+	r.HandleFunc("/v1/stac/preview.{ext}", s.rasterPreview).Methods(get...)
+	r.HandleFunc("/v1/stac/bbox/{bbox}", s.rasterBBox).Methods(get...)
+	r.HandleFunc("/v1/stac/feature", s.rasterFeature).Methods(http.MethodPost)
+	r.HandleFunc("/v1/stac/feature.{ext}", s.rasterFeature).Methods(http.MethodPost)
 	// The raster query API of COG layers and of url= COGs (query.go).
 	for _, base := range []string{"/v1/udfs/{name}", "/v1/cog"} {
 		r.HandleFunc(base+"/info", s.rasterInfo).Methods(get...)

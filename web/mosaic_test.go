@@ -18,7 +18,7 @@ import (
 
 // TestMosaicRoutes serves a mosaic of three overlapping files (values 10,
 // 20, 30 over 10..10.2°E, 10.1..10.3°E and 10.2..10.4°E at 50°N): tiles
-// with pixel_selection, info and point; crops and statistics answer 400.
+// with pixel_selection, info, point, statistics and crops.
 func TestMosaicRoutes(t *testing.T) {
 	dir := t.TempDir()
 	for i := 0; i < 3; i++ {
@@ -73,11 +73,46 @@ func TestMosaicRoutes(t *testing.T) {
 	e.get(t, fmt.Sprintf("/v1/udfs/m/tiles/%s.png?pixel_selection=count&rescale=0,3", tile), 200)
 	e.get(t, fmt.Sprintf("/v1/udfs/m/tiles/%s.png?expression=b1*2&rescale=0,60", tile), 200)
 	e.get(t, fmt.Sprintf("/v1/udfs/m/tiles/%s.png", tiles.AtLonLat(10.15, 45, 11)), 404)
+	// Statistics and crops read the files into one grid, combined as tiles.
+	var st map[string]struct {
+		Min, Max float64
+		Count    float64
+	}
+	if err := json.Unmarshal(e.get(t, "/v1/udfs/m/statistics", 200).Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	// 0.4° by 0.1° of 0.001° pixels: 400×100; each file's 0.1° beyond the
+	// next is its own, first gives 10 and 20 over 0.1° each, 30 over 0.2°.
+	if b := st["b1"]; b.Min != 10 || b.Max != 30 || b.Count != 400*100 {
+		t.Errorf("statistics: %+v, want 10..30 over 40000 pixels", b)
+	}
+	if err := json.Unmarshal(e.get(t, "/v1/udfs/m/statistics?bbox=10.12,50,10.18,50.04&pixel_selection=highest", 200).Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if b := st["b1"]; b.Min != 20 || b.Max != 20 {
+		t.Errorf("statistics, highest where files 0 and 1 meet: %+v, want 20", b)
+	}
+	body := `{"type":"Polygon","coordinates":[[[10.25,50],[10.35,50],[10.35,50.04],[10.25,50]]]}`
+	rec := postBody(e.handler, "/v1/udfs/m/statistics?pixel_selection=lowest", body)
+	if rec.Code != 200 {
+		t.Fatalf("POST statistics: %d %s", rec.Code, rec.Body)
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &st); err != nil {
+		t.Fatal(err)
+	}
+	if b := st["b1"]; b.Min != 20 || b.Max != 30 {
+		t.Errorf("statistics of a triangle over files 1 and 2, lowest: %+v, want 20..30", b)
+	}
+	if v := npyMax(t, e.get(t, "/v1/udfs/m/bbox/10.21,50,10.29,50.04.npy?pixel_selection=highest", 200).Body.Bytes()); v != 30 {
+		t.Errorf("bbox crop, highest: up to %v, want 30", v)
+	}
+	if r := e.get(t, "/v1/udfs/m/preview.png?max_size=200", 200); r.Header().Get("Content-Type") != "image/png" {
+		t.Errorf("preview: %s", r.Header().Get("Content-Type"))
+	}
 	for _, c := range []struct{ target, want string }{
 		{fmt.Sprintf("/v1/udfs/m/tiles/%s.png?pixel_selection=average", tile), "pixel_selection"},
-		{"/v1/udfs/m/preview.png", "single-file"},
-		{"/v1/udfs/m/bbox/10,49.99,10.1,50.png", "single-file"},
-		{"/v1/udfs/m/statistics", "single-file"},
+		{"/v1/udfs/m/statistics?pixel_selection=average", "pixel_selection"},
+		{fmt.Sprintf("/v1/udfs/m/tiles/%s.png?max_size=10", tile), "max_size"},
 	} {
 		if body := e.get(t, c.target, 400).Body.String(); !strings.Contains(body, c.want) {
 			t.Errorf("%s: %s, want a message with %q", c.target, body, c.want)

@@ -8,7 +8,6 @@ import (
 	"math"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -183,10 +182,7 @@ const maxStatsFeatures = 64
 // FeatureCollection: the statistics of the pixels inside, in the Feature's
 // properties.statistics as TiTiler answers.
 func (s *api) rasterStatistics(w http.ResponseWriter, r *http.Request) {
-	l, rd, q, err := s.queryLayer(r)
-	if err == nil {
-		err = onlyParams(q, "statistics", "bidx", "expression", "max_size", "bbox", "p", "histogram_bins", "histogram_range")
-	}
+	l, stats, q, err := s.statsLayer(r)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -205,7 +201,7 @@ func (s *api) rasterStatistics(w http.ResponseWriter, r *http.Request) {
 			}
 			o.Bounds = &b
 		}
-		st, err := rd.Statistics(o)
+		st, err := stats(o)
 		if err != nil {
 			writeError(w, r, err)
 			return
@@ -228,29 +224,73 @@ func (s *api) rasterStatistics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	var stats []*cog.Statistics
+	var results []*cog.Statistics
 	for _, g := range geoms {
 		o.Geometry = string(g)
-		st, err := rd.Statistics(o)
+		st, err := stats(o)
 		if err != nil {
 			writeError(w, r, err)
 			return
 		}
-		stats = append(stats, st)
+		results = append(results, st)
 	}
 	privateDoc(w, l)
 	switch doc["type"] {
 	case "Feature":
-		writeJSON(w, withStatistics(doc, stats[0]))
+		writeJSON(w, withStatistics(doc, results[0]))
 	case "FeatureCollection":
 		feats, _ := doc["features"].([]any)
 		for i, f := range feats {
-			feats[i] = withStatistics(f.(map[string]any), stats[i])
+			feats[i] = withStatistics(f.(map[string]any), results[i])
 		}
 		writeJSON(w, doc)
 	default:
-		writeJSON(w, stats[0])
+		writeJSON(w, results[0])
 	}
+}
+
+// statsParams are the parameters of .../statistics, beside a STAC layer's
+// assets= and asset_bidx=.
+var statsParams = []string{"bidx", "expression", "max_size", "bbox", "p", "histogram_bins", "histogram_range", "pixel_selection"}
+
+// statsLayer finds the layer of a statistics route and how it computes
+// them: a COG layer or mosaic (Queryable), or a STAC layer, whose band
+// selection (assets=, asset_bidx=, bidx=, expression=) its Schema coerces.
+func (s *api) statsLayer(r *http.Request) (*layer.Layer, func(cog.StatsOptions) (*cog.Statistics, error), url.Values, error) {
+	if !s.isSTAC(r) && !strings.HasPrefix(r.URL.Path, "/v1/stac/") {
+		l, rd, q, err := s.queryLayer(r)
+		if err == nil {
+			err = onlyParams(q, "statistics", statsParams...)
+		}
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		return l, rd.Statistics, q, nil
+	}
+	l, st, err := s.stacQueryLayer(r)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	q := r.URL.Query()
+	q.Del("url")
+	if err := onlyParams(q, "statistics", append([]string{"assets", "asset_bidx"}, statsParams...)...); err != nil {
+		return nil, nil, nil, err
+	}
+	sel := url.Values{}
+	for _, k := range []string{"assets", "asset_bidx", "bidx", "expression"} {
+		if v, ok := q[k]; ok {
+			sel[k] = v
+		}
+	}
+	params, err := st.Schema().Coerce(sel)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	stats := func(o cog.StatsOptions) (*cog.Statistics, error) {
+		o.Selection = cog.Selection{} // the assets' selection is params'
+		return st.Statistics(params, o)
+	}
+	return l, stats, q, nil
 }
 
 func withStatistics(f map[string]any, st *cog.Statistics) map[string]any {
@@ -270,6 +310,7 @@ func statsOptions(q url.Values) (cog.StatsOptions, error) {
 	if o.Selection, err = selection(q); err != nil {
 		return o, err
 	}
+	o.PixelSelection = q.Get("pixel_selection")
 	if v := q.Get("max_size"); v != "" {
 		if o.MaxSize, err = strconv.Atoi(v); err != nil || o.MaxSize < 1 {
 			return o, layer.Errorf(layer.BadRequest, "parameter max_size: want a number of pixels 1 to %d, got %q", cog.MaxQuerySize, truncate(v, 40))
@@ -358,15 +399,23 @@ func readGeoJSON(body []byte) (map[string]any, []json.RawMessage, error) {
 	return doc, geoms, nil
 }
 
-// cropLayer is queryLayer for the crops, which layers of one file serve
-// (file mode), not mosaics.
+// cropLayer finds the layer of a crop route: a COG layer or mosaic, or a
+// STAC layer (the {name} layer or the url= file or item).
 func (s *api) cropLayer(r *http.Request) (*layer.Layer, url.Values, error) {
-	l, _, q, err := s.queryLayer(r)
+	var (
+		l   *layer.Layer
+		q   url.Values
+		err error
+	)
+	if s.isSTAC(r) || strings.HasPrefix(r.URL.Path, "/v1/stac/") {
+		l, _, err = s.stacQueryLayer(r)
+		q = r.URL.Query()
+		q.Del("url")
+	} else {
+		l, _, q, err = s.queryLayer(r)
+	}
 	if err != nil {
 		return nil, nil, err
-	}
-	if !slices.Contains(l.Handler.Schema().Modes, "file") {
-		return nil, nil, layer.Errorf(layer.BadRequest, "preview, bbox and feature crops are for single-file layers; %s is a mosaic (it serves tiles, info and point)", l.Name)
 	}
 	q, err = cropQuery(q)
 	return l, q, err

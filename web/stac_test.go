@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -110,6 +111,16 @@ func TestSTACByURL(t *testing.T) {
 		if !strings.Contains(pt, `"band_names":["dem_b1","rgb_b1","rgb_b2","rgb_b3"]`) || !strings.Contains(pt, between(ref, `"values":[`, "]")) {
 			t.Errorf("url=%s point: %s; the COG's: %s", u, pt, ref)
 		}
+		st := get("/v1/stac/statistics?url="+q(u)+"&assets=dem&max_size=64", 200).Body.String()
+		if !strings.Contains(st, `"dem_b1":{"min":`) {
+			t.Errorf("url=%s statistics: %s", u, st)
+		}
+		want := get("/v1/cog/preview.npy?max_size=64&url="+q(filepath.Join(allowed, "dem.tif")), 200).Body.Bytes()
+		if got := get("/v1/stac/preview.npy?max_size=64&assets=dem&url="+q(u), 200).Body.Bytes(); !bytes.Equal(got, want) {
+			t.Errorf("url=%s preview: %d bytes, not the COG's %d", u, len(got), len(want))
+		}
+		box := fmt.Sprintf("%g,%g,%g,%g", lon-0.02, lat-0.02, lon+0.02, lat+0.02)
+		get("/v1/stac/bbox/"+box+".png?assets=rgb&url="+q(u), 200)
 	}
 	// Assets the allow-list refuses, or that are not served.
 	for _, u := range []string{item, hs.URL + "/allowed/item.json"} {
@@ -178,6 +189,30 @@ func TestSTACLayer(t *testing.T) {
 	if !strings.Contains(info, `"raster_assets":["dem","rgb"]`) || !strings.Contains(info, `"dem":{`) || strings.Contains(info, `"rgb":{`) {
 		t.Errorf("info: %s", info)
 	}
-	e.get(t, "/v1/udfs/scene/statistics", 404)
+	// Statistics and crops of the assets match the COG layer's own (the
+	// item's one asset in its own grid; statistics in EPSG:4326).
+	var st, ref map[string]map[string]any
+	json.Unmarshal(e.get(t, "/v1/udfs/scene/statistics?max_size=256", 200).Body.Bytes(), &st)
+	json.Unmarshal(e.get(t, "/v1/udfs/elevation/statistics?max_size=256", 200).Body.Bytes(), &ref)
+	d, r := st["dem_b1"], ref["b1"]
+	if d == nil || r == nil || d["min"] == nil || math.Abs(d["mean"].(float64)-r["mean"].(float64)) > 0.01*math.Abs(r["mean"].(float64)) || d["valid_percent"].(float64) < 50 {
+		t.Errorf("statistics: %v; the COG layer's %v", d, r)
+	}
+	if got, want := e.get(t, "/v1/udfs/scene/preview.npy?max_size=128", 200).Body.Bytes(), e.get(t, "/v1/udfs/elevation/preview.npy?max_size=128", 200).Body.Bytes(); !bytes.Equal(got, want) {
+		t.Errorf("preview: %d bytes, not the COG layer's %d", len(got), len(want))
+	}
+	box := fmt.Sprintf("%g,%g,%g,%g", lon-0.05, lat-0.05, lon+0.05, lat+0.05)
+	if got, want := e.get(t, "/v1/udfs/scene/bbox/"+box+".npy?width=300&height=200", 200).Body.Bytes(), e.get(t, "/v1/udfs/elevation/bbox/"+box+".npy?width=300&height=200", 200).Body.Bytes(); !bytes.Equal(got, want) {
+		t.Errorf("bbox: %d bytes, not the COG layer's %d", len(got), len(want))
+	}
+	area := fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%g,%g],[%g,%g],[%g,%g],[%g,%g]]]}`, lon-0.05, lat-0.05, lon+0.05, lat-0.05, lon, lat+0.05, lon-0.05, lat-0.05)
+	if rec := postBody(e.handler, "/v1/udfs/scene/feature.png", area); rec.Code != 200 || rec.Header().Get("Content-Type") != "image/png" {
+		t.Errorf("feature: %d %s", rec.Code, rec.Body)
+	}
+	if rec := postBody(e.handler, "/v1/udfs/scene/statistics", area); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"dem_b1":{"min":`) {
+		t.Errorf("statistics of a geometry: %d %s", rec.Code, rec.Body)
+	}
+	e.get(t, "/v1/udfs/scene/statistics?pixel_selection=first", 400)
+	e.get(t, "/v1/udfs/scene/statistics?assets=nope", 400)
 	e.get(t, "/v1/udfs/elevation/info", 200)
 }
