@@ -20,8 +20,10 @@ var nestedUDFs = map[string]string{
 
 
 @fused.udf
-def udf(n: int = 1, counter: str = "", purge: bool = False):
+def udf(n: int = 1, counter: str = "", purge: bool = False, pause: float = 0):
     import os
+    import time
+    time.sleep(pause)
     if purge:
         fused.load("inner").delete_cache()  # its own layer's cache
         try:
@@ -44,9 +46,35 @@ def udf(mode: str = "run", counter: str = "", n: int = 3):
         a = fused.run("inner", n=n, counter=counter)
         b = fused.run("inner", parameters={"n": n, "counter": counter})   # cached: same key
         c = fused.run("inner", n=n, counter=counter, cache=False)          # rendered again
-        return {"a": a, "b": b, "c": c}
+        d = fused.run("inner", n=n, counter=counter, cache_reset=True)     # rendered again, and kept
+        e = fused.run("inner", n=n, counter=counter, cache_max_age="1h")   # cached: young enough
+        f = fused.run("inner", n=n, counter=counter, cache_max_age="0s")   # rendered again
+        g = fused.run("inner", n=n, counter=counter, engine="remote")      # cached: the server's run
+        h = fused.run("inner", n=n, counter=counter, engine="local")       # rendered in this worker
+        return {"a": a, "b": b, "c": c, "d": d, "e": e, "f": f, "g": g, "h": h}
     if mode == "token":
         return fused.run("fsh_inner_token", n=n, counter=counter)
+    if mode == "load_token":
+        shared = fused.load("fsh_inner_token")
+        return {"called": shared(n=n, counter=counter), "run": fused.run(shared, n=n + 1, counter=counter),
+                "repr": repr(shared)}
+    if mode == "run_timeout":
+        import time
+        fused.options.run_timeout = 0.5
+        start = time.monotonic()
+        try:
+            fused.run("inner", n=n, pause=4, cache=False)
+            error = ""
+        except TimeoutError as e:
+            error = str(e)
+        return {"error": error, "seconds": time.monotonic() - start}
+    if mode == "request_timeout":
+        fused.options.request_timeout = 0.001
+        try:
+            fused.submit("inner", [1, 2])
+            return {"error": ""}
+        except TimeoutError as e:
+            return {"error": str(e)}
     if mode == "cog":
         arr = fused.run("dem", x=1100, y=718, z=11)
         return {"shape": list(arr.shape), "dtype": str(arr.dtype), "max": float(np.nanmax(arr))}
@@ -76,7 +104,25 @@ def udf(mode: str = "s3", prefix: str = ""):
             downloaded = f.read()
         out = {"listed": listed, "got": got, "downloaded": downloaded}
         if mode == "s3":
+            import urllib.request
             out["signed"] = fused.api.sign_url(prefix + "dir/a.txt").startswith("http")
+            signed = fused.api.sign_url_prefix(prefix + "dir/")
+            out["prefix_keys"] = sorted(signed)
+            with urllib.request.urlopen(signed[prefix + "dir/b.txt"], timeout=30) as r:
+                out["prefix_fetched"] = r.read().decode()
+        else:
+            try:
+                fused.api.sign_url(prefix + "dir/a.txt")
+                out["sign_local"] = ""
+            except ValueError as e:
+                out["sign_local"] = str(e)
+        fused.options.request_timeout = 0.000001
+        try:
+            fused.api.list(prefix + "dir/")
+            out["timeout"] = ""
+        except TimeoutError as e:
+            out["timeout"] = str(e)
+        fused.options.request_timeout = 5
         fused.api.delete(prefix + "dir/a.txt")
         out["after_delete"] = fused.api.list(prefix + "dir/")
         return out
@@ -90,8 +136,7 @@ def udf(mode: str = "s3", prefix: str = ""):
         p = fused.file_path("results/x.txt")
         with open(p, "w") as f:
             f.write("kept")
-        return {"path": p, "env": os.environ.get("FROM_CONFIG"), "dotenv": os.environ.get("FROM_DOTENV"),
-                "options": fused.options.request_timeout}
+        return {"path": p, "env": os.environ.get("FROM_CONFIG"), "dotenv": os.environ.get("FROM_DOTENV")}
     raise ValueError(mode)
 `,
 }
@@ -152,17 +197,18 @@ tokens:
 
 	t.Run("run, cached as over HTTP", func(t *testing.T) {
 		v := get("/v1/udfs/outer/run?mode=run&n=3&counter=" + counter)
-		for _, k := range []string{"a", "b", "c"} {
+		for _, k := range []string{"a", "b", "c", "d", "e", "f", "g", "h"} {
 			if r, _ := v[k].(map[string]any); r["double"] != 6.0 {
 				t.Errorf("%s = %v, want the inner UDF's result", k, v[k])
 			}
 		}
-		if n := runs(); n != 2 {
-			t.Errorf("inner rendered %d times, want 2: once, then a cached answer, then cache=False", n)
+		if n := runs(); n != 5 {
+			t.Errorf("inner rendered %d times, want 5: once, then a cached answer, then cache=False, "+
+				"cache_reset=True, cache_max_age=0s and engine=local (not cache_max_age=1h nor engine=remote)", n)
 		}
 		// The same key as an HTTP request: this one is answered from the cache.
 		status, body := s.call(t, "GET", "/v1/udfs/inner/run?n=3&counter="+counter, "", "")
-		if status != 200 || runs() != 2 {
+		if status != 200 || runs() != 5 {
 			t.Errorf("HTTP after the nested runs: %d %s, %d renders", status, body, runs())
 		}
 	})
@@ -184,6 +230,12 @@ tokens:
 	t.Run("shared token", func(t *testing.T) {
 		if v := get("/v1/udfs/outer/run?mode=token&n=5&counter=" + counter); v["double"] != 10.0 {
 			t.Errorf("run of a shared token: %v", v)
+		}
+		v := get("/v1/udfs/outer/run?mode=load_token&n=7&counter=" + counter)
+		called, _ := v["called"].(map[string]any)
+		run, _ := v["run"].(map[string]any)
+		if called["double"] != 14.0 || run["double"] != 16.0 || !strings.Contains(fmt.Sprint(v["repr"]), "shared by token") {
+			t.Errorf("fused.load of a shared token: %v", v)
 		}
 	})
 	t.Run("cog and vector layers", func(t *testing.T) {
@@ -214,6 +266,8 @@ tokens:
 	t.Run("storage", func(t *testing.T) {
 		v := get("/v1/udfs/store/run?mode=s3&prefix=s3://udfdata/ok/")
 		if v["got"] != "hello storage" || v["downloaded"] != "second" || v["signed"] != true ||
+			fmt.Sprint(v["prefix_keys"]) != "[s3://udfdata/ok/dir/a.txt s3://udfdata/ok/dir/b.txt]" || v["prefix_fetched"] != "second" ||
+			!strings.Contains(fmt.Sprint(v["timeout"]), "request_timeout") ||
 			fmt.Sprint(v["listed"]) != "[s3://udfdata/ok/dir/a.txt s3://udfdata/ok/dir/b.txt]" ||
 			fmt.Sprint(v["after_delete"]) != "[s3://udfdata/ok/dir/b.txt]" {
 			t.Errorf("s3 storage: %v", v)
@@ -222,7 +276,9 @@ tokens:
 			t.Errorf("the object in MinIO: %q", got)
 		}
 		v = get("/v1/udfs/store/run?mode=local&prefix=" + local + "/")
-		if v["got"] != "hello storage" || v["downloaded"] != "second" {
+		if v["got"] != "hello storage" || v["downloaded"] != "second" ||
+			!strings.Contains(fmt.Sprint(v["sign_local"]), "only s3:// objects have signed URLs") ||
+			!strings.Contains(fmt.Sprint(v["timeout"]), "request_timeout") {
 			t.Errorf("local storage: %v", v)
 		}
 		for _, p := range []string{"s3://udfdata/secret/x", "/etc/passwd", local + "/../x"} {
@@ -231,9 +287,21 @@ tokens:
 			}
 		}
 	})
-	t.Run("mount, env, options", func(t *testing.T) {
+	t.Run("options bound the requests to the server", func(t *testing.T) {
+		// run_timeout: a nested run of 4 s, given 0.5 s, fails then.
+		v := get("/v1/udfs/outer/run?mode=run_timeout&n=11")
+		if !strings.Contains(fmt.Sprint(v["error"]), "run_timeout") || v["seconds"].(float64) > 3 {
+			t.Errorf("a slow nested run under options.run_timeout=0.5: %v", v)
+		}
+		// request_timeout: the HTTP requests of a nested fused.submit.
+		v = get("/v1/udfs/outer/run?mode=request_timeout")
+		if !strings.Contains(fmt.Sprint(v["error"]), "within") {
+			t.Errorf("a nested submit under options.request_timeout=0.001: %v", v)
+		}
+	})
+	t.Run("mount, env", func(t *testing.T) {
 		v := get("/v1/udfs/store/run?mode=mount")
-		if v["env"] != "set" || v["dotenv"] != "yes" || v["options"] != 5.0 {
+		if v["env"] != "set" || v["dotenv"] != "yes" {
 			t.Errorf("%v", v)
 		}
 		if b, err := os.ReadFile(filepath.Join(mount, "shared", "results", "x.txt")); err != nil || string(b) != "kept" {

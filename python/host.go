@@ -3,7 +3,9 @@ package python
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/udftiles/udftiles/layer"
 )
@@ -82,7 +84,14 @@ func (h hostFunc) answer(ctx context.Context, w *worker, rep *reply) hostAnswer 
 	if len(rep.blobs) > 0 {
 		blob = rep.blobs[0]
 	}
-	ans, err := h.host(ctx, HostCall{Op: rep.Host, Args: rep.Args, Blob: blob, Depth: h.depth, Layer: h.layer})
+	hc := HostCall{Op: rep.Host, Args: rep.Args, Blob: blob, Depth: h.depth, Layer: h.layer}
+	var ans HostAnswer
+	var err error
+	if rep.Timeout > 0 {
+		ans, err = h.within(ctx, hc, time.Duration(rep.Timeout*float64(time.Second)))
+	} else {
+		ans, err = h.host(ctx, hc)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -92,4 +101,36 @@ func (h hostFunc) answer(ctx context.Context, w *worker, rep *reply) hostAnswer 
 		out.blobs = [][]byte{ans.Blob}
 	}
 	return out
+}
+
+// within answers a request given d: past it the UDF is told so (kind
+// "timeout") and no longer waits, while work the request started and
+// shares with others (a render other callers wait for) goes on.
+func (h hostFunc) within(ctx context.Context, c HostCall, d time.Duration) (HostAnswer, error) {
+	tctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	type result struct {
+		ans HostAnswer
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		a, err := h.host(tctx, c)
+		done <- result{a, err}
+	}()
+	timedOut := func() error {
+		return layer.Errorf(layer.Timeout, "%s: no answer within %s", c.Op, d)
+	}
+	select {
+	case r := <-done:
+		if ctx.Err() == nil && errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			return HostAnswer{}, timedOut() // answered, but past the bound
+		}
+		return r.ans, r.err
+	case <-tctx.Done():
+		if ctx.Err() != nil {
+			return HostAnswer{}, ctx.Err()
+		}
+		return HostAnswer{}, timedOut()
+	}
 }

@@ -66,6 +66,7 @@ type reply struct {
 	Hid         int64             `json:"hid"`
 	Host        string            `json:"host"`
 	Args        json.RawMessage   `json:"args"`
+	Timeout     float64           `json:"timeout"` // a request's bound in seconds (fused.options), 0 = none
 	OK          bool              `json:"ok"`
 	Status      int               `json:"status"`
 	Error       string            `json:"error"`

@@ -26,6 +26,7 @@ import signal
 import struct
 import sys
 import threading
+import time
 
 # The pipes, moved away from the descriptors UDF code may expect, close-on-exec.
 _IN_FD = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, 100)
@@ -333,23 +334,37 @@ _host_answers = {}       # hid -> (header, blobs), read by another thread
 _host_seq = [0]
 
 
+# How long past a request's timeout its answer is still awaited: the server
+# answers at the timeout itself; this covers the answer's way back.
+HOST_GRACE = 2.0
+
+
 def host_call(op, args=None, blob=None, timeout=None):
     """Ask the server for op (nested runs, storage, ...) during a call, and
     wait for its answer: (result, blob). Any thread of the call may ask; the
-    requests carry their own numbers, so answers may come in any order."""
+    requests carry their own numbers, so answers may come in any order.
+    With a timeout (seconds) the server gives up on the request after it
+    and answers with an error of kind "timeout"."""
     cid = _call_id
     if cid is None or os.getpid() != PID:
         raise RuntimeError("the server is asked only during a call of this worker")
+    req = {"op": "host", "id": cid, "pid": PID, "host": op, "args": args or {}}
+    deadline = None
+    if timeout is not None and op not in ("park", "unpark"):
+        req["timeout"] = float(timeout)
+        deadline = time.monotonic() + float(timeout) + HOST_GRACE
     with _host_write:
         _host_seq[0] += 1
         hid = _host_seq[0]
-        write_msg({"op": "host", "id": cid, "pid": PID, "hid": hid, "host": op, "args": args or {}},
-                  [blob] if blob is not None else [])
+        req["hid"] = hid
+        write_msg(req, [blob] if blob is not None else [])
     while True:
         with _host_cond:
             if hid in _host_answers:
                 header, blobs = _host_answers.pop(hid)
                 break
+        if deadline is not None and time.monotonic() > deadline:
+            raise HostError("the server did not answer %s within %gs" % (op, timeout), "timeout")
         if _host_read.acquire(timeout=0.05):
             try:
                 with _host_cond:

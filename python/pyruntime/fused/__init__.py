@@ -444,10 +444,11 @@ async def _run_async(udf, args, kw):
 
 
 def _server_client():
-    server = _host.CONFIG.get("server")
+    server = options.base_url or _host.CONFIG.get("server")  # options.base_url: another server's jobs
     if not server:
         raise RuntimeError("fused.submit: the server URL is not known to this worker")
-    return _jobs.Client(server, token="", depth=_depth() + 1)
+    return _jobs.Client(server, token="", depth=_depth() + 1, timeout=_api.seconds(options.request_timeout),
+                        run_timeout=_api.seconds(options.run_timeout))
 
 
 def submit(udf, arg_list, /, *, engine=None, max_workers=None, max_retry=2, debug_mode=False, collect=True,
@@ -457,7 +458,8 @@ def submit(udf, arg_list, /, *, engine=None, max_workers=None, max_retry=2, debu
 
     A layer of this server named by a string runs as a job of the server, each
     item through its cache; a UDF object (a function of this file, fused.load)
-    runs in this worker's threads (max_workers, default 8), as engine="local".
+    runs in this worker's threads (max_workers, default fused.options.max_workers),
+    as engine="local".
     collect=True waits and returns one DataFrame; collect=False returns the
     JobPool (wait(), status(), df(), collect(), results(), times(), ...).
     """
@@ -477,7 +479,8 @@ def submit(udf, arg_list, /, *, engine=None, max_workers=None, max_retry=2, debu
         items = [it if isinstance(it, dict) else {first: it} for it in items]
         if debug_mode:
             return run(target, **dict(kwargs, **(items[0] if items else {})))
-        pool = _LocalPool(target, items, kwargs, max_workers or 8, max_retry, ignore_exceptions, flatten)
+        pool = _LocalPool(target, items, kwargs, max_workers or options.max_workers, max_retry, ignore_exceptions,
+                          flatten)
         if collect:
             pool.wait()
             return pool.collect()

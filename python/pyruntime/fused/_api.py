@@ -16,13 +16,39 @@ from . import _host
 
 # ---- asking the server ----
 
-def ask(op, args=None, blob=None):
-    """One request to the server; (result, blob). Outside a call of a worker
-    (a notebook importing the package) there is no server to ask."""
+def ask(op, args=None, blob=None, timeout=None, option="request_timeout"):
+    """One request to the server; (result, blob). The answer is awaited up to
+    timeout seconds (default: fused.options.request_timeout; None: no bound),
+    past which the server stops working on it and TimeoutError is raised.
+    Outside a call of a worker (a notebook importing the package) there is
+    no server to ask."""
     host = getattr(_host, "HOST", None)
     if host is None:
         raise RuntimeError("fused.%s needs the udftiles server: it runs inside a UDF" % op)
-    return host(op, args or {}, blob)
+    if timeout is None:
+        timeout = getattr(options, option)
+    timeout = seconds(timeout)
+    try:
+        return host(op, args or {}, blob, timeout=timeout)
+    except Exception as e:
+        if getattr(e, "kind", "") == "timeout" and timeout is not None:
+            raise TimeoutError("fused.%s: no answer from the server within %gs (fused.options.%s)"
+                               % (op if op != "storage" else "api", timeout, option)) from None
+        raise
+
+
+def seconds(timeout):
+    """A timeout as fused.options holds it (seconds, a (connect, read) pair,
+    or None) as one number of seconds, or None for no bound."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, (tuple, list)):
+        parts = [float(t) for t in timeout if t is not None]
+        return sum(parts) if parts else None
+    t = float(timeout)
+    if t <= 0:
+        raise ValueError("fused.options: a timeout must be positive or None, got %r" % (timeout,))
+    return t
 
 
 @contextlib.contextmanager
@@ -60,7 +86,7 @@ def run_layer(name=None, token=None, tile=None, bounds=None, params=None, format
         args["cache"] = bool(cache)
     if cache_reset:
         args["cache_reset"] = True
-    meta, body = ask("run", args)
+    meta, body = ask("run", args, option="run_timeout")
     if meta.get("logs"):
         print(meta["logs"], end="" if meta["logs"].endswith("\n") else "\n")
     return decode(body or b"", meta.get("content_type") or "")
@@ -108,10 +134,10 @@ def _path(p):
     return p
 
 
-def _storage(action, path, blob=None, **extra):
+def _storage(action, path, blob=None, timeout=None, **extra):
     args = dict(extra, action=action, path=_path(path))
     try:
-        return ask("storage", args, blob)
+        return ask("storage", args, blob, timeout=timeout)
     except Exception as e:
         kind = getattr(e, "kind", "")
         if kind == "forbidden":
@@ -157,7 +183,7 @@ class _Api:
         else:
             with open(local_path, "rb") as f:
                 data = f.read()
-        _storage("upload", remote_path, data)
+        _storage("upload", remote_path, data, timeout=timeout)
 
     def delete(self, path, max_deletion_depth=3):
         res, _ = _storage("delete", path)
@@ -210,8 +236,10 @@ _env_lock = threading.Lock()
 
 @contextlib.contextmanager
 def call_env(header):
-    """Set the call's environment for the time of the call: the owner's
+    """Set the call's environment for the time of the call: fused.options at
+    their defaults (what an earlier call set stays with it), the owner's
     .env in the shared mount, then the layer's env: from the config."""
+    options._reset()
     _host.CONFIG["owner"] = header.get("owner") or ""
     _host.CONFIG["layer"] = header.get("layer") or ""
     env = {}
@@ -243,27 +271,62 @@ def call_env(header):
 
 # ---- fused.options ----
 
+class _Settings:
+    """A group of settings (fused.options.auth, fused.options.show): any
+    attribute may be set, and is kept."""
+
+    def __init__(self, **defaults):
+        self.__dict__.update(defaults)
+
+    def __repr__(self):
+        return "(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
+
+
 class _Options:
-    """fused.options: the settings of Fused's library that mean something
-    here; others are kept and ignored."""
+    """fused.options: Fused's library settings. Those that mean something
+    here take effect for the rest of the call that sets them (each call
+    starts from the defaults): request_timeout bounds each request to the
+    server (fused.api, fused.load of a layer, the HTTP requests of
+    fused.submit), run_timeout a nested fused.run, max_workers the threads
+    of fused.submit of a UDF object. The others are kept and ignored."""
+
+    _DEFAULTS = dict(
+        base_url="",
+        request_timeout=5,
+        run_timeout=130,
+        max_workers=16,
+        request_max_retries=5,
+        request_retry_base_delay=1.0,
+        max_recursion_factor=5,
+        default_udf_run_engine=None,
+        default_dtype_out_vector="parquet",
+        default_dtype_out_raster="npy,tiff",
+        cache_directory=None,
+        temp_directory="/tmp",
+        verbose_udf_runs=True,
+        never_import=False,
+    )
 
     def __init__(self):
-        self.base_url = ""
-        self.request_timeout = 5
-        self.run_timeout = 130
-        self.max_workers = 16
-        self.request_max_retries = 5
-        self.request_retry_base_delay = 1.0
-        self.max_recursion_factor = 5
-        self.default_udf_run_engine = None
-        self.cache_directory = None
-        self.temp_directory = "/tmp"
+        self._reset()
+
+    def _reset(self):
+        """Every setting back to its default."""
+        self.__dict__.clear()
+        self.__dict__.update(self._DEFAULTS)
+        self.auth = _Settings(client_id=None, client_secret=None, audience=None, oauth_token_url=None,
+                              authorize_url=None)
+        self.show = _Settings(enable_tqdm=True)
 
     def __repr__(self):
         return "fused.options(%s)" % ", ".join("%s=%r" % kv for kv in sorted(vars(self).items()))
 
+    def __dir__(self):
+        return sorted(vars(self))
+
     def save(self):
-        pass
+        """Fused writes its settings to ~/.fused/settings.toml; a worker keeps
+        nothing between calls, so this does nothing here."""
 
 
 options = _Options()

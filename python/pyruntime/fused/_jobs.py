@@ -27,15 +27,17 @@ class ServerError(Exception):
 
 class Client:
     """A udftiles server: base URL (UDFTILES_URL) and an optional bearer token
-    (UDFTILES_TOKEN)."""
+    (UDFTILES_TOKEN). timeout bounds each request in seconds (None: no
+    bound), run_timeout a run's (default: timeout)."""
 
-    def __init__(self, url=None, token=None, timeout=300, depth=0):
+    def __init__(self, url=None, token=None, timeout=300, depth=0, run_timeout=None):
         self.url = (url or os.environ.get("UDFTILES_URL") or "http://127.0.0.1:8080").rstrip("/")
         self.token = token if token is not None else os.environ.get("UDFTILES_TOKEN", "")
         self.timeout = timeout
+        self.run_timeout = run_timeout
         self.depth = depth
 
-    def request(self, method, path, params=None, body=None):
+    def request(self, method, path, params=None, body=None, timeout=None):
         url = self.url + path
         if params:
             url += "?" + urllib.parse.urlencode(params, doseq=True)
@@ -47,9 +49,13 @@ class Client:
             req.add_header("Authorization", "Bearer " + self.token)
         if self.depth:
             req.add_header("X-Udftiles-Depth", str(self.depth))
+        if timeout is None:
+            timeout = self.timeout
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+            with urllib.request.urlopen(req, timeout=timeout) as r:
                 return r.status, r.headers, r.read()
+        except TimeoutError:
+            raise TimeoutError("%s %s: no answer from %s within %ss" % (method, path, self.url, timeout)) from None
         except urllib.error.HTTPError as e:
             raw = e.read()
             try:
@@ -57,6 +63,10 @@ class Client:
             except ValueError:
                 err = {"error": raw.decode("utf-8", "replace")}
             raise ServerError(e.code, err.get("error", ""), err.get("logs", "")) from None
+        except urllib.error.URLError as e:
+            if isinstance(e.reason, TimeoutError):
+                raise TimeoutError("%s %s: no answer from %s within %ss" % (method, path, self.url, timeout)) from None
+            raise
 
     def json(self, method, path, params=None, body=None):
         _, _, raw = self.request(method, path, params, body)
@@ -77,7 +87,8 @@ class Client:
                 if hasattr(bounds, "total_bounds"):
                     bounds = list(bounds.total_bounds)
                 params["bounds"] = ",".join(str(float(b)) for b in bounds)
-        _, headers, raw = self.request("GET", path, params)
+        _, headers, raw = self.request("GET", path, params,
+                                       timeout=self.run_timeout if self.run_timeout is not None else self.timeout)
         return decode(raw, headers.get("Content-Type", ""))
 
     def submit(self, udf, arg_list, *, max_workers=None, max_retry=2, debug_mode=False, collect=True,
