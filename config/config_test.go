@@ -32,7 +32,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	for _, u := range c.UDFs {
 		names = append(names, u.Name+":"+u.Handler)
 	}
-	want := []string{"elevation:cog", "rgb:cog", "scene:stac", "countries:vector", "cities:vector", "countries_gpkg:vector", "cities_fgb:vector", "hillshade:python",
+	want := []string{"elevation:cog", "rgb:cog", "scene:stac", "elevation_tiles:cog", "countries:vector", "cities:vector", "countries_gpkg:vector", "cities_fgb:vector", "hillshade:python",
 		"countries_udf:python", "cities_table:python", "bounds_echo:python", "daily:python"}
 	if !reflect.DeepEqual(names, want) {
 		t.Fatalf("udfs %v, want %v", names, want)

@@ -75,8 +75,8 @@ func RGB() Grid {
 
 func clamp(x float64) float64 { return math.Max(0, math.Min(1, x)) }
 
-// Write generates every demo file into dir: the rasters and a STAC Item of
-// them, then the vector layers made from geopandas' Natural Earth files (see
+// Write generates every demo file into dir: the rasters, a STAC Item of
+// them and a mosaic of the DEM's pieces (WriteMosaic), then the vector layers made from geopandas' Natural Earth files (see
 // WriteVectors).
 func Write(dir string) ([]string, error) {
 	files := []struct {
@@ -96,6 +96,11 @@ func Write(dir string) ([]string, error) {
 		return out, err
 	}
 	out = append(out, item)
+	pieces, err := WriteMosaic(dir)
+	if err != nil {
+		return out, err
+	}
+	out = append(out, pieces...)
 	vec, err := WriteVectors(dir)
 	return append(out, vec...), err
 }

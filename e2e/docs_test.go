@@ -381,7 +381,8 @@ func startDemo(t *testing.T, root string) *demoServer {
 }
 
 // writeConfig writes the repository's config.yaml with absolute data paths,
-// jobs and the Python cache under the test's directory, and an admin token.
+// jobs and the Python cache under the test's directory, an admin token, and
+// cog_urls.allow over the demo data (for the url= examples).
 func (d *demoServer) writeConfig(t *testing.T, tokenHash string) string {
 	t.Helper()
 	src, err := os.ReadFile(filepath.Join(d.root, "config.yaml"))
@@ -402,6 +403,8 @@ func (d *demoServer) writeConfig(t *testing.T, tokenHash string) string {
 	}
 	section("server")["jobs_dir"] = filepath.Join(d.tmp, "jobs")
 	section("python")["cache_dir"] = filepath.Join(d.tmp, "python-cache")
+	// The examples of files named by url= name the demo data.
+	section("cog_urls")["allow"] = []any{filepath.Join(d.data, "demo") + "/"}
 	auth := section("auth")
 	bearer, _ := auth["bearer"].([]any)
 	auth["bearer"] = append(bearer, map[string]any{"name": "docs-test", "sha256": tokenHash, "admin": true})

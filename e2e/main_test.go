@@ -193,9 +193,11 @@ func TestDockerfileReferences(t *testing.T) {
 	}
 }
 
-// TestDefaultConfigServesEveryExample runs `tileserver serve` with the embedded
-// config, as `make run` does: every demo layer, COG, vector and Python, answers.
-func TestDefaultConfigServesEveryExample(t *testing.T) {
+// serveDefault runs `tileserver serve` with the embedded config over fresh
+// demo data, as `make run` does, until the test ends; it returns its URL
+// and the folder it runs in.
+func serveDefault(t *testing.T) (string, string) {
+	t.Helper()
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	if out, err := exec.Command(bin, "demo-data", "--out", filepath.Join(dir, "data", "demo")).CombinedOutput(); err != nil {
@@ -212,10 +214,10 @@ func TestDefaultConfigServesEveryExample(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
-	}()
+	})
 	base := "http://" + addr
 	deadline := time.Now().Add(60 * time.Second)
 	for {
@@ -231,9 +233,17 @@ func TestDefaultConfigServesEveryExample(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	return base, dir
+}
+
+// TestDefaultConfigServesEveryExample runs `tileserver serve` with the embedded
+// config, as `make run` does: every demo layer, COG, vector and Python, answers.
+func TestDefaultConfigServesEveryExample(t *testing.T) {
+	base, _ := serveDefault(t)
 	for _, c := range []struct{ path, ctype, contains string }{
 		{"/v1/udfs/elevation/tiles/11/1101/719.png", "image/png", ""},
 		{"/v1/udfs/rgb/tiles/6/34/22.png", "image/png", ""},
+		{"/v1/udfs/elevation_tiles/tiles/11/1101/719.png", "image/png", ""},
 		{"/v1/udfs/hillshade/tiles/11/1101/719", "image/png", ""},
 		{"/v1/udfs/countries/tiles/2/2/1?format=geojson", "application/geo+json", `"pop_est"`},
 		{"/v1/udfs/countries/tiles/3/4/2.geojson?filter=pop_est>50000000&columns=name", "application/geo+json", `"Germany"`},
