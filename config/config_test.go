@@ -48,7 +48,7 @@ func TestEmbeddedDefault(t *testing.T) {
 	if r.Name != "rgb" || r.CacheMaxAge == nil || r.CacheMaxAge.Std() != time.Hour || e.CacheMaxAge != nil {
 		t.Errorf("rgb %+v (elevation max age %v)", r, e.CacheMaxAge)
 	}
-	if v := c.UDFs[3]; v.Path != "data/demo/countries.parquet" || v.MaxFeatures == nil || *v.MaxFeatures != 20000 {
+	if v := c.UDFs[4]; v.Path != "data/demo/countries.parquet" || v.MaxFeatures == nil || *v.MaxFeatures != 20000 {
 		t.Errorf("countries %+v", v)
 	}
 	if err := c.Validate(); err != nil {
