@@ -46,7 +46,7 @@ build: web-assets
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/tileserver
 
 demo-data: build
-	@[ -f data/demo/elevation.tif ] && [ -f data/demo/rgb.tif ] && [ -f data/demo/item.json ] && [ -f data/demo/countries.gpkg ] && [ -f data/demo/cities.fgb ] && [ -f data/demo/countries.parquet ] && [ -f data/demo/cities.parquet ] || $(BIN) demo-data --out data/demo
+	@[ -f data/demo/elevation.tif ] && [ -f data/demo/rgb.tif ] && [ -f data/demo/item.json ] && [ -f data/demo/dem_tiles/dem_r3_c3.tif ] && [ -f data/demo/countries.gpkg ] && [ -f data/demo/cities.fgb ] && [ -f data/demo/countries.parquet ] && [ -f data/demo/cities.parquet ] || $(BIN) demo-data --out data/demo
 
 STATICCHECK := tools/staticcheck
 
