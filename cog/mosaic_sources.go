@@ -407,13 +407,8 @@ func indexStamp(p string) string {
 // /vsicurl/ (http), /vsis3/ (s3://), /vsigs/ (gs://) and /vsiaz/ (az://);
 // a relative path is taken from the index's folder.
 func hrefPath(index, href string) string {
-	for _, m := range []struct{ scheme, vsi string }{
-		{"http://", "/vsicurl/http://"}, {"https://", "/vsicurl/https://"},
-		{"s3://", "/vsis3/"}, {"gs://", "/vsigs/"}, {"az://", "/vsiaz/"},
-	} {
-		if rest, ok := strings.CutPrefix(href, m.scheme); ok {
-			return m.vsi + rest
-		}
+	if p, ok := vsiPath(href); ok {
+		return p
 	}
 	if rest, ok := strings.CutPrefix(href, "file://"); ok {
 		return rest
@@ -425,6 +420,21 @@ func hrefPath(index, href string) string {
 		return path.Join(path.Dir(index), href)
 	}
 	return filepath.Join(filepath.Dir(index), href)
+}
+
+// vsiPath is the GDAL path of a URL GDAL reads through a virtual file
+// system: http(s):// through /vsicurl/, s3://, gs:// and az:// through
+// /vsis3/, /vsigs/ and /vsiaz/; ok = false for anything else.
+func vsiPath(href string) (string, bool) {
+	for _, m := range []struct{ scheme, vsi string }{
+		{"http://", "/vsicurl/http://"}, {"https://", "/vsicurl/https://"},
+		{"s3://", "/vsis3/"}, {"gs://", "/vsigs/"}, {"az://", "/vsiaz/"},
+	} {
+		if rest, ok := strings.CutPrefix(href, m.scheme); ok {
+			return m.vsi + rest, true
+		}
+	}
+	return "", false
 }
 
 // lonLatBox turns a lon/lat box into a footprint's EPSG:3857 box.

@@ -161,11 +161,8 @@ func resolveHref(base, href string) (string, error) {
 // gdalPathOf is the path GDAL opens for a resolved href: URLs through
 // /vsicurl/ or /vsis3/, paths as they are.
 func gdalPathOf(href string) string {
-	switch {
-	case strings.HasPrefix(href, "https://"), strings.HasPrefix(href, "http://"):
-		return "/vsicurl/" + href
-	case strings.HasPrefix(href, "s3://"):
-		return "/vsis3/" + strings.TrimPrefix(href, "s3://")
+	if p, ok := vsiPath(href); ok {
+		return p
 	}
 	return href
 }
