@@ -44,7 +44,23 @@ type Options struct {
 	Logger *slog.Logger
 	// Every is how often the change log is read (0 = 200 ms).
 	Every time.Duration
+	// DraftsTTL: drafts not run for this long are deleted from the store,
+	// and the code files of drafts and of checks not used for this long
+	// from Dir (0 = DefaultDraftsTTL).
+	DraftsTTL time.Duration
+	// ChangesTTL: entries of the change log older than this are deleted
+	// (0 = DefaultChangesTTL).
+	ChangesTTL time.Duration
+	// PruneEvery is how often they are pruned (0 = a quarter of the shorter
+	// TTL, between 1 s and 10 min).
+	PruneEvery time.Duration
 }
+
+// Retention defaults.
+const (
+	DefaultDraftsTTL  = time.Hour
+	DefaultChangesTTL = 24 * time.Hour
+)
 
 // Catalog is the store's UDFs as layers of the registry.
 type Catalog struct {
@@ -58,6 +74,8 @@ type Catalog struct {
 	drafts   map[string]*layer.Layer // recent drafts by id
 	draftsMu sync.Mutex
 
+	filesMu sync.Mutex // code files written (write) and removed (pruneFiles)
+
 	id string // this replica's, in the changes it records
 }
 
@@ -69,6 +87,15 @@ func New(o Options) *Catalog {
 	if o.Every <= 0 {
 		o.Every = 200 * time.Millisecond
 	}
+	if o.DraftsTTL <= 0 {
+		o.DraftsTTL = DefaultDraftsTTL
+	}
+	if o.ChangesTTL <= 0 {
+		o.ChangesTTL = DefaultChangesTTL
+	}
+	if o.PruneEvery <= 0 {
+		o.PruneEvery = min(10*time.Minute, max(time.Second, min(o.DraftsTTL, o.ChangesTTL)/4))
+	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return &Catalog{id: hex.EncodeToString(b[:]), o: o, layers: map[string]*layer.Layer{}, paths: map[string]string{}, tokens: map[string]store.Token{}, drafts: map[string]*layer.Layer{}}
@@ -78,6 +105,7 @@ func New(o Options) *Catalog {
 func (c *Catalog) Store() *store.Store { return c.o.Store }
 
 // Start loads every saved UDF into the registry, then follows the change log
+// and prunes drafts, their files and old changes (Prune, every PruneEvery)
 // until ctx ends. A name the config already serves is left to the config.
 func (c *Catalog) Start(ctx context.Context) error {
 	last, err := c.o.Store.LastChange(ctx)
@@ -97,7 +125,87 @@ func (c *Catalog) Start(ctx context.Context) error {
 			c.o.Logger.Error("catalog: following the store's changes stopped", "error", err.Error())
 		}
 	}()
+	go func() {
+		t := time.NewTicker(c.o.PruneEvery)
+		defer t.Stop()
+		for {
+			c.Prune(ctx, time.Now())
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	return nil
+}
+
+// Prune deletes what is kept for a while only, as of now: the drafts not
+// run for DraftsTTL (from the store; every replica does it, which is
+// harmless), the code files of drafts and checks not used for DraftsTTL
+// (from this replica's Dir), and the changes older than ChangesTTL.
+// Failures are logged.
+func (c *Catalog) Prune(ctx context.Context, now time.Time) {
+	if ctx.Err() != nil {
+		return
+	}
+	if n, err := c.o.Store.PruneDrafts(ctx, now.Add(-c.o.DraftsTTL)); err != nil {
+		c.o.Logger.Warn("catalog: pruning drafts", "error", err.Error())
+	} else if n > 0 {
+		c.o.Logger.Info("catalog: drafts pruned", "count", n, "unused_for", c.o.DraftsTTL.String())
+	}
+	if n, err := c.o.Store.PruneChanges(ctx, now.Add(-c.o.ChangesTTL)); err != nil {
+		c.o.Logger.Warn("catalog: pruning the change log", "error", err.Error())
+	} else if n > 0 {
+		c.o.Logger.Info("catalog: change log pruned", "count", n, "older_than", c.o.ChangesTTL.String())
+	}
+	if n := c.pruneFiles(now.Add(-c.o.DraftsTTL)); n > 0 {
+		c.o.Logger.Info("catalog: code files of drafts and checks removed", "count", n, "unused_for", c.o.DraftsTTL.String())
+	}
+}
+
+// pruneFiles removes the folders of drafts (Dir/draft-*) and of checks
+// (Dir/_check/*) last used before cutoff (write marks a folder used), and
+// forgets the drafts' layers, which load again from the store if asked.
+// It returns how many folders it removed.
+func (c *Catalog) pruneFiles(cutoff time.Time) int {
+	c.filesMu.Lock()
+	defer c.filesMu.Unlock()
+	var old []string
+	stale := func(dir string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return
+		}
+		for _, e := range entries {
+			if !e.IsDir() || (dir == c.o.Dir && !strings.HasPrefix(e.Name(), "draft-")) {
+				continue
+			}
+			if info, err := e.Info(); err == nil && info.ModTime().Before(cutoff) {
+				old = append(old, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	stale(c.o.Dir)
+	stale(filepath.Join(c.o.Dir, "_check"))
+	removed := 0
+	for _, p := range old {
+		if err := os.RemoveAll(p); err != nil {
+			c.o.Logger.Warn("catalog: removing old code files", "path", p, "error", err.Error())
+			continue
+		}
+		removed++
+		if name := filepath.Base(p); strings.HasPrefix(name, "draft-") {
+			c.draftsMu.Lock()
+			for id, l := range c.drafts {
+				if l.Name == name {
+					delete(c.drafts, id)
+				}
+			}
+			c.draftsMu.Unlock()
+		}
+	}
+	return removed
 }
 
 // changed applies one entry of the change log: from this replica or another.
@@ -206,12 +314,18 @@ func (c *Catalog) build(u store.UDF) (*layer.Layer, string) {
 	return l, path
 }
 
-// write keeps code in Dir/name/<hash>/name.py and returns the path.
+// write keeps code in Dir/name/<hash>/name.py and returns the path. The
+// folders' times say when they were last used (pruneFiles goes by them).
 func (c *Catalog) write(name, code string) (string, error) {
+	c.filesMu.Lock()
+	defer c.filesMu.Unlock()
 	sum := sha256.Sum256([]byte(code))
 	dir := filepath.Join(c.o.Dir, name, hex.EncodeToString(sum[:8]))
 	p := filepath.Join(dir, name+".py")
 	if b, err := os.ReadFile(p); err == nil && string(b) == code {
+		now := time.Now()
+		_ = os.Chtimes(dir, now, now)
+		_ = os.Chtimes(filepath.Dir(dir), now, now)
 		return p, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -259,8 +373,9 @@ func (c *Catalog) Check(code string) (layer.Handler, error) {
 }
 
 // Save checks code, then saves it as the next version of name and serves it
-// at once on this replica (others follow the change log).
-func (c *Catalog) Save(ctx context.Context, name, author, code string, meta store.Meta) (store.UDF, error) {
+// at once on this replica (others follow the change log). A UDF of another
+// owner is changed only by an admin: the store checks it as it writes.
+func (c *Catalog) Save(ctx context.Context, name string, by store.Author, code string, meta store.Meta) (store.UDF, error) {
 	if err := CheckName(name); err != nil {
 		return store.UDF{}, err
 	}
@@ -273,7 +388,7 @@ func (c *Catalog) Save(ctx context.Context, name, author, code string, meta stor
 	if _, err := c.Check(code); err != nil {
 		return store.UDF{}, err
 	}
-	u, err := c.o.Store.SaveUDF(ctx, name, author, code, meta)
+	u, err := c.o.Store.SaveUDF(ctx, name, by, code, meta)
 	if err != nil {
 		return store.UDF{}, storeError(err, name)
 	}
@@ -282,8 +397,8 @@ func (c *Catalog) Save(ctx context.Context, name, author, code string, meta stor
 }
 
 // Restore saves version n of name again as its newest.
-func (c *Catalog) Restore(ctx context.Context, name string, n int, author string) (store.UDF, error) {
-	u, err := c.o.Store.Restore(ctx, name, n, author)
+func (c *Catalog) Restore(ctx context.Context, name string, n int, by store.Author) (store.UDF, error) {
+	u, err := c.o.Store.Restore(ctx, name, n, by)
 	if err != nil {
 		return store.UDF{}, storeError(err, fmt.Sprintf("%s version %d", name, n))
 	}
@@ -337,8 +452,12 @@ func checkMeta(m store.Meta) error {
 
 // storeError maps the store's errors to kinds.
 func storeError(err error, what string) error {
-	if errors.Is(err, store.ErrNotFound) {
+	var noe *store.NotOwnerError
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return layer.Errorf(layer.NotFound, "no saved UDF %s", what)
+	case errors.As(err, &noe):
+		return layer.Errorf(layer.Forbidden, "UDF %s belongs to %s: only its owner or an admin may change it", noe.Name, noe.Owner)
 	}
 	return err
 }
@@ -391,6 +510,17 @@ func (c *Catalog) RevokeToken(ctx context.Context, udf, id string) error {
 	}
 	c.forgetTokens(udf)
 	return nil
+}
+
+// UpdateToken changes a share token of udf (enabled, cache, expiry): at
+// once on this replica, on the others with the change log.
+func (c *Catalog) UpdateToken(ctx context.Context, udf, id string, up store.TokenUpdate) (store.Token, error) {
+	t, err := c.o.Store.UpdateToken(ctx, udf, id, up)
+	if err != nil {
+		return store.Token{}, err
+	}
+	c.forgetTokens(udf)
+	return t, nil
 }
 
 func (c *Catalog) forgetTokens(udf string) {

@@ -240,6 +240,7 @@ func newStack(cfg *config.Config, s *settings, log *slog.Logger) (*stack, error)
 	if db != nil {
 		cat = catalog.New(catalog.Options{Store: db, Registry: st.reg, Build: python.Factory(pool, cfg.Python.Queue),
 			Dir: filepath.Join(cfg.Python.CacheDir, "catalog"), DefaultMaxAge: cfg.Cache.DefaultMaxAge.Std(), Logger: log,
+			DraftsTTL: cfg.Store.DraftsTTL.Std(), ChangesTTL: cfg.Store.ChangesTTL.Std(),
 			Purge: func(name string, q url.Values) {
 				sel, err := web.ParseSelection(q)
 				if err != nil {

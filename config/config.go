@@ -44,6 +44,15 @@ type Store struct {
 	// or none (no catalog). Default: $UDFTILES_STORE_URL, else
 	// sqlite:///var/lib/udftiles/udftiles.db.
 	URL string `yaml:"url"`
+	// DraftsTTL: Workbench drafts not run for this long are deleted from
+	// the store, and their code files (and those written to check code
+	// before a save) from python.cache_dir (default 1h).
+	DraftsTTL Duration `yaml:"drafts_ttl"`
+	// ChangesTTL: entries of the change log older than this are deleted
+	// (default 24h; the newest is always kept). Replicas read the log
+	// within a second of each change; one cut off from the store for
+	// longer than this should be restarted.
+	ChangesTTL Duration `yaml:"changes_ttl"`
 }
 
 // DefaultStoreURL is store.url when neither the config nor
@@ -397,7 +406,8 @@ func Defaults() *Config {
 		Python: Python{Interpreter: "/usr/bin/python3", Workers: 2, Timeout: Duration(120 * time.Second), MemoryMB: 2048,
 			CacheDir: filepath.Join(os.TempDir(), "udftiles-cache"), Preload: []string{"numpy", "pandas", "geopandas", "shapely"}},
 		Limits: Limits{MaxTileSize: 512, MaxParams: 64, MaxParamBytes: 64 << 10, MaxBodyBytes: 1 << 20},
-		Store:  Store{URL: cmp.Or(os.Getenv("UDFTILES_STORE_URL"), DefaultStoreURL)},
+		Store: Store{URL: cmp.Or(os.Getenv("UDFTILES_STORE_URL"), DefaultStoreURL),
+			DraftsTTL: Duration(time.Hour), ChangesTTL: Duration(24 * time.Hour)},
 	}
 }
 

@@ -197,6 +197,12 @@ func (c *Config) validateAuth() error {
 	if u := c.Store.URL; u != StoreOff && !strings.HasPrefix(u, "sqlite://") && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
 		return fmt.Errorf("config: store.url: want sqlite:///path/to/file.db, postgres://user@host/db or %s, got %q", StoreOff, redactURL(u))
 	}
+	if c.Store.DraftsTTL <= 0 {
+		return fmt.Errorf("config: store.drafts_ttl: want a positive duration (e.g. 1h): how long an unused Workbench draft is kept, got %v", c.Store.DraftsTTL.Std())
+	}
+	if c.Store.ChangesTTL <= 0 {
+		return fmt.Errorf("config: store.changes_ttl: want a positive duration (e.g. 24h): how long the change log keeps an entry, got %v", c.Store.ChangesTTL.Std())
+	}
 	if m := c.Auth.Metrics; m != "" && !contains(MetricsAccess, m) {
 		return fmt.Errorf("config: auth.metrics: want one of %s, got %q", strings.Join(MetricsAccess, ", "), m)
 	}

@@ -32,45 +32,80 @@ func (c udfChange) String() string {
 	return string(b)
 }
 
+// Author is who writes a version: its name (the version's author, and the
+// owner of a UDF it creates) and whether it may change UDFs of other owners
+// (an admin).
+type Author struct {
+	Name  string
+	Admin bool
+}
+
+// NotOwnerError is the error of a save or restore by an author who neither
+// owns the UDF nor is an admin; it wraps ErrNotOwner.
+type NotOwnerError struct {
+	Name, Owner string
+}
+
+func (e *NotOwnerError) Error() string {
+	return fmt.Sprintf("UDF %s belongs to %s", e.Name, e.Owner)
+}
+
+func (e *NotOwnerError) Unwrap() error { return ErrNotOwner }
+
 // SaveUDF saves code and meta as the next version of UDF name: version 1
-// when name is new (its Owner is then author, and stays so), n+1 otherwise.
-// The save and its ChangeUDF change commit together; concurrent saves of one
-// name get distinct versions.
-func (s *Store) SaveUDF(ctx context.Context, name, author, code string, meta Meta) (UDF, error) {
+// when name is new (its Owner is then by.Name, and stays so), n+1 otherwise.
+// A UDF of another owner is changed only by an admin: otherwise nothing is
+// written and the error is a *NotOwnerError. The owner is checked in the
+// transaction that writes, so that of two authors saving a new name at once
+// one creates it and the other is refused. The save and its ChangeUDF change
+// commit together; concurrent saves of one name get distinct versions.
+func (s *Store) SaveUDF(ctx context.Context, name string, by Author, code string, meta Meta) (UDF, error) {
 	if name == "" {
 		return UDF{}, errEmptyName
 	}
 	var u UDF
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
-		u, err = s.saveTx(ctx, tx, name, author, code, meta, 0)
+		u, err = s.saveTx(ctx, tx, name, by, code, meta, 0)
 		return err
 	})
 	return u, err
 }
 
-// saveTx writes the next version of name in tx, and its change.
-func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, name, author, code string, meta Meta, restoredFrom int) (UDF, error) {
+// saveTx writes the next version of name in tx, and its change, if by may.
+func (s *Store) saveTx(ctx context.Context, tx *sql.Tx, name string, by Author, code string, meta Meta, restoredFrom int) (UDF, error) {
 	metaJSON, err := json.Marshal(meta)
 	if err != nil {
 		return UDF{}, fmt.Errorf("store: encoding the meta of %s: %w", name, err)
 	}
 	at := now()
-	u := UDF{Name: name, Code: code, CodeHash: hashHex(code), Author: author, UpdatedAt: at}
+	u := UDF{Name: name, Code: code, CodeHash: hashHex(code), Author: by.Name, UpdatedAt: at}
 	// One statement makes the UDF or bumps its version, under the row's
 	// lock: a concurrent save waits for this transaction and then bumps the
-	// version this one wrote.
+	// version this one wrote. Unless by is an admin, an existing row is
+	// bumped only when by owns it; otherwise nothing is returned.
+	owned := ""
+	if !by.Admin {
+		owned = ` WHERE udfs.owner = excluded.owner`
+	}
 	err = tx.QueryRowContext(ctx, `
 		INSERT INTO udfs (name, owner, version, created_at, updated_at) VALUES ($1, $2, 1, $3, $3)
-		ON CONFLICT (name) DO UPDATE SET version = udfs.version + 1, updated_at = excluded.updated_at
-		RETURNING owner, version`, name, author, s.ts(at)).Scan(&u.Owner, &u.Version)
+		ON CONFLICT (name) DO UPDATE SET version = udfs.version + 1, updated_at = excluded.updated_at`+owned+`
+		RETURNING owner, version`, name, by.Name, s.ts(at)).Scan(&u.Owner, &u.Version)
+	if errors.Is(err, sql.ErrNoRows) && !by.Admin {
+		var owner string
+		if err := tx.QueryRowContext(ctx, `SELECT owner FROM udfs WHERE name = $1`, name).Scan(&owner); err != nil {
+			return UDF{}, fmt.Errorf("store: saving %s: reading its owner: %w", name, err)
+		}
+		return UDF{}, &NotOwnerError{Name: name, Owner: owner}
+	}
 	if err != nil {
 		return UDF{}, fmt.Errorf("store: saving %s: %w", name, err)
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO udf_versions (name, version, code, code_hash, meta, author, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		name, u.Version, code, u.CodeHash, string(metaJSON), author, s.ts(at)); err != nil {
+		name, u.Version, code, u.CodeHash, string(metaJSON), by.Name, s.ts(at)); err != nil {
 		return UDF{}, fmt.Errorf("store: saving version %d of %s: %w", u.Version, name, err)
 	}
 	// Read back what is stored (the meta through JSON), as UDF would.
@@ -233,8 +268,9 @@ func (s *Store) UDFVersion(ctx context.Context, name string, n int) (UDF, error)
 }
 
 // Restore saves version n's code and meta as the new current version of
-// name, by author; ErrNotFound if version n does not exist.
-func (s *Store) Restore(ctx context.Context, name string, n int, author string) (UDF, error) {
+// name, by by; ErrNotFound if version n does not exist, a *NotOwnerError if
+// by may not change name (as SaveUDF).
+func (s *Store) Restore(ctx context.Context, name string, n int, by Author) (UDF, error) {
 	if name == "" {
 		return UDF{}, errEmptyName
 	}
@@ -244,7 +280,7 @@ func (s *Store) Restore(ctx context.Context, name string, n int, author string) 
 		if err != nil {
 			return err
 		}
-		u, err = s.saveTx(ctx, tx, name, author, old.Code, old.Meta, n)
+		u, err = s.saveTx(ctx, tx, name, by, old.Code, old.Meta, n)
 		return err
 	})
 	return u, err

@@ -46,6 +46,8 @@ func TestStore(t *testing.T) {
 		{"FollowReplicas", testFollowReplicas},
 		{"FollowConcurrentWriters", testFollowConcurrentWriters},
 		{"ConcurrentSaves", testConcurrentSaves},
+		{"ConcurrentOwners", testConcurrentOwners},
+		{"TokenUpdate", testTokenUpdate},
 		{"Schema", testSchema},
 		{"ConcurrentOpen", testConcurrentOpen},
 	}
@@ -115,7 +117,7 @@ func testCatalog(t *testing.T, b backend) {
 
 	meta1 := Meta{Description: "first", CacheMaxAge: "1h", Bounds: []float64{-10, -5.5, 10, 5.5}, MinZoom: ptr(2), MaxZoom: ptr(14),
 		Parameters: map[string]any{"band": "red", "scale": 2.5, "list": []any{1.0, "x"}}, Public: true}
-	u1 := must[UDF](t)(s.SaveUDF(ctx, "ndvi", "alice", "def udf(): return 1", meta1))
+	u1 := must[UDF](t)(s.SaveUDF(ctx, "ndvi", Author{Name: "alice"}, "def udf(): return 1", meta1))
 	if u1.Version != 1 || u1.Owner != "alice" || u1.Author != "alice" || u1.Name != "ndvi" {
 		t.Errorf("first save: %+v", u1)
 	}
@@ -133,7 +135,21 @@ func testCatalog(t *testing.T, b backend) {
 		t.Errorf("UDF after save:\n got %+v\nwant %+v", got, u1)
 	}
 
-	u2 := must[UDF](t)(s.SaveUDF(ctx, "ndvi", "bob", "def udf(): return 2", Meta{Description: "second"}))
+	// Bob may not change alice's UDF; nothing is written.
+	_, err := s.SaveUDF(ctx, "ndvi", Author{Name: "bob"}, "def udf(): return 2", Meta{})
+	var noe *NotOwnerError
+	if !errors.Is(err, ErrNotOwner) || !errors.As(err, &noe) || noe.Owner != "alice" || noe.Name != "ndvi" {
+		t.Errorf("bob saves alice's UDF: err = %v, want a NotOwnerError naming alice", err)
+	}
+	if got := must[UDF](t)(s.UDF(ctx, "ndvi")); got.Version != 1 {
+		t.Errorf("after a refused save the UDF is at version %d, want 1", got.Version)
+	}
+	_, err = s.Restore(ctx, "ndvi", 1, Author{Name: "bob"})
+	if !errors.Is(err, ErrNotOwner) {
+		t.Errorf("bob restores alice's UDF: err = %v, want ErrNotOwner", err)
+	}
+	// An admin may.
+	u2 := must[UDF](t)(s.SaveUDF(ctx, "ndvi", Author{Name: "bob", Admin: true}, "def udf(): return 2", Meta{Description: "second"}))
 	if u2.Version != 2 || u2.Owner != "alice" || u2.Author != "bob" || u2.Meta.Description != "second" || u2.Meta.Public {
 		t.Errorf("second save: %+v", u2)
 	}
@@ -141,9 +157,9 @@ func testCatalog(t *testing.T, b backend) {
 	if got.Version != 2 || got.Code != "def udf(): return 2" || got.Author != "bob" || got.Owner != "alice" {
 		t.Errorf("UDF after second save: %+v", got)
 	}
-	must[UDF](t)(s.SaveUDF(ctx, "b-udf", "carol", "b", Meta{}))
-	must[UDF](t)(s.SaveUDF(ctx, "a-udf", "carol", "a", Meta{}))
-	must[UDF](t)(s.SaveUDF(ctx, "Z", "carol", "z", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "b-udf", Author{Name: "carol"}, "b", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "a-udf", Author{Name: "carol"}, "a", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "Z", Author{Name: "carol"}, "z", Meta{}))
 	var names []string
 	for _, u := range must[[]UDF](t)(s.UDFs(ctx)) {
 		names = append(names, fmt.Sprintf("%s@%d", u.Name, u.Version))
@@ -161,19 +177,19 @@ func testCatalog(t *testing.T, b backend) {
 	if !reflect.DeepEqual(v1, u1) {
 		t.Errorf("UDFVersion 1:\n got %+v\nwant %+v", v1, u1)
 	}
-	_, err := s.UDFVersion(ctx, "ndvi", 3)
+	_, err = s.UDFVersion(ctx, "ndvi", 3)
 	wantNotFound(t, "UDFVersion 3", err)
 	_, err = s.UDFVersion(ctx, "nope", 1)
 	wantNotFound(t, "UDFVersion of a missing UDF", err)
 
-	r := must[UDF](t)(s.Restore(ctx, "ndvi", 1, "dave"))
+	r := must[UDF](t)(s.Restore(ctx, "ndvi", 1, Author{Name: "dave", Admin: true}))
 	if r.Version != 3 || r.Code != u1.Code || r.CodeHash != u1.CodeHash || !reflect.DeepEqual(r.Meta, meta1) || r.Author != "dave" || r.Owner != "alice" {
 		t.Errorf("Restore: %+v", r)
 	}
 	if got := must[UDF](t)(s.UDF(ctx, "ndvi")); !reflect.DeepEqual(got, r) {
 		t.Errorf("UDF after Restore:\n got %+v\nwant %+v", got, r)
 	}
-	_, err = s.Restore(ctx, "ndvi", 9, "dave")
+	_, err = s.Restore(ctx, "ndvi", 9, Author{Name: "dave"})
 	wantNotFound(t, "Restore of a missing version", err)
 	if n := len(must[[]Version](t)(s.Versions(ctx, "ndvi"))); n != 3 {
 		t.Errorf("%d versions after a failed Restore, want 3", n)
@@ -203,13 +219,13 @@ func testCatalog(t *testing.T, b backend) {
 		t.Error("UDFs after delete: want 3")
 	}
 
-	again := must[UDF](t)(s.SaveUDF(ctx, "ndvi", "erin", "new", Meta{}))
+	again := must[UDF](t)(s.SaveUDF(ctx, "ndvi", Author{Name: "erin"}, "new", Meta{}))
 	if again.Version != 1 || again.Owner != "erin" {
 		t.Errorf("save after delete: %+v, want version 1 owned by erin", again)
 	}
 
 	// Empty names are refused.
-	if _, err := s.SaveUDF(ctx, "", "a", "c", Meta{}); err == nil {
+	if _, err := s.SaveUDF(ctx, "", Author{Name: "a"}, "c", Meta{}); err == nil {
 		t.Error("SaveUDF with an empty name: no error")
 	}
 	if _, err := s.UDF(ctx, ""); err == nil || errors.Is(err, ErrNotFound) {
@@ -241,8 +257,8 @@ func testTokens(t *testing.T, b backend) {
 	_, _, err := s.CreateToken(ctx, "missing", "alice", TokenOptions{Enabled: true})
 	wantNotFound(t, "CreateToken of a missing UDF", err)
 
-	must[UDF](t)(s.SaveUDF(ctx, "ndvi", "alice", "code", Meta{}))
-	must[UDF](t)(s.SaveUDF(ctx, "other", "alice", "code", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "ndvi", Author{Name: "alice"}, "code", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "other", Author{Name: "alice"}, "code", Meta{}))
 	exp := time.Now().Add(time.Hour)
 	p1, t1 := must2(t)(s.CreateToken(ctx, "ndvi", "alice", TokenOptions{Enabled: true, Cache: true, Public: true, ExpiresAt: &exp}))
 	p2, t2 := must2(t)(s.CreateToken(ctx, "ndvi", "bob", TokenOptions{Enabled: true}))
@@ -374,21 +390,21 @@ func testChanges(t *testing.T, b backend) {
 	if cs := must[[]Change](t)(s.Changes(ctx, 0, 10)); len(cs) != 0 {
 		t.Errorf("Changes of an empty log: %+v", cs)
 	}
-	must[UDF](t)(s.SaveUDF(ctx, "a", "alice", "1", Meta{}))
-	must[UDF](t)(s.SaveUDF(ctx, "a", "alice", "2", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "a", Author{Name: "alice"}, "1", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "a", Author{Name: "alice"}, "2", Meta{}))
 	_, tok := must2(t)(s.CreateToken(ctx, "a", "alice", TokenOptions{Enabled: true}))
 	if err := s.RevokeToken(ctx, "a", tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	seq := must[int64](t)(s.Record(ctx, ChangePurge, "a", `{"z":3}`))
-	must[UDF](t)(s.Restore(ctx, "a", 1, "bob"))
+	must[UDF](t)(s.Restore(ctx, "a", 1, Author{Name: "bob"}))
 	if err := s.DeleteUDF(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	// Failed writes record nothing.
 	s.DeleteUDF(ctx, "a")
 	s.CreateToken(ctx, "a", "alice", TokenOptions{})
-	s.Restore(ctx, "a", 1, "bob")
+	s.Restore(ctx, "a", 1, Author{Name: "bob"})
 
 	all := must[[]Change](t)(s.Changes(ctx, 0, 0))
 	want := []string{"udf:a", "udf:a", "token:a", "token:a", "purge:a", "udf:a", "udf:a"}
@@ -522,13 +538,13 @@ func testFollowReplicas(t *testing.T, b backend) {
 	ctx := ctxT(t)
 	url := b.newURL(t)
 	a, r := open(t, url), open(t, url)
-	must[UDF](t)(a.SaveUDF(ctx, "before", "alice", "x", Meta{}))
+	must[UDF](t)(a.SaveUDF(ctx, "before", Author{Name: "alice"}, "x", Meta{}))
 	start := must[int64](t)(r.LastChange(ctx))
 
 	fr := follow(t, r, start, 0)   // the replica, default polling
 	fa := follow(t, a, start-1, 0) // the writer, from one change earlier
 
-	u := must[UDF](t)(a.SaveUDF(ctx, "ndvi", "alice", "code", Meta{}))
+	u := must[UDF](t)(a.SaveUDF(ctx, "ndvi", Author{Name: "alice"}, "code", Meta{}))
 	last := must[int64](t)(a.LastChange(ctx))
 	took := fr.waitSeq(t, last, time.Second)
 	t.Logf("a save through one store reached the other's Follow in %s", took)
@@ -543,7 +559,7 @@ func testFollowReplicas(t *testing.T, b backend) {
 		if i%2 == 1 {
 			w = r
 		}
-		must[UDF](t)(w.SaveUDF(ctx, fmt.Sprintf("u%d", i), "alice", "x", Meta{}))
+		must[UDF](t)(w.SaveUDF(ctx, fmt.Sprintf("u%d", i), Author{Name: "alice"}, "x", Meta{}))
 		must[int64](t)(w.Record(ctx, ChangePurge, "ndvi", ""))
 	}
 	last = must[int64](t)(a.LastChange(ctx))
@@ -572,7 +588,7 @@ func testFollowConcurrentWriters(t *testing.T, b backend) {
 	ctx := ctxT(t)
 	url := b.newURL(t)
 	stores := []*Store{open(t, url), open(t, url)}
-	must[UDF](t)(stores[0].SaveUDF(ctx, "u", "alice", "x", Meta{}))
+	must[UDF](t)(stores[0].SaveUDF(ctx, "u", Author{Name: "alice"}, "x", Meta{}))
 	f1 := follow(t, stores[0], 0, time.Millisecond)
 	f2 := follow(t, stores[1], 0, 5*time.Millisecond)
 
@@ -588,7 +604,7 @@ func testFollowConcurrentWriters(t *testing.T, b backend) {
 				var err error
 				switch i % 3 {
 				case 0:
-					_, err = s.SaveUDF(ctx, "u", fmt.Sprint(w), fmt.Sprint(i), Meta{})
+					_, err = s.SaveUDF(ctx, "u", Author{Name: fmt.Sprint(w), Admin: true}, fmt.Sprint(i), Meta{})
 				case 1:
 					_, _, err = s.CreateToken(ctx, "u", fmt.Sprint(w), TokenOptions{Enabled: true})
 				default:
@@ -630,7 +646,7 @@ func testConcurrentSaves(t *testing.T, b backend) {
 		go func() {
 			defer wg.Done()
 			for i := range each {
-				u, err := stores[g].SaveUDF(ctx, "same", fmt.Sprint("writer", g), fmt.Sprint(g, i), Meta{})
+				u, err := stores[g].SaveUDF(ctx, "same", Author{Name: fmt.Sprint("writer", g), Admin: true}, fmt.Sprint(g, i), Meta{})
 				if err != nil {
 					errs[g] = err
 					return
@@ -669,6 +685,127 @@ func testConcurrentSaves(t *testing.T, b backend) {
 	}
 }
 
+// testConcurrentOwners: two authors save the same new names at once, from
+// two handles of the database. For each name one of them creates it and
+// owns every version; the other is refused with a NotOwnerError naming the
+// first, and none of its code is saved.
+func testConcurrentOwners(t *testing.T, b backend) {
+	ctx := ctxT(t)
+	url := b.newURL(t)
+	stores := []*Store{open(t, url), open(t, url)}
+	const names, each = 12, 3
+	authors := []string{"alice", "bob"}
+	type result struct {
+		saved   int
+		refused []*NotOwnerError
+		err     error
+	}
+	for n := range names {
+		name := fmt.Sprint("race", n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		res := make([]result, 2)
+		for g := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for i := range each {
+					_, err := stores[g].SaveUDF(ctx, name, Author{Name: authors[g]}, fmt.Sprint(authors[g], i), Meta{})
+					var noe *NotOwnerError
+					switch {
+					case err == nil:
+						res[g].saved++
+					case errors.As(err, &noe) && errors.Is(err, ErrNotOwner):
+						res[g].refused = append(res[g].refused, noe)
+					default:
+						res[g].err = err
+						return
+					}
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for g := range 2 {
+			if res[g].err != nil {
+				t.Fatalf("%s by %s: %v", name, authors[g], res[g].err)
+			}
+		}
+		u := must[UDF](t)(stores[0].UDF(ctx, name))
+		owner := slices.Index(authors, u.Owner)
+		if owner < 0 {
+			t.Fatalf("%s is owned by %q", name, u.Owner)
+		}
+		other := 1 - owner
+		if res[owner].saved != each || len(res[owner].refused) != 0 {
+			t.Errorf("%s: its owner %s saved %d times and was refused %d times, want %d and 0", name, u.Owner, res[owner].saved, len(res[owner].refused), each)
+		}
+		if res[other].saved != 0 || len(res[other].refused) != each {
+			t.Errorf("%s (owned by %s): %s saved %d times, want every save refused", name, u.Owner, authors[other], res[other].saved)
+		}
+		for _, e := range res[other].refused {
+			if e.Owner != u.Owner || e.Name != name {
+				t.Errorf("%s: refusal %q, want one naming %s", name, e, u.Owner)
+			}
+		}
+		vs := must[[]Version](t)(stores[1].Versions(ctx, name))
+		if len(vs) != each {
+			t.Errorf("%s has %d versions, want %d (its owner's)", name, len(vs), each)
+		}
+		for _, v := range vs {
+			got := must[UDF](t)(stores[1].UDFVersion(ctx, name, v.Version))
+			if v.Author != u.Owner || !strings.HasPrefix(got.Code, u.Owner) {
+				t.Errorf("%s version %d: code %q by %s, in a UDF owned by %s", name, v.Version, got.Code, v.Author, u.Owner)
+			}
+		}
+	}
+}
+
+// testTokenUpdate: a token disabled and enabled again, its cache and expiry
+// changed, each with a ChangeToken change; revoked tokens stay as they are.
+func testTokenUpdate(t *testing.T, b backend) {
+	ctx := ctxT(t)
+	s := open(t, b.newURL(t))
+	must[UDF](t)(s.SaveUDF(ctx, "u", Author{Name: "alice"}, "code", Meta{}))
+	plain, tok := must2(t)(s.CreateToken(ctx, "u", "alice", TokenOptions{Enabled: true, Cache: true, Public: true}))
+	last := must[int64](t)(s.LastChange(ctx))
+	off, on := false, true
+	got := must[Token](t)(s.UpdateToken(ctx, "u", tok.ID, TokenUpdate{Enabled: &off}))
+	if got.Enabled || !got.Cache || got.ExpiresAt != nil {
+		t.Errorf("disabled: %+v", got)
+	}
+	if read := must[Token](t)(s.TokenByPlain(ctx, plain)); read.Usable(time.Now()) || read.Enabled {
+		t.Errorf("a disabled token reads as %+v", read)
+	}
+	cs := must[[]Change](t)(s.Changes(ctx, last, 0))
+	if len(cs) != 1 || cs[0].Kind != ChangeToken || cs[0].Name != "u" || !strings.Contains(cs[0].Data, tok.ID) {
+		t.Errorf("changes after an update: %+v", cs)
+	}
+	exp := time.Now().Add(time.Hour)
+	pexp := &exp
+	got = must[Token](t)(s.UpdateToken(ctx, "u", tok.ID, TokenUpdate{Enabled: &on, Cache: &off, Expiry: &pexp}))
+	read := must[Token](t)(s.TokenByPlain(ctx, plain))
+	if !read.Enabled || read.Cache || read.ExpiresAt == nil || !read.ExpiresAt.Equal(exp.UTC().Truncate(time.Microsecond)) || !read.Usable(time.Now()) {
+		t.Errorf("enabled, uncached, expiring: %+v (answered %+v)", read, got)
+	}
+	var never *time.Time
+	must[Token](t)(s.UpdateToken(ctx, "u", tok.ID, TokenUpdate{Expiry: &never}))
+	if read := must[Token](t)(s.TokenByPlain(ctx, plain)); read.ExpiresAt != nil || !read.Enabled || read.Cache {
+		t.Errorf("expiry cleared: %+v", read)
+	}
+	_, err := s.UpdateToken(ctx, "u", "nope", TokenUpdate{Enabled: &on})
+	wantNotFound(t, "UpdateToken of a missing token", err)
+	_, err = s.UpdateToken(ctx, "other", tok.ID, TokenUpdate{Enabled: &on})
+	wantNotFound(t, "UpdateToken under another UDF", err)
+	if err := s.RevokeToken(ctx, "u", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateToken(ctx, "u", tok.ID, TokenUpdate{Enabled: &on}); !errors.Is(err, ErrRevoked) {
+		t.Errorf("UpdateToken of a revoked token: err = %v, want ErrRevoked", err)
+	}
+}
+
 func gooseRows(t *testing.T, s *Store) int {
 	t.Helper()
 	var n int
@@ -693,7 +830,7 @@ func testSchema(t *testing.T, b backend) {
 		t.Errorf("SchemaVersion = %d, want %d", v, newestSchema)
 	}
 	rows := gooseRows(t, s)
-	must[UDF](t)(s.SaveUDF(ctx, "keep", "alice", "code", Meta{Description: "kept"}))
+	must[UDF](t)(s.SaveUDF(ctx, "keep", Author{Name: "alice"}, "code", Meta{Description: "kept"}))
 	plain, _ := must2(t)(s.CreateToken(ctx, "keep", "alice", TokenOptions{Enabled: true}))
 	d := must[Draft](t)(s.SaveDraft(ctx, "alice", "draft"))
 	last := must[int64](t)(s.LastChange(ctx))
@@ -800,7 +937,7 @@ func testConcurrentOpen(t *testing.T, b backend) {
 		t.Errorf("migration 1 recorded %d times", applied)
 	}
 	for i, s := range stores {
-		if _, err := s.SaveUDF(ctx, fmt.Sprint("u", i), "a", "c", Meta{}); err != nil {
+		if _, err := s.SaveUDF(ctx, fmt.Sprint("u", i), Author{Name: "a"}, "c", Meta{}); err != nil {
 			t.Errorf("store %d: %v", i, err)
 		}
 	}
@@ -827,22 +964,22 @@ func TestOpenURLs(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	s := open(t, "sqlite://data/sub/rel.db")
-	must[UDF](t)(s.SaveUDF(ctx, "x", "a", "c", Meta{}))
+	must[UDF](t)(s.SaveUDF(ctx, "x", Author{Name: "a"}, "c", Meta{}))
 	if _, err := os.Stat(filepath.Join(dir, "data", "sub", "rel.db")); err != nil {
 		t.Errorf("relative SQLite path: %v", err)
 	}
 	// An absolute one, in a directory that does not exist yet.
 	abs := filepath.Join(t.TempDir(), "a", "b", "abs.db")
 	s2 := open(t, "sqlite://"+abs)
-	must[UDF](t)(s2.SaveUDF(ctx, "x", "a", "c", Meta{}))
+	must[UDF](t)(s2.SaveUDF(ctx, "x", Author{Name: "a"}, "c", Meta{}))
 	if _, err := os.Stat(abs); err != nil {
 		t.Errorf("absolute SQLite path: %v", err)
 	}
 
 	// In memory: a database of its own, fully working.
 	m := open(t, "sqlite://:memory:")
-	must[UDF](t)(m.SaveUDF(ctx, "x", "a", "c", Meta{}))
-	must[UDF](t)(m.SaveUDF(ctx, "x", "a", "d", Meta{}))
+	must[UDF](t)(m.SaveUDF(ctx, "x", Author{Name: "a"}, "c", Meta{}))
+	must[UDF](t)(m.SaveUDF(ctx, "x", Author{Name: "a"}, "d", Meta{}))
 	if u := must[UDF](t)(m.UDF(ctx, "x")); u.Version != 2 {
 		t.Errorf("in memory: %+v", u)
 	}
@@ -875,7 +1012,7 @@ func testFollowSurvivesOutage(t *testing.T, pg *pgtest.Server) {
 	ctx := ctxT(t)
 	url := pg.NewDatabase(t)
 	a, r := open(t, url), open(t, url)
-	must[UDF](t)(a.SaveUDF(ctx, "u", "alice", "1", Meta{}))
+	must[UDF](t)(a.SaveUDF(ctx, "u", Author{Name: "alice"}, "1", Meta{}))
 	f := follow(t, r, 0, 50*time.Millisecond)
 	f.waitSeq(t, 1, 5*time.Second)
 

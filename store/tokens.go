@@ -18,6 +18,7 @@ const TokenPrefix = "fsh_"
 type tokenChange struct {
 	ID      string `json:"id"`
 	Revoked bool   `json:"revoked,omitempty"`
+	Updated bool   `json:"updated,omitempty"`
 }
 
 func (c tokenChange) String() string {
@@ -145,4 +146,57 @@ func (s *Store) RevokeToken(ctx context.Context, udf, id string) error {
 		_, err = s.recordTx(ctx, tx, ChangeToken, udf, tokenChange{ID: id, Revoked: true}.String(), at)
 		return err
 	})
+}
+
+// TokenUpdate changes the options of a token; nil fields are left as they
+// are.
+type TokenUpdate struct {
+	Enabled *bool
+	Cache   *bool
+	// Expiry, when set, replaces the expiry: *Expiry nil means never.
+	Expiry **time.Time
+}
+
+// UpdateToken changes the options of token id of UDF udf and records a
+// ChangeToken change (every replica then reads the token again), and returns
+// the token as stored. ErrNotFound if udf has no such token, ErrRevoked if it
+// is revoked.
+func (s *Store) UpdateToken(ctx context.Context, udf, id string, up TokenUpdate) (Token, error) {
+	if udf == "" {
+		return Token{}, errEmptyName
+	}
+	var t Token
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanToken(tx.QueryRowContext(ctx, `SELECT `+tokenColumns+` FROM tokens WHERE udf = $1 AND id = $2`, udf, id))
+		if err != nil {
+			return notFound(err, fmt.Sprintf("token %s of UDF %s", id, udf))
+		}
+		if t.RevokedAt != nil {
+			return fmt.Errorf("token %s of UDF %s: %w", id, udf, ErrRevoked)
+		}
+		if up.Enabled != nil {
+			t.Enabled = *up.Enabled
+		}
+		if up.Cache != nil {
+			t.Cache = *up.Cache
+		}
+		if up.Expiry != nil {
+			t.ExpiresAt = nil
+			if e := *up.Expiry; e != nil {
+				x := e.UTC().Truncate(time.Microsecond)
+				t.ExpiresAt = &x
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET enabled = $3, cache = $4, expires_at = $5 WHERE udf = $1 AND id = $2`,
+			udf, id, t.Enabled, t.Cache, s.nts(t.ExpiresAt)); err != nil {
+			return fmt.Errorf("store: changing token %s of %s: %w", id, udf, err)
+		}
+		_, err = s.recordTx(ctx, tx, ChangeToken, udf, tokenChange{ID: id, Updated: true}.String(), now())
+		return err
+	})
+	if err != nil {
+		return Token{}, err
+	}
+	return t, nil
 }

@@ -13,6 +13,10 @@ import (
 // Errors callers map to statuses.
 var (
 	ErrNotFound = errors.New("not found")
+	// ErrNotOwner: the UDF belongs to someone else (see NotOwnerError).
+	ErrNotOwner = errors.New("only its owner or an admin may change it")
+	// ErrRevoked: a revoked token cannot be changed.
+	ErrRevoked = errors.New("the token is revoked")
 	// ErrNewerSchema: the database was migrated by a newer server.
 	ErrNewerSchema = errors.New("the database schema is newer than this server knows")
 )

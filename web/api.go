@@ -179,6 +179,7 @@ func New(d Deps) http.Handler {
 	r.HandleFunc("/v1/udfs/{name}/tokens", s.createToken).Methods(http.MethodPost)
 	r.HandleFunc("/v1/udfs/{name}/tokens", s.listTokens).Methods(get...)
 	r.HandleFunc("/v1/udfs/{name}/tokens/{id}", s.revokeToken).Methods(http.MethodDelete)
+	r.HandleFunc("/v1/udfs/{name}/tokens/{id}", s.updateToken).Methods(http.MethodPatch)
 	r.HandleFunc("/v1/drafts", s.newDraft).Methods(http.MethodPost)
 	r.HandleFunc("/v1/drafts/{id}/tiles/{z}/{x}/{y}", s.draftTile).Methods(get...)
 	r.HandleFunc("/v1/drafts/{id}/run", s.draftRun).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
@@ -222,6 +223,7 @@ func New(d Deps) http.Handler {
 	}
 	r.Use(s.instrument, s.owsErrors, s.guard)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tiles/{z}/{x}/{y}", s.shared).Methods(get...)
+	r.HandleFunc("/server/v1/realtime-shared/{token}/run/tilejson.json", s.sharedTileJSON).Methods(get...)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/server/v1/realtime-shared/{token}/run/file.{ext}", s.shared).Methods(http.MethodGet, http.MethodHead, http.MethodPost)
 	r.HandleFunc("/v1/colormaps", s.listColormaps).Methods(get...)

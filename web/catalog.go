@@ -112,7 +112,7 @@ func (s *api) saveUDF(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, layer.Errorf(layer.BadRequest, "code: the Python source of a @fused.udf function is required"))
 		return
 	}
-	u, err := s.Catalog.Save(r.Context(), name, who.Name, in.Code, in.Meta)
+	u, err := s.Catalog.Save(r.Context(), name, store.Author{Name: who.Name, Admin: who.Admin}, in.Code, in.Meta)
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -212,7 +212,7 @@ func (s *api) restoreUDF(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, layer.Errorf(layer.BadRequest, "version: want a version number, got %q", truncate(v["n"], 32)))
 		return
 	}
-	u, err := s.Catalog.Restore(r.Context(), v["name"], n, who.Name)
+	u, err := s.Catalog.Restore(r.Context(), v["name"], n, store.Author{Name: who.Name, Admin: who.Admin})
 	if err != nil {
 		writeError(w, r, err)
 		return
@@ -226,7 +226,7 @@ func (s *api) restoreUDF(w http.ResponseWriter, r *http.Request) {
 type tokenRequest struct {
 	Enabled    *bool      `json:"enabled"`     // default true
 	Cache      *bool      `json:"cache"`       // default true
-	PublicRead *bool      `json:"public_read"` // default true; false is not offered yet
+	PublicRead *bool      `json:"public_read"` // default true; false is refused (see publicReadOnly)
 	ExpiresIn  string     `json:"expires_in"`  // "24h", "7d"
 	ExpiresAt  *time.Time `json:"expires_at"`  // RFC 3339
 }
@@ -269,28 +269,18 @@ func (s *api) createToken(w http.ResponseWriter, r *http.Request) {
 		o.Cache = *in.Cache
 	}
 	if in.PublicRead != nil && !*in.PublicRead {
-		writeError(w, r, layer.Errorf(layer.BadRequest, "public_read: false is not offered: a share token is what lets a caller without a bearer token in; use a bearer token instead"))
+		writeError(w, r, layer.Errorf(layer.BadRequest, publicReadOnly))
 		return
 	}
-	switch {
-	case in.ExpiresIn != "" && in.ExpiresAt != nil:
+	if in.ExpiresIn != "" && in.ExpiresAt != nil {
 		writeError(w, r, layer.Errorf(layer.BadRequest, "give expires_in or expires_at, not both"))
 		return
-	case in.ExpiresIn != "":
-		d, err := config.ParseDuration(in.ExpiresIn)
-		if err != nil || d <= 0 {
-			writeError(w, r, layer.Errorf(layer.BadRequest, "expires_in: want a duration such as 24h or 7d, got %q", truncate(in.ExpiresIn, 32)))
+	}
+	if in.ExpiresIn != "" || in.ExpiresAt != nil {
+		if o.ExpiresAt, err = expiry(in.ExpiresIn, in.ExpiresAt); err != nil {
+			writeError(w, r, err)
 			return
 		}
-		t := time.Now().Add(d).UTC()
-		o.ExpiresAt = &t
-	case in.ExpiresAt != nil:
-		if !in.ExpiresAt.After(time.Now()) {
-			writeError(w, r, layer.Errorf(layer.BadRequest, "expires_at: %s is past", in.ExpiresAt.Format(time.RFC3339)))
-			return
-		}
-		t := in.ExpiresAt.UTC()
-		o.ExpiresAt = &t
 	}
 	plain, t, err := s.Catalog.Store().CreateToken(r.Context(), name, who.Name, o)
 	if err != nil {
@@ -300,7 +290,114 @@ func (s *api) createToken(w http.ResponseWriter, r *http.Request) {
 	base := s.baseURL(r) + "/server/v1/realtime-shared/" + plain
 	s.Logger.Info("share token made", "udf", name, "token_id", t.ID, "by", who.Name)
 	writeJSONStatus(w, http.StatusCreated, tokenAnswer{Token: t, Plain: plain, URLs: map[string]string{
-		"tiles": base + "/run/tiles/{z}/{x}/{y}", "file": base + "/run/file"}})
+		"tiles": base + "/run/tiles/{z}/{x}/{y}", "tilejson": base + "/run/tilejson.json", "file": base + "/run/file"}})
+}
+
+// publicReadOnly is why "public_read": false is refused: the share token is
+// the credential of its URLs. A token that also required a bearer token
+// would grant nothing that bearer token does not (any bearer token reads
+// private UDFs), so share tokens are public read only.
+const publicReadOnly = "public_read: false is not offered: a share token is itself the credential of its URLs " +
+	"(anyone holding it may call the UDF); a share token that also required a bearer token would grant nothing " +
+	"that bearer token does not already (any bearer token reads private UDFs): save the UDF with \"public\": false " +
+	"and use bearer tokens instead"
+
+// expiry is the expiry of expires_in (a duration from now; "never": none)
+// or expires_at (an RFC 3339 time, in the future).
+func expiry(in string, at *time.Time) (*time.Time, error) {
+	switch {
+	case in == "never":
+		return nil, nil
+	case in != "":
+		d, err := config.ParseDuration(in)
+		if err != nil || d <= 0 {
+			return nil, layer.Errorf(layer.BadRequest, "expires_in: want a duration such as 24h or 7d, got %q", truncate(in, 32))
+		}
+		t := time.Now().Add(d).UTC()
+		return &t, nil
+	case at != nil:
+		if !at.After(time.Now()) {
+			return nil, layer.Errorf(layer.BadRequest, "expires_at: %s is past", at.Format(time.RFC3339))
+		}
+		t := at.UTC()
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// tokenPatch is the body of PATCH /v1/udfs/{name}/tokens/{id}; absent
+// fields are left as they are.
+type tokenPatch struct {
+	Enabled   *bool           `json:"enabled"`
+	Cache     *bool           `json:"cache"`
+	ExpiresIn string          `json:"expires_in"` // "24h", "7d" from now; "never": no expiry
+	ExpiresAt json.RawMessage `json:"expires_at"` // RFC 3339; null: no expiry
+}
+
+// updateToken serves PATCH /v1/udfs/{name}/tokens/{id}: a share token
+// enabled or disabled, its cache turned on or off, its expiry changed; on
+// every replica within a second, as a revocation. Revoked tokens stay
+// revoked (409).
+func (s *api) updateToken(w http.ResponseWriter, r *http.Request) {
+	who, ok := s.ownerCall(w, r)
+	if !ok {
+		return
+	}
+	v := mux.Vars(r)
+	body, err := s.readBody(r)
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	var in tokenPatch
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		writeError(w, r, layer.Errorf(layer.BadRequest, `the body must be JSON: {"enabled": false, "cache": true, "expires_in": "24h"}, any of them ("expires_in": "never" or "expires_at": null removes the expiry): %v`, err))
+		return
+	}
+	up := store.TokenUpdate{Enabled: in.Enabled, Cache: in.Cache}
+	var at *time.Time
+	atNull := false
+	if len(in.ExpiresAt) > 0 {
+		if string(in.ExpiresAt) == "null" {
+			atNull = true
+		} else {
+			var t time.Time
+			if err := json.Unmarshal(in.ExpiresAt, &t); err != nil {
+				writeError(w, r, layer.Errorf(layer.BadRequest, "expires_at: want an RFC 3339 time or null: %v", err))
+				return
+			}
+			at = &t
+		}
+	}
+	switch {
+	case in.ExpiresIn != "" && (at != nil || atNull):
+		writeError(w, r, layer.Errorf(layer.BadRequest, "give expires_in or expires_at, not both"))
+		return
+	case in.ExpiresIn != "" || at != nil || atNull:
+		e, err := expiry(in.ExpiresIn, at)
+		if err != nil {
+			writeError(w, r, err)
+			return
+		}
+		up.Expiry = &e
+	}
+	if up.Enabled == nil && up.Cache == nil && up.Expiry == nil {
+		writeError(w, r, layer.Errorf(layer.BadRequest, "nothing to change: give enabled, cache, expires_in or expires_at"))
+		return
+	}
+	t, err := s.Catalog.UpdateToken(r.Context(), v["name"], v["id"], up)
+	if err != nil {
+		if errors.Is(err, store.ErrRevoked) {
+			err = layer.Errorf(layer.Conflict, "token %s of %s is revoked: a revoked token cannot be changed; make a new one", truncate(v["id"], 32), v["name"])
+		}
+		writeError(w, r, catalogError(err, "token "+truncate(v["id"], 32)))
+		return
+	}
+	s.Logger.Info("share token changed", "udf", v["name"], "token_id", t.ID, "enabled", t.Enabled, "cache", t.Cache, "by", who.Name)
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, t)
 }
 
 // listTokens serves GET /v1/udfs/{name}/tokens (never the tokens themselves).

@@ -233,33 +233,56 @@ func isEmpty(g orb.Geometry) bool {
 // queryValue turns a JSON parameter into the string a query would carry.
 func queryValue(v any) string { return layer.QueryText(v) }
 
-// shared serves the Fused-compatible shared-token routes: a token from config
-// grants anonymous use of one UDF, in tile or file mode.
-func (s *api) shared(w http.ResponseWriter, r *http.Request) {
-	v := mux.Vars(r)
-	name, ok := s.Tokens[v["token"]]
-	noCache := false
-	if !ok && s.Catalog != nil && strings.HasPrefix(v["token"], "fsh_") {
+// sharedLayer resolves the route's shared token (from config, or made at
+// run time) to its layer, under the token's rate limit, and says whether
+// the token was made with its cache off. Otherwise it answers the error.
+func (s *api) sharedLayer(w http.ResponseWriter, r *http.Request) (l *layer.Layer, noCache bool, ok bool) {
+	token := mux.Vars(r)["token"]
+	name, ok := s.Tokens[token]
+	if !ok && s.Catalog != nil && strings.HasPrefix(token, "fsh_") {
 		// A token made at run time (POST /v1/udfs/{name}/tokens).
 		var t store.Token
-		if t, ok = s.Catalog.Token(r.Context(), v["token"]); ok {
+		if t, ok = s.Catalog.Token(r.Context(), token); ok {
 			name, noCache = t.UDF, !t.Cache
 		}
 	}
 	if !ok {
 		writeError(w, r, layer.Errorf(layer.NotFound, "unknown shared token"))
-		return
+		return nil, false, false
 	}
-	if lim := s.tokenLimits[v["token"]]; lim != nil {
+	if lim := s.tokenLimits[token]; lim != nil {
 		if ok, wait := lim.allow("", time.Now()); !ok {
 			tooMany(w, r, wait, "this shared token")
-			return
+			return nil, false, false
 		}
 	}
 	// A shared token grants its layer, private or not.
-	l, ok := s.Registry.Get(name)
+	l, ok = s.Registry.Get(name)
 	if !ok {
 		writeError(w, r, layer.Errorf(layer.NotFound, "the UDF of this token is not served"))
+		return nil, false, false
+	}
+	return l, noCache, true
+}
+
+// sharedTileJSON serves /server/v1/realtime-shared/{token}/run/tilejson.json:
+// the TileJSON of the token's UDF, whose tile URL is the token's own tile
+// route (no bearer token needed), with the request's query carried through.
+func (s *api) sharedTileJSON(w http.ResponseWriter, r *http.Request) {
+	l, _, ok := s.sharedLayer(w, r)
+	if !ok {
+		return
+	}
+	token := mux.Vars(r)["token"]
+	s.writeTileJSON(w, r, l, "/server/v1/realtime-shared/"+url.PathEscape(token)+"/run/tiles/{z}/{x}/{y}", r.URL.Query())
+}
+
+// shared serves the Fused-compatible shared-token routes: a token from config
+// grants anonymous use of one UDF, in tile or file mode.
+func (s *api) shared(w http.ResponseWriter, r *http.Request) {
+	v := mux.Vars(r)
+	l, noCache, ok := s.sharedLayer(w, r)
+	if !ok {
 		return
 	}
 	var c call
