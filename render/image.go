@@ -52,11 +52,13 @@ func paint(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 		}
 		vals := r.Bands[0][:n]
 		words := pix[:4*n]
-		for i, v := range vals {
-			if v != v { // NaN stays transparent
-				continue
+		if !colourIntegers(words, vals, r, &packed, lo, hi) {
+			for i, v := range vals {
+				if v != v { // NaN stays transparent
+					continue
+				}
+				binary.LittleEndian.PutUint32(words[4*i:], packed[colormap.Rescale(v, lo, hi)])
 			}
-			binary.LittleEndian.PutUint32(words[4*i:], packed[colormap.Rescale(v, lo, hi)])
 		}
 	} else if integer[r.DType] && identity(ranges) {
 		bytesRGB(pix, r)
@@ -97,6 +99,70 @@ func paint(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 		}
 	}
 	return img, nil
+}
+
+// maxValueLUT bounds the values a tile of integers is coloured through a
+// table of: one Rescale per value instead of one per pixel.
+const maxValueLUT = 8192
+
+// colourIntegers colours a band of integer samples (no NaN) through a table
+// of the colours of each value between the smallest and the largest of the
+// pixels with data, the very colours Rescale and packed give; values beyond
+// it (nodata, under the mask) are coloured one by one. It reports false,
+// doing nothing, for other types or spans over maxValueLUT.
+func colourIntegers(words []uint8, vals []float64, r *layer.Raster, packed *[256]uint32, lo, hi float64) bool {
+	if !integer[r.DType] || len(vals) < 2*maxValueLUT/16 {
+		return false
+	}
+	mn, mx := math.Inf(1), math.Inf(-1)
+	if m := r.Mask; m != nil {
+		m = m[:len(vals)]
+		for i, v := range vals {
+			if m[i] != 0 {
+				if v < mn {
+					mn = v
+				}
+				if v > mx {
+					mx = v
+				}
+			}
+		}
+	} else {
+		for _, v := range vals {
+			if v < mn {
+				mn = v
+			}
+			if v > mx {
+				mx = v
+			}
+		}
+	}
+	if mn > mx || mx-mn >= maxValueLUT {
+		return false
+	}
+	base := int(mn)
+	var table [maxValueLUT]uint32
+	lut := table[:int(mx)-base+1]
+	for k := range lut {
+		lut[k] = packed[colormap.Rescale(float64(base+k), lo, hi)]
+	}
+	// Values beyond the table are few (nodata, mostly one value): the last
+	// one's colour is kept.
+	other, otherC := math.NaN(), uint32(0)
+	words = words[:4*len(vals)]
+	for i, v := range vals {
+		var c uint32
+		if k := int(v) - base; uint(k) < uint(len(lut)) {
+			c = lut[k]
+		} else {
+			if v != other {
+				other, otherC = v, packed[colormap.Rescale(v, lo, hi)]
+			}
+			c = otherC
+		}
+		binary.LittleEndian.PutUint32(words[4*i:], c)
+	}
+	return true
 }
 
 // imagePools recycle the images of encodeRaster, by size.

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"bytes"
 	"math"
 	"net/url"
 	"strings"
@@ -184,6 +185,39 @@ func TestImageBytesAsTheyAre(t *testing.T) {
 			}
 		} else if img.Pix[i*4+3] != want {
 			t.Errorf("pixel %d alpha %d", i, img.Pix[i*4+3])
+		}
+	}
+}
+
+// TestIntegerTableColours: a band of integers is coloured through a table of
+// its values' colours; the image equals the one coloured pixel by pixel (the
+// same values typed float64), masked nodata and values past the rescale range
+// included.
+func TestIntegerTableColours(t *testing.T) {
+	r := elevationTile()
+	for i := range r.Bands[0] {
+		if i%97 == 0 {
+			r.Bands[0][i] = float64(4000 + i%7) // beyond rescale's 3000
+		}
+	}
+	for _, q := range []string{"colormap=plasma&rescale=0,3000", "colormap=terrain&rescale=500,1500", "colormap=viridis"} {
+		st := style(t, q)
+		f := *r
+		f.DType = "float64"
+		want, err := Image(&f, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Image(r, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Pix, want.Pix) {
+			for i := 0; i < len(got.Pix); i += 4 {
+				if !bytes.Equal(got.Pix[i:i+4], want.Pix[i:i+4]) {
+					t.Fatalf("%s: pixel %d (value %v) %v, want %v", q, i/4, r.Bands[0][i/4], got.Pix[i:i+4], want.Pix[i:i+4])
+				}
+			}
 		}
 	}
 }
