@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"image/png"
 	"io"
@@ -113,9 +114,8 @@ udfs: []
 	if c := tab.eval(t, `document.cookie`); c != "" {
 		t.Errorf("document.cookie = %q, want none", c)
 	}
-	if os.Getenv("UDFTILES_WRITE_SCREENSHOTS") == "1" {
-		tab.wbSaveScreenshot(t, filepath.Join("..", "docs", "images", "workbench.png"))
-	}
+	// The screenshot of docs/workbench.md, written on every run.
+	tab.wbSaveScreenshot(t, filepath.Join("..", "docs", "images", "workbench.png"))
 
 	// A UDF of our own, typed into the editor: one flat colour.
 	runs = tab.wbRuns(t)
@@ -169,31 +169,71 @@ udfs: []
 		t.Fatalf("the shared XYZ URL is %q, want %s/server/v1/realtime-shared/fsh_…/run/tiles/{z}/{x}/{y}?green=200", xyz, s.base)
 	}
 	tab.screenshot(t, "workbench-share.png")
+	tilejson := tab.eval(t, `document.getElementById('share-tilejson').value`)
 	tab.wbClick(t, "#share-dialog [data-close]")
 
-	// The shared URL needs no token.
-	tileURL := strings.NewReplacer("{z}", "3", "{x}", "4", "{y}", "2").Replace(xyz)
-	resp, err := http.Get(tileURL)
+	// The shared TileJSON needs no token, and its tiles are the shared XYZ URL's.
+	tjURL, _, _ := strings.Cut(xyz, "/run/tiles/")
+	if tilejson != tjURL+"/run/tilejson.json?green=200" {
+		t.Fatalf("the shared TileJSON URL is %q, want %s/run/tilejson.json?green=200", tilejson, tjURL)
+	}
+	resp, err := http.Get(tilejson)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	var tj struct {
+		TileJSON string   `json:"tilejson"`
+		Tiles    []string `json:"tiles"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&tj)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
-		t.Fatalf("GET %s without a token: %d %s %.300s", tileURL, resp.StatusCode, resp.Header.Get("Content-Type"), body)
-	}
-	img, err := png.Decode(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("the shared tile is not a PNG: %v", err)
-	}
-	if got := rgbAt(img, 128, 128); dist2(got, [3]int{20, 200, 90}) > 2*2 {
-		t.Errorf("the shared tile's pixel is %v, want (20, 200, 90)", got)
+	xyzPath, _, _ := strings.Cut(xyz, "?")
+	if resp.StatusCode != 200 || err != nil || tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 ||
+		!strings.HasPrefix(tj.Tiles[0], xyzPath) || !strings.HasSuffix(tj.Tiles[0], "?green=200") {
+		t.Fatalf("GET %s without a token: %d %v %+v; want tiles [%s[.png]?green=200]", tilejson, resp.StatusCode, err, tj, xyzPath)
 	}
 
-	// A second save, then v1 restored from the Versions dialog: it becomes v3.
+	// The shared URL, and the TileJSON's, need no token.
+	for _, u := range []string{xyz, tj.Tiles[0]} {
+		tileURL := strings.NewReplacer("{z}", "3", "{x}", "4", "{y}", "2").Replace(u)
+		resp, err := http.Get(tileURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+			t.Fatalf("GET %s without a token: %d %s %.300s", tileURL, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		img, err := png.Decode(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("the shared tile %s is not a PNG: %v", tileURL, err)
+		}
+		if got := rgbAt(img, 128, 128); dist2(got, [3]int{20, 200, 90}) > 2*2 {
+			t.Errorf("the shared tile %s: pixel %v, want (20, 200, 90)", tileURL, got)
+		}
+	}
+
+	// Auto-run off: an edit runs nothing until Ctrl-Enter, which runs the
+	// draft and redraws the map.
+	tab.wbClick(t, "#auto-run")
+	if on := tab.eval(t, `String(document.getElementById('auto-run').checked)`); on != "false" {
+		t.Fatalf("auto-run is %s after a click, want false", on)
+	}
 	runs = tab.wbRuns(t)
-	tab.wbReplace(t, "a[2] = red, green, 90", "a[2] = red, green, 91")
-	tab.wbWaitRun(t, runs, "loaded", "the UDF with blue = 91")
+	tab.wbReplace(t, "a[2] = red, green, 90", "a[2] = red, green, 150")
+	time.Sleep(1500 * time.Millisecond) // more than the auto-run pause
+	if now := tab.wbRuns(t); now != runs {
+		t.Fatalf("with auto-run off an edit ran the code (runs %s → %s)", runs, now)
+	}
+	if err := chromedp.Do(tab.ctx, chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(chromedp.ModifierCtrl))); err != nil {
+		t.Fatalf("Ctrl-Enter: %v", err)
+	}
+	tab.wbWaitRun(t, runs, "loaded", "the run of Ctrl-Enter")
+	tab.wbWaitMapColour(t, [3]int{20, 200, 150}, "the colour after blue = 150 and Ctrl-Enter")
+	tab.wbClick(t, "#auto-run") // on again (the code ran already: nothing to run)
+
+	// A second save, then v1 restored from the Versions dialog: it becomes v3.
 	tab.wbClick(t, "#save")
 	tab.waitFor(t, "the second save", `document.body.dataset.saved === '2'`)
 	tab.wbClick(t, "#versions")
@@ -388,8 +428,8 @@ func (tb *tab) wbWaitMapColour(t *testing.T, want [3]int, what string) {
 	}
 }
 
-// wbSaveScreenshot writes a screenshot of the page to path (docs/images, made
-// only when UDFTILES_WRITE_SCREENSHOTS=1; such files are never committed).
+// wbSaveScreenshot writes a screenshot of the page to path (docs/images:
+// generated by the test, never committed).
 func (tb *tab) wbSaveScreenshot(t *testing.T, path string) {
 	t.Helper()
 	b, err := chromedp.Run(tb.ctx, chromedp.CaptureScreenshot())

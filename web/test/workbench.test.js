@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 
 import { errorLine, failingLine, frames, unquoteGo } from '../src/workbench/traceback.js';
@@ -188,6 +189,7 @@ test('Python literals', () => {
 
 const urls = {
   tiles: 'https://tiles.example:8443/server/v1/realtime-shared/fsh_abc/run/tiles/{z}/{x}/{y}',
+  tilejson: 'https://tiles.example:8443/server/v1/realtime-shared/fsh_abc/run/tilejson.json',
   file: 'https://tiles.example:8443/server/v1/realtime-shared/fsh_abc/run/file',
 };
 
@@ -204,6 +206,7 @@ test('raster snippets', () => {
   const s = shareSnippets({ name: 'my udf', token: 'fsh_abc', urls, pairs: [['scale', '2']], values: { scale: 2 }, kind: 'raster', minzoom: 0, maxzoom: 18 });
   assert.equal(s.xyz, urls.tiles + '?scale=2');
   assert.equal(s.file, urls.file + '?scale=2');
+  assert.equal(s.tilejson, urls.tilejson + '?scale=2');
   assert.match(s.maplibre, /type: 'raster'/);
   assert.ok(s.maplibre.includes(JSON.stringify(s.xyz)));
   assert.ok(s.maplibre.includes('"my_udf"'));
@@ -216,10 +219,22 @@ test('raster snippets', () => {
 test('vector snippets ask for MVT', () => {
   const s = shareSnippets({ name: 'countries', token: 'fsh_abc', urls, kind: 'vector' });
   assert.equal(s.xyz, urls.tiles + '.mvt');
+  assert.equal(s.tilejson, urls.tilejson);
   assert.match(s.maplibre, /type: 'vector'/);
   assert.match(s.maplibre, /'source-layer': 'udf'/);
   assert.ok(s.qgis.includes('iface.addVectorTileLayer'));
   assert.ok(s.fused.includes('fused.run("fsh_abc")'));
+});
+
+test('without a TileJSON URL there is no TileJSON snippet', () => {
+  assert.equal(shareSnippets({ name: 'x', token: 'fsh_abc', urls: { tiles: urls.tiles } }).tilejson, '');
+});
+
+test('the map page links the Workbench, and the Workbench page has a TileJSON field', () => {
+  const index = readFileSync(new URL('../static/index.html', import.meta.url), 'utf8');
+  assert.match(index, /<a [^>]*href="\/workbench"/);
+  const workbench = readFileSync(new URL('../static/workbench.html', import.meta.url), 'utf8');
+  assert.match(workbench, /<textarea id="share-tilejson"/);
 });
 
 test('every template is a @fused.udf', () => {

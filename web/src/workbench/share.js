@@ -1,5 +1,5 @@
 // The Share dialog: makes a share token for the saved UDF (saving the code
-// first if it changed) and shows its XYZ URL, a MapLibre snippet, a QGIS
+// first if it changed) and shows its XYZ URL, its TileJSON, a MapLibre snippet, a QGIS
 // connection and a Python call; lists the UDF's tokens, each revocable.
 
 import { createToken, listTokens, revokeToken } from './api.js';
@@ -16,6 +16,7 @@ const output = document.getElementById('share-output');
 const tokens = document.getElementById('share-tokens');
 const out = {
   xyz: document.getElementById('share-xyz'),
+  tilejson: document.getElementById('share-tilejson'),
   file: document.getElementById('share-file'),
   maplibre: document.getElementById('share-maplibre'),
   qgis: document.getElementById('share-qgis'),
@@ -107,6 +108,7 @@ export function wireShare(hooks) {
         kind: hooks.kind() === 'vector' ? 'vector' : 'raster', minzoom: udf.minzoom, maxzoom: udf.maxzoom,
       });
       out.xyz.value = s.xyz;
+      out.tilejson.value = s.tilejson;
       out.file.value = s.file;
       out.maplibre.value = s.maplibre;
       out.qgis.value = s.qgis;

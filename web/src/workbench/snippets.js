@@ -1,5 +1,5 @@
-// What the Share dialog offers for a share token: the XYZ URL, a MapLibre
-// source and layer, a QGIS connection and a Python call. Pure.
+// What the Share dialog offers for a share token: the XYZ URL, its TileJSON
+// URL, a MapLibre source and layer, a QGIS connection and a Python call. Pure.
 
 import { pyLiteral } from './params.js';
 
@@ -36,7 +36,7 @@ function sourceId(name) {
 }
 
 // shareSnippets builds the texts of the Share dialog.
-//   name: the UDF's name; token: "fsh_..."; urls: {tiles, file} as the
+//   name: the UDF's name; token: "fsh_..."; urls: {tiles, tilejson, file} as the
 //   tokens API answers (absolute); pairs: the form's [name, value] query;
 //   values: {name: value} the same, coerced, for Python; kind: "raster",
 //   "vector" or another (file results); minzoom/maxzoom: the UDF's zooms.
@@ -45,6 +45,7 @@ export function shareSnippets({ name, token, urls, pairs = [], values = {}, kind
   const tiles = urls && urls.tiles ? urls.tiles : '';
   const file = urls && urls.file ? urls.file : '';
   const xyz = withQuery(vector ? withExtension(tiles, 'mvt') : tiles, pairs);
+  const tilejson = urls && urls.tilejson ? withQuery(urls.tilejson, pairs) : '';
   const fileUrl = withQuery(file, pairs);
   const id = sourceId(name);
   const zmin = Number.isFinite(minzoom) ? minzoom : 0;
@@ -98,5 +99,5 @@ export function shareSnippets({ name, token, urls, pairs = [], values = {}, kind
     `tile = fused.run(${JSON.stringify(String(token || ''))}, x=0, y=0, z=0${args})  # one tile`,
   ].join('\n');
 
-  return { xyz, file: fileUrl, maplibre, qgis, qgisUri, fused };
+  return { xyz, tilejson, file: fileUrl, maplibre, qgis, qgisUri, fused };
 }
