@@ -247,6 +247,15 @@ tokens:
 		if v["has_germany"] != true || !strings.Contains(fmt.Sprint(v["crs"]), "4326") {
 			t.Errorf("a vector layer in file mode: %v", v)
 		}
+		// Over HTTP, bbox= crops a vector layer in file mode; a UDF without
+		// bounds refuses it, naming it.
+		if status, body := s.call(t, "GET", "/v1/udfs/countries/run?bbox=5,45,15,55&format=geojson", "", ""); status != 200 ||
+			!strings.Contains(body, "Germany") || strings.Contains(body, "Brazil") {
+			t.Errorf("a vector layer with bbox=: %d %.300s", status, body)
+		}
+		if status, body := s.call(t, "GET", "/v1/udfs/inner/run?bbox=0,0,1,1", "", ""); status != 400 || !strings.Contains(body, "parameter bbox") {
+			t.Errorf("bbox= to a UDF without bounds: %d %s", status, body)
+		}
 	})
 	t.Run("nested submit, one worker", func(t *testing.T) {
 		start := time.Now()

@@ -195,3 +195,26 @@ func TestPythonHTTPParityResults(t *testing.T) {
 	}
 	s.wantError(t, "POST", "/v1/udfs/frames/run", `{"df": [1, 2]}`, 400, "parameter df", "record 0")
 }
+
+// TestPythonHTTPBoundsNeverDropped: bounds= and bbox= reach a UDF that takes
+// bounds in file mode, and are refused, naming the parameter, by one that
+// does not and in tile mode (where the path gives the bounds).
+func TestPythonHTTPBoundsNeverDropped(t *testing.T) {
+	s := newPyServer(t, pyServerOptions{})
+	s.add("forms", pyFixture(t, "bounds_forms.py"), python.Options{})
+	s.add("required", pyFixture(t, "required.py"), python.Options{})
+
+	got := pyJSON(t, s.get(t, "/v1/udfs/forms/run?bbox=0,0,1,1", 200)).(map[string]any)
+	if b, _ := json.Marshal(got["bounds"]); string(b) != `[[0,0,1,1],"Bounds"]` {
+		t.Errorf("bbox to a UDF that takes bounds: %s", b)
+	}
+	s.wantError(t, "GET", "/v1/udfs/required/run?n=1&bbox=0,0,1,1", "", 400, "parameter bbox", "takes no bounds")
+	s.wantError(t, "GET", "/v1/udfs/required/run?n=1&bounds=0,0,1,1", "", 400, "parameter bounds", "takes no bounds")
+	s.wantError(t, "POST", "/v1/udfs/required/run", `{"n": 1, "bbox": [0, 0, 1, 1]}`, 400, "parameter bounds (or bbox)", "takes no bounds")
+	s.wantError(t, "GET", "/v1/udfs/required/tiles/3/4/2?n=1&bbox=0,0,1,1", "", 400, "unknown parameter bbox")
+	s.wantError(t, "GET", "/v1/udfs/forms/tiles/3/4/2?bbox=0,0,1,1", "", 400, "parameter bbox", "tile mode")
+	s.wantError(t, "GET", "/v1/udfs/forms/tiles/3/4/2?bounds=0,0,1,1", "", 400, "parameter bounds", "tile mode")
+	// Without them, both still answer.
+	s.get(t, "/v1/udfs/required/run?n=1", 200)
+	s.get(t, "/v1/udfs/forms/tiles/3/4/2", 200)
+}

@@ -59,6 +59,10 @@ type Schema struct {
 	Natural bool `json:"-"`
 	// Reserved names are filled by the server (bounds, x, y, z), never by a query.
 	Reserved []string `json:"-"`
+	// NoBounds: the handler has nothing to give bounds to (a UDF declaring
+	// no bounds parameter): bounds= or bbox= in a request is refused, not
+	// dropped.
+	NoBounds bool `json:"-"`
 	// Restyle names parameters that, given in a request, change what the
 	// values are (band math, an algorithm): the layer's configured colormap
 	// and rescale, made for its plain values, then do not apply; the

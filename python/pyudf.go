@@ -176,21 +176,30 @@ func (u *UDF) buildSchema(in pyInspect) layer.Schema {
 		// depends on what the UDF returns (/v1/udfs lists formats_by_result).
 		Formats: []string{"png", "jpg", "webp", "gif", "tif", "npy", "geojson", "json", "csv", "mvt", "pbf", "parquet",
 			"feather", "xlsx", "html"},
-		MinZoom:  u.opts.MinZoom,
-		MaxZoom:  u.opts.MaxZoom,
-		Bounds:   u.bounds(),
-		Doc:      in.Doc,
-		Natural:  true,
-		Reserved: []string{"bounds", "bbox"},
+		MinZoom: u.opts.MinZoom,
+		MaxZoom: u.opts.MaxZoom,
+		Bounds:  u.bounds(),
+		Doc:     in.Doc,
+		Natural: true,
 	}
 	// x, y and z: a tile call fills them from its path; a file-mode call
 	// passes them to a UDF that declares them, and refuses them otherwise
-	// (unless it takes **kwargs).
+	// (unless it takes **kwargs). bounds= and bbox= reach the UDF's bounds
+	// parameter (bounds, bbox, or one typed as bounds, a tile or a
+	// viewport); a UDF without one refuses them.
+	takesBounds := false
 	for _, sp := range in.Spatial {
 		if isTileNumber(sp.Name, sp.Type) {
 			s.Params = append(s.Params, layer.Param{Name: sp.Name, Type: layer.Int,
 				Description: "the tile's " + sp.Name + ": from the path in tile mode; give it in file mode"})
+		} else {
+			takesBounds = true
 		}
+	}
+	if takesBounds {
+		s.Reserved = []string{"bounds", "bbox"}
+	} else {
+		s.NoBounds = true
 	}
 	for _, p := range in.Params {
 		t, ok := pyTypes[p.Type]

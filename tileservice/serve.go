@@ -42,6 +42,11 @@ type Request struct {
 	// spelled as one answered before is answered from memory without its
 	// parameters being read again. "" = no such shortcut.
 	Spelling string
+	// BoundsParam names the request's parameter that gave Bounds (bounds
+	// or bbox), for a request of a client; a handler that takes no bounds
+	// (Schema.NoBounds) refuses it. "" = bounds of the server's own (a
+	// nested run, a job's item), which such a handler leaves unused.
+	BoundsParam string
 }
 
 // Entry is an answer: the cached entry, where it came from, and how old the
@@ -127,7 +132,16 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 			return nil, layer.Errorf(layer.NotFound, "tile %s is outside %s's bounds", t, l.Name)
 		}
 		req.Bounds = t.LonLat()
+		for _, k := range []string{"bounds", "bbox"} {
+			if c.Query.Has(k) && slices.Contains(sch.Reserved, k) {
+				return nil, layer.Errorf(layer.BadRequest, "parameter %s: in tile mode the tile's path gives the bounds; give %s in file mode (/run) only", k, k)
+			}
+		}
 	} else if c.Bounds != nil {
+		if sch.NoBounds && c.BoundsParam != "" {
+			return nil, layer.Errorf(layer.BadRequest, "parameter %s: %s takes no bounds (its UDF declares no bounds or bbox parameter); leave it out",
+				c.BoundsParam, l.Name)
+		}
 		req.Bounds = *c.Bounds
 		req.Area = c.Area
 	}

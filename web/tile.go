@@ -141,6 +141,16 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 	}
 	req := tileservice.Request{Tile: c.tile, Bounds: c.bounds, Area: c.area, Ext: c.ext, Query: c.query,
 		RasterFormat: c.rasterFormat, VectorFormat: c.vectorFormat}
+	if c.bounds != nil {
+		// The parameter that gave them: named if the layer takes no bounds.
+		req.BoundsParam = "bounds"
+		if q := r.URL.Query(); q.Has("bbox") || (!q.Has("bounds") && r.Method == http.MethodPost) {
+			req.BoundsParam = "bbox"
+			if !q.Has("bbox") {
+				req.BoundsParam = "bounds (or bbox)"
+			}
+		}
+	}
 	if d := headerValue(r.Header, "X-Udftiles-Depth"); d != "" {
 		n, err := strconv.Atoi(d)
 		if err != nil || n < 0 {
