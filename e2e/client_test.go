@@ -69,7 +69,22 @@ try:
 except udftiles.ServerError as e:
     assert e.status == 500 and "no data for boom" in str(e), e
 
+# --- options: base_url is the server
+assert fused.options.base_url == os.environ["UDFTILES_URL"], fused.options.base_url
+fused.options.base_url = "http://127.0.0.1:9"  # nothing listens there
+try:
+    udftiles.run("fetch", datestr="x")
+    raise SystemExit("a run went to the server after options.base_url named another")
+except OSError:
+    pass
+fused.options.base_url = os.environ["UDFTILES_URL"] + "/server/v1"  # Fused's spelling of the API endpoint
+assert udftiles.run("fetch", datestr="back")["datestr"][0] == "back"
+
 # --- run by shared token
+shared = udftiles.load("fsh_client_fetch")
+assert shared(datestr="loaded")["datestr"][0] == "loaded"
+assert udftiles.run(shared, datestr="loaded2")["datestr"][0] == "loaded2"
+assert "shared by token" in repr(shared), repr(shared)
 arr = udftiles.run("fsh_client_grid", x=2, y=1, z=2, format="npy", v=5)
 assert int(arr.max()) == 5, arr.max()
 out = udftiles.run("fsh_client_fetch", datestr="shared")
@@ -137,6 +152,19 @@ def slow(i: int, pause: float = 0.3):
 
 df = udftiles.submit(slow, [0, 1, 2], max_workers=3)
 assert list(df["sq"]) == [0, 1, 4], df
+
+def while_running(pool):
+    """running() and pending() once an item runs, before the pool ends."""
+    deadline = time.time() + 20
+    while not pool.running():
+        assert time.time() < deadline and not pool.done(), "no item was seen running"
+        time.sleep(0.02)
+    return pool.running(), pool.pending()
+
+pool = udftiles.submit(slow, [0, 1, 2], max_workers=1, collect=False, cache=False, pause=1.0)
+running, pending = while_running(pool)
+assert running == {0: {"i": 0}} and pending == {1: {"i": 1}, 2: {"i": 2}}, (running, pending)
+pool.wait()
 assert udftiles.submit(slow, [{"i": 5, "pause": 0}], debug_mode=True)["sq"][0] == 25
 pool = udftiles.submit(slow, list(range(6)), max_workers=2, collect=False, max_retry=0, cache=False)
 assert len(pool.pending()) >= 2, pool.pending()
@@ -163,7 +191,13 @@ pool.cancel()
 pool.wait()
 assert len(pool.cancelled()) >= 4 and all("i" in a for a in pool.cancelled().values()), pool.cancelled()
 
-# --- a server job: the same methods
+# --- a server job: the same methods; arguments come back as given
+items = [{"datestr": "r0", "pause": 1}, {"datestr": "r1", "pause": 1}]
+pool = udftiles.submit("fetch", items, max_workers=1, collect=False, cache=False)
+running, pending = while_running(pool)
+assert len(running) == 1 and all(a == items[i] for i, a in running.items()), running  # the int as given
+assert len(pending) <= 1 and all(a == items[i] for i, a in pending.items()), pending
+pool.wait()
 pool = udftiles.submit("fetch", ["d%d" % i for i in range(5)] + ["boom"], pause=0.5, max_workers=2,
                        collect=False, max_retry=0, cache=False)
 assert len(pool.pending()) >= 1, pool.pending()
@@ -200,6 +234,16 @@ load_data(1, cache_reset=True)
 assert cache_calls == [1, 2, 1], cache_calls
 load_data(1, cache_max_age="0s")
 assert cache_calls == [1, 2, 1, 1], cache_calls
+
+# --- options.run_timeout bounds a run (last: the server's worker still sleeps)
+fused.options.run_timeout = 0.5
+start = time.time()
+try:
+    udftiles.run("fetch", datestr="slow", pause=3.0, cache=False)
+    raise SystemExit("a run of 3 s finished under options.run_timeout=0.5")
+except TimeoutError as e:
+    assert "0.5" in str(e) and time.time() - start < 2.5, (e, time.time() - start)
+fused.options.run_timeout = 130
 print("client ok")
 `
 
@@ -305,6 +349,28 @@ results = fused.submit("udf_to_run_async", [{"date": d} for d in ["2024-01-01", 
 results.wait()
 assert results.all_succeeded() and len(results.results()) == 2
 assert fused.types.Bounds([0, 0, 1, 1]) == [0, 0, 1, 1]
+
+# core-concepts/onprem.mdx, "3. Configure Fused on the Docker container": the
+# server's URL and (kept, unused here) credentials, saved for later imports.
+import os
+import subprocess
+import sys
+server = os.environ["UDFTILES_URL"]
+
+fused.options.base_url = server
+fused.options.auth.client_id = "***"
+fused.options.auth.client_secret = "***"
+fused.options.auth.audience = "***"
+fused.options.auth.oauth_token_url = "***"
+fused.options.auth.authorize_url = "***"
+
+fused.options.save()
+
+env = {k: v for k, v in os.environ.items() if k != "UDFTILES_URL"}
+out = subprocess.run([sys.executable, "-c", "import udftiles as fused; print(fused.options.base_url); "
+                      "print(fused.run('udf_to_run_async', date='saved')['date'][0])"],
+                     env=env, capture_output=True, text=True, timeout=60)
+assert out.returncode == 0 and out.stdout.split() == [server, "saved"], (out.stdout, out.stderr)
 print("notebook ok")
 `
 

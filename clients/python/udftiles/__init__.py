@@ -16,7 +16,8 @@ awaitable. udf.to_fused("name") saves a UDF's code in the server's catalog
 restore, create_access_token, get_access_tokens, delete); fused.delete("name")
 deletes one.
 
-The server is UDFTILES_URL (default http://127.0.0.1:8080) and its bearer token
+The server is UDFTILES_URL (default http://127.0.0.1:8080; or
+udftiles.options.base_url, which options.save() keeps) and its bearer token
 UDFTILES_TOKEN, or url= and token=. Only the standard library is needed;
 numpy, pandas and geopandas turn results into arrays and DataFrames when they
 are installed.
@@ -26,7 +27,8 @@ from ._cache import cache
 from ._jobs import Client, JobPool, ServerError, decode
 from ._catalog import AccessToken, RemoteUDF, delete, load, save
 from ._local import UDF, LocalJobPool, udf
+from ._options import options
 from ._run import run, submit
 
 __all__ = ["AccessToken", "Client", "JobPool", "LocalJobPool", "RemoteUDF", "ServerError", "UDF", "cache", "decode",
-           "delete", "load", "run", "save", "submit", "types", "udf"]
+           "delete", "load", "options", "run", "save", "submit", "types", "udf"]

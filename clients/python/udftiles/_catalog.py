@@ -24,7 +24,7 @@ import textwrap
 import urllib.parse
 import warnings
 
-from . import _jobs
+from . import _jobs, _options
 from ._local import UDF, as_udf
 
 _UNSET = object()
@@ -38,7 +38,7 @@ def _client(client=None, url=None, token=None):
     """The server: client if given, else Client(url, token) (UDFTILES_URL, UDFTILES_TOKEN)."""
     if client is not None:
         return client
-    return _jobs.Client(url, token)
+    return _options.client(url, token)
 
 
 def _is_code(s):
@@ -375,7 +375,7 @@ class RemoteUDF:
     def __init__(self, name=None, token=None, client=None, info=None):
         self.token = token
         self.name = name or (token[:12] + "..." if token else "shared")
-        self.client = client if client is not None else _jobs.Client()
+        self.client = client if client is not None else _options.client()
         self._info = info
         self._code = _UNSET
 

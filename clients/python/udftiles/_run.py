@@ -5,20 +5,22 @@ import threading
 import urllib.parse
 import warnings
 
-from . import _jobs
+from . import _jobs, _options
 from ._catalog import AccessToken, RemoteUDF
 from ._local import UDF, LocalJobPool, as_udf, run_local
 
 _executor = None
 _executor_lock = threading.Lock()
-ASYNC_WORKERS = 16  # runs of sync=False in flight at once, as Fused's options.max_workers
 
 
 def _pool():
+    """The threads of runs with sync=False: options.max_workers of them (as
+    the setting was at the first such run)."""
     global _executor
     with _executor_lock:
         if _executor is None:
-            _executor = concurrent.futures.ThreadPoolExecutor(max_workers=ASYNC_WORKERS, thread_name_prefix="udftiles-run")
+            _executor = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, int(_options.options.max_workers)),
+                                                              thread_name_prefix="udftiles-run")
         return _executor
 
 
@@ -105,7 +107,7 @@ def run(udf, *args, sync=True, engine=None, instance_type=None, type=None, max_r
         if engine == "local":
             ignored.append("engine='local' is ignored: %r runs on the server, which has its code" % udf)
         _warn_ignored("udftiles.run(%r)" % udf, ignored)
-        client = _jobs.Client(url, token)
+        client = _options.client(url, token)
 
         def call():
             return _run_remote(client, udf, args, kw, x, y, z, bounds, cache_max_age, cache, cache_reset, max_retry)
@@ -171,7 +173,7 @@ def submit(udf, arg_list, /, *, engine=None, instance_type=None, max_workers=Non
     A layer name runs as a job of the server (each item through its cache); a
     UDF object runs in this process's threads (engine="local"); a shared
     token's items run from this process's threads through its routes.
-    max_workers (the server's default 16, locally 16), max_retry (2),
+    max_workers (the server's default 16, locally options.max_workers), max_retry (2),
     cache_max_age and cache=False, ignore_exceptions and flatten (for
     collect) as Fused. debug_mode=True runs the first item only, now, and
     returns its result. collect=True waits and returns one DataFrame;
@@ -211,13 +213,13 @@ def submit(udf, arg_list, /, *, engine=None, instance_type=None, max_workers=Non
 
         def call(**item):
             return run(target, **dict(run_opts, parameters=dict(kwargs, **item)))
-        pool = LocalJobPool(call, items, max_workers=max_workers or 16, max_retry=max_retry,
+        pool = LocalJobPool(call, items, max_workers=max_workers or _options.options.max_workers, max_retry=max_retry,
                             ignore_exceptions=ignore_exceptions, flatten=flatten, name=what.strip("'"))
     elif isinstance(udf, str):
         if engine == "local":
             ignored.append("engine='local' is ignored: %r runs as a job of the server, which has its code" % udf)
         _warn_ignored("udftiles.submit(%r)" % udf, ignored)
-        return _jobs.Client(url, token).submit(udf, arg_list, max_workers=max_workers, max_retry=max_retry,
+        return _options.client(url, token).submit(udf, arg_list, max_workers=max_workers, max_retry=max_retry,
                                                debug_mode=debug_mode, collect=collect, cache_max_age=cache_max_age,
                                                cache=cache, ignore_exceptions=ignore_exceptions, flatten=flatten,
                                                **kwargs)

@@ -18,22 +18,24 @@ from . import _host
 
 def ask(op, args=None, blob=None, timeout=None, option="request_timeout"):
     """One request to the server; (result, blob). The answer is awaited up to
-    timeout seconds (default: fused.options.request_timeout; None: no bound),
-    past which the server stops working on it and TimeoutError is raised.
+    timeout seconds (default: the fused.options setting option names, none
+    when option is None), past which the server gives up on it and
+    TimeoutError is raised.
     Outside a call of a worker (a notebook importing the package) there is
     no server to ask."""
     host = getattr(_host, "HOST", None)
     if host is None:
         raise RuntimeError("fused.%s needs the udftiles server: it runs inside a UDF" % op)
-    if timeout is None:
+    what = "timeout=" if timeout is not None else "fused.options.%s" % option
+    if timeout is None and option:
         timeout = getattr(options, option)
     timeout = seconds(timeout)
     try:
         return host(op, args or {}, blob, timeout=timeout)
     except Exception as e:
         if getattr(e, "kind", "") == "timeout" and timeout is not None:
-            raise TimeoutError("fused.%s: no answer from the server within %gs (fused.options.%s)"
-                               % (op if op != "storage" else "api", timeout, option)) from None
+            raise TimeoutError("fused.%s: no answer from the server within %gs (%s)"
+                               % (op if op != "storage" else "api", timeout, what)) from None
         raise
 
 
@@ -134,10 +136,10 @@ def _path(p):
     return p
 
 
-def _storage(action, path, blob=None, timeout=None, **extra):
+def _storage(action, path, blob=None, timeout=None, option="request_timeout", **extra):
     args = dict(extra, action=action, path=_path(path))
     try:
-        return ask("storage", args, blob, timeout=timeout)
+        return ask("storage", args, blob, timeout=timeout, option=option)
     except Exception as e:
         kind = getattr(e, "kind", "")
         if kind == "forbidden":
@@ -161,7 +163,9 @@ class _Api:
         return paths
 
     def get(self, path):
-        _, blob = _storage("get", path)
+        # A file's transfer takes what it takes: request_timeout bounds
+        # the requests that move no file.
+        _, blob = _storage("get", path, option=None)
         return blob or b""
 
     def download(self, path, local_path):

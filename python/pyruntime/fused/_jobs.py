@@ -109,7 +109,7 @@ class Client:
         if cache_max_age is not None:
             body["cache_max_age"] = str(cache_max_age)
         job = self.json("POST", "/v1/udfs/%s/submit" % urllib.parse.quote(str(udf), safe=""), body=body)
-        pool = JobPool(self, job["id"], ignore_exceptions=ignore_exceptions, flatten=flatten)
+        pool = JobPool(self, job["id"], ignore_exceptions=ignore_exceptions, flatten=flatten, given=_given_items(arg_list))
         if collect:
             pool.wait()
             return pool.collect()
@@ -143,6 +143,14 @@ def _arg_items(arg_list):
     for v in list(arg_list):
         out.append({k: _param(x) for k, x in v.items()} if isinstance(v, dict) else _param(v))
     return out
+
+
+def _given_items(arg_list):
+    """arg_list's items as the caller gave them (a DataFrame's rows as dicts):
+    what a JobPool reports as each item's arguments."""
+    if hasattr(arg_list, "to_dict") and hasattr(arg_list, "columns"):
+        return arg_list.to_dict("records")
+    return list(arg_list)
 
 
 def decode(raw, content_type):
@@ -185,8 +193,9 @@ class JobPool:
     """A submitted job: its status, its results in argument order, and
     collect() into one DataFrame, as Fused's JobPool."""
 
-    def __init__(self, client, job_id, ignore_exceptions=False, flatten=True):
+    def __init__(self, client, job_id, ignore_exceptions=False, flatten=True, given=None):
         self.client, self.id = client, job_id
+        self._given = given  # arg_list's items as given, by index (the server keeps them as text)
         self.ignore_exceptions, self.flatten = ignore_exceptions, flatten
         self._rows = None
         self._final = False  # the rows were read once the job had ended
@@ -295,8 +304,19 @@ class JobPool:
         self._rows = None
 
     def _args(self, row):
+        """The item's arguments, as arg_list gave them when this pool
+        submitted it (else as the server keeps them: text)."""
         skip = {"index", "status", "seconds", "attempts", "cache", "error", "logs", "content_type", "result"}
-        return {k: v for k, v in row.items() if k not in skip}
+        args = {k: v for k, v in row.items() if k not in skip}
+        i = row.get("index")
+        if self._given is None or not isinstance(i, int) or not 0 <= i < len(self._given):
+            return args
+        given = self._given[i]
+        if isinstance(given, dict):
+            return {k: given.get(k, v) for k, v in args.items()}
+        if len(args) == 1:  # a value of the first parameter, which the server named
+            return {k: given for k in args}
+        return args
 
     def arg_df(self):
         import pandas as pd
