@@ -397,14 +397,14 @@ func testChanges(t *testing.T, b backend) {
 		t.Fatal(err)
 	}
 	seq := must[int64](t)(s.Record(ctx, ChangePurge, "a", `{"z":3}`))
-	must[UDF](t)(s.Restore(ctx, "a", 1, Author{Name: "bob"}))
+	must[UDF](t)(s.Restore(ctx, "a", 1, Author{Name: "bob", Admin: true}))
 	if err := s.DeleteUDF(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
 	// Failed writes record nothing.
 	s.DeleteUDF(ctx, "a")
 	s.CreateToken(ctx, "a", "alice", TokenOptions{})
-	s.Restore(ctx, "a", 1, Author{Name: "bob"})
+	s.Restore(ctx, "a", 1, Author{Name: "bob", Admin: true})
 
 	all := must[[]Change](t)(s.Changes(ctx, 0, 0))
 	want := []string{"udf:a", "udf:a", "token:a", "token:a", "purge:a", "udf:a", "udf:a"}
