@@ -5,7 +5,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/udftiles/udftiles/layer"
 	"github.com/udftiles/udftiles/python"
 )
 
@@ -21,6 +23,11 @@ func TestListingShowsEffectiveMaxAge(t *testing.T) {
 	}
 	s.add("zero", zero, python.Options{})
 	s.add("hour", pyFixture(t, "max_age.py"), python.Options{})
+	// Config entries that set cache_max_age: theirs wins over the decorator's.
+	for name, path := range map[string]string{"set_zero": zero, "set_hour": pyFixture(t, "max_age.py")} {
+		u := python.NewUDF(s.pool, python.Options{Path: path, Name: name})
+		s.reg.Add(&layer.Layer{Name: name, Kind: "python", Handler: u, MaxAge: 30 * time.Minute, MaxAgeSet: true})
+	}
 	var list struct {
 		UDFs []struct {
 			Name        string `json:"name"`
@@ -35,7 +42,7 @@ func TestListingShowsEffectiveMaxAge(t *testing.T) {
 	for _, u := range list.UDFs {
 		got[u.Name] = u.CacheMaxAge
 	}
-	if got["zero"] != "0s" || got["hour"] != "1h0m0s" {
-		t.Errorf("cache_max_age in /v1/udfs: %v, want zero 0s and hour 1h0m0s", got)
+	if got["zero"] != "0s" || got["hour"] != "1h0m0s" || got["set_zero"] != "30m0s" || got["set_hour"] != "30m0s" {
+		t.Errorf("cache_max_age in /v1/udfs: %v, want zero 0s, hour 1h0m0s, and set_zero and set_hour 30m0s (their config's)", got)
 	}
 }
