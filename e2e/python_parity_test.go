@@ -217,4 +217,13 @@ func TestPythonHTTPBoundsNeverDropped(t *testing.T) {
 	// Without them, both still answer.
 	s.get(t, "/v1/udfs/required/run?n=1", 200)
 	s.get(t, "/v1/udfs/forms/tiles/3/4/2", 200)
+	// /v1/udfs says which take them (the Workbench sends its view's bounds to those alone).
+	for name, want := range map[string]bool{"forms": true, "required": false} {
+		var d struct {
+			TakesBounds *bool `json:"takes_bounds"`
+		}
+		if err := json.Unmarshal(s.get(t, "/v1/udfs/"+name, 200).Body.Bytes(), &d); err != nil || d.TakesBounds == nil || *d.TakesBounds != want {
+			t.Errorf("/v1/udfs/%s takes_bounds %v (%v), want %v", name, d.TakesBounds, err, want)
+		}
+	}
 }

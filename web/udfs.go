@@ -29,7 +29,10 @@ type udfInfo struct {
 	Modes         []string      `json:"modes"`
 	Parameters    []layer.Param `json:"parameters"`
 	Kwargs        bool          `json:"kwargs"`
-	CacheMaxAge   string        `json:"cache_max_age"`
+	// TakesBounds: file mode takes bounds= (or bbox=); false for a UDF
+	// declaring no bounds parameter, which refuses them.
+	TakesBounds bool   `json:"takes_bounds"`
+	CacheMaxAge string `json:"cache_max_age"`
 	// Source is config (config.yaml, read-only) or catalog (saved at run
 	// time, with Owner and Version).
 	Source  string `json:"source,omitempty"`
@@ -61,6 +64,7 @@ func describe(l *layer.Layer) udfInfo {
 	i.Bounds = [4]float64{sch.Bounds.MinX, sch.Bounds.MinY, sch.Bounds.MaxX, sch.Bounds.MaxY}
 	i.Center = center(sch)
 	i.DefaultFormat, i.Formats, i.Modes, i.Kwargs = sch.DefaultFormat, sch.Formats, sch.Modes, sch.Kwargs
+	i.TakesBounds = !sch.NoBounds
 	if sch.Natural {
 		i.FormatsByResult = formatsByResult(sch.Formats)
 	}

@@ -250,7 +250,9 @@ async function show(gen, signal, code, pairs, started) {
 async function runFile(gen, signal, code, pairs, started) {
   const udf = wb.draft.udf || {};
   const run = wb.draft.run || udf.run || `/v1/drafts/${encodeURIComponent(wb.draft.id)}/run`;
-  const url = withQuery(absolute(run), [['bounds', viewBounds(wb.map).join(',')], ...pairs, ['debug', 'true']]);
+  // The view's bounds, to a UDF that takes them (others refuse bounds=).
+  const bounds = udf.takes_bounds === false ? [] : [['bounds', viewBounds(wb.map).join(',')]];
+  const url = withQuery(absolute(run), [...bounds, ...pairs, ['debug', 'true']]);
   const r = await request('GET', url, { accept: 'application/geo+json, application/json, text/html, */*', signal, what: 'Run' });
   if (gen !== wb.gen) return;
   const draftName = `draft ${wb.draft.id ? wb.draft.id.slice(0, 8) : ''}`;
