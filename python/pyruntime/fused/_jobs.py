@@ -68,9 +68,14 @@ class Client:
                 raise TimeoutError("%s %s: no answer from %s within %ss" % (method, path, self.url, timeout)) from None
             raise
 
-    def json(self, method, path, params=None, body=None):
-        _, _, raw = self.request(method, path, params, body)
+    def json(self, method, path, params=None, body=None, timeout=None):
+        _, _, raw = self.request(method, path, params, body, timeout=timeout)
         return json.loads(raw)
+
+    def runs_code(self):
+        """The bound of a request that runs code on the server (a run, a
+        save or restore, which load the UDF in a worker): run_timeout."""
+        return self.run_timeout if self.run_timeout is not None else self.timeout
 
     def run(self, udf, x=None, y=None, z=None, bounds=None, **params):
         """Run a layer once: a tile with x, y, z, else file mode (with bounds).
