@@ -72,6 +72,7 @@ type Catalog struct {
 	tokens map[string]store.Token  // share tokens seen, by their plain text's hash
 
 	drafts   map[string]*layer.Layer // recent drafts by id
+	touched  map[string]time.Time    // when a draft was last marked used (touchDraft)
 	draftsMu sync.Mutex
 
 	filesMu sync.Mutex // code files written (write) and removed (pruneFiles)
@@ -98,7 +99,8 @@ func New(o Options) *Catalog {
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &Catalog{id: hex.EncodeToString(b[:]), o: o, layers: map[string]*layer.Layer{}, paths: map[string]string{}, tokens: map[string]store.Token{}, drafts: map[string]*layer.Layer{}}
+	return &Catalog{id: hex.EncodeToString(b[:]), o: o, layers: map[string]*layer.Layer{}, paths: map[string]string{}, tokens: map[string]store.Token{}, drafts: map[string]*layer.Layer{},
+		touched: map[string]time.Time{}}
 }
 
 // Store is the catalog's store.
@@ -546,6 +548,7 @@ func (c *Catalog) Draft(ctx context.Context, id string) (*layer.Layer, error) {
 	l, ok := c.drafts[id]
 	c.draftsMu.Unlock()
 	if ok {
+		c.touchDraft(id)
 		return l, nil
 	}
 	d, err := c.o.Store.Draft(ctx, id)
@@ -556,6 +559,34 @@ func (c *Catalog) Draft(ctx context.Context, id string) (*layer.Layer, error) {
 		return nil, err
 	}
 	return c.draftLayer(d)
+}
+
+// touchDraft marks a draft in use (its tiles and runs ask for it): its
+// store row and its code folder, at most once per a tenth of DraftsTTL, so
+// that Prune keeps a draft still being run as long as one being edited.
+func (c *Catalog) touchDraft(id string) {
+	now := time.Now()
+	c.draftsMu.Lock()
+	last, ok := c.touched[id]
+	due := !ok || now.Sub(last) >= c.o.DraftsTTL/10
+	if due {
+		if len(c.touched) >= 1024 {
+			clear(c.touched)
+		}
+		c.touched[id] = now
+	}
+	c.draftsMu.Unlock()
+	if !due {
+		return
+	}
+	c.filesMu.Lock()
+	_ = os.Chtimes(filepath.Join(c.o.Dir, "draft-"+id[:min(12, len(id))]), now, now)
+	c.filesMu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.o.Store.TouchDraft(ctx, id, now); err != nil {
+		c.o.Logger.Warn("catalog: marking a draft used", "draft", id, "error", err.Error())
+	}
 }
 
 // NewDraft checks code and keeps it as a draft.

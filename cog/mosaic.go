@@ -231,6 +231,9 @@ func (m *Mosaic) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if err != nil {
 		return nil, err
 	}
+	if method == "count" && p != nil {
+		return nil, errCountProcess
+	}
 	if req.Tile == nil { // file mode: a crop (mosaic_query.go)
 		return m.crop(ctx, req, o, p, method)
 	}
@@ -297,6 +300,9 @@ func (m *Mosaic) ReadTile(ctx context.Context, t tiles.Tile, o TileOptions, meth
 	}
 	return out, nil
 }
+
+// errCountProcess refuses band math and algorithms over pixel_selection=count.
+var errCountProcess = layer.Errorf(layer.BadRequest, "pixel_selection=count gives one band, the number of files with a value: expression= and algorithm= do not apply to it")
 
 func validMethod(s string) bool {
 	for _, p := range PixelSelections {

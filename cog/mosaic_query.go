@@ -150,8 +150,13 @@ func (m *Mosaic) combineTarget(ctx context.Context, idx *mosaicIndex, box tiles.
 		return nil, err
 	}
 	out := c.result()
-	if out == nil {
-		return blankTarget(t, len(bands), numpyType[idx.dtype]), nil
+	if out == nil && method == "count" { // no file has data: a count of 0 everywhere
+		out = blankTarget(t, 1, "uint8")
+		for i := range out.Mask {
+			out.Mask[i] = opaque
+		}
+	} else if out == nil {
+		out = blankTarget(t, len(bands), numpyType[idx.dtype])
 	}
 	return out, nil
 }
@@ -250,6 +255,12 @@ func (m *Mosaic) Statistics(o StatsOptions) (*Statistics, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.PixelSelection == "count" {
+		if prog != nil {
+			return nil, errCountProcess
+		}
+		names = []string{"count"}
+	}
 	box, err := statsArea(o, idx.lonlat)
 	if err != nil {
 		return nil, err
@@ -266,7 +277,7 @@ func (m *Mosaic) Statistics(o StatsOptions) (*Statistics, error) {
 	if method == "" {
 		method = "first"
 	}
-	ras, err := m.combineTarget(context.Background(), idx, box, t, bands, m.opts.Resampling, method)
+	ras, err := m.combineTarget(o.context(), idx, box, t, bands, m.opts.Resampling, method)
 	if err != nil {
 		return nil, err
 	}

@@ -144,8 +144,13 @@ func (sel *stacSelection) readTarget(t *target, resampling string) (*layer.Raste
 		if err != nil {
 			return nil, assetError(p.asset, err)
 		}
-		if ras == nil {
-			ras = blankTarget(t, len(p.bands), "uint8")
+		if ras == nil { // the asset's type and nodata, so that the stack keeps them
+			in, err := p.r.load()
+			if err != nil {
+				return nil, assetError(p.asset, err)
+			}
+			ras = blankTarget(t, len(p.bands), numpyType[in.dtype])
+			ras.NoData, ras.HasNoData = in.nodata, in.hasNoData
 		}
 		got[i] = ras
 	}
@@ -295,6 +300,9 @@ func (s *STAC) Statistics(params map[string]any, o StatsOptions) (*Statistics, e
 		return nil, err
 	}
 	defer t.Close()
+	if err := o.context().Err(); err != nil {
+		return nil, layer.Errorf(layer.Timeout, "request cancelled before the read: %v", err)
+	}
 	ras, err := sel.readTarget(t, s.opts.Resampling)
 	if err != nil {
 		return nil, err

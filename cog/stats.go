@@ -2,6 +2,7 @@ package cog
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -32,6 +33,16 @@ type StatsOptions struct {
 	// PixelSelection is, on a mosaic, how its files give a pixel's value
 	// (PixelSelections; "" = first). Files refuse it.
 	PixelSelection string
+	// Ctx ends the reads of a mosaic's files (the request's); nil = none.
+	Ctx context.Context
+}
+
+// context is o.Ctx, else a context that never ends.
+func (o *StatsOptions) context() context.Context {
+	if o.Ctx == nil {
+		return context.Background()
+	}
+	return o.Ctx
 }
 
 // BandStats are one band's statistics, as rio-tiler names them. Min, Max,

@@ -83,11 +83,55 @@ func (r *Reader) ownTarget() (*target, error) {
 	return t, err
 }
 
+// boundsIn is the envelope of the file in srs, its edges densified (21
+// points each): a curved edge reaches past its corners.
+func boundsIn(ds *godal.Dataset, srs *godal.SpatialRef) ([4]float64, error) {
+	gt, err := ds.GeoTransform()
+	if err != nil {
+		return [4]float64{}, err
+	}
+	st := ds.Structure()
+	src := ds.SpatialRef()
+	defer src.Close()
+	tr, err := godal.NewTransform(src, srs)
+	if err != nil {
+		return [4]float64{}, err
+	}
+	defer tr.Close()
+	const n = 21
+	var xs, ys []float64
+	at := func(c, r float64) {
+		xs = append(xs, gt[0]+c*gt[1]+r*gt[2])
+		ys = append(ys, gt[3]+c*gt[4]+r*gt[5])
+	}
+	w, h := float64(st.SizeX), float64(st.SizeY)
+	for i := 0; i < n; i++ {
+		f := float64(i) / (n - 1)
+		at(f*w, 0)
+		at(f*w, h)
+		at(0, f*h)
+		at(w, f*h)
+	}
+	ok := make([]bool, len(xs))
+	if err := tr.TransformEx(xs, ys, nil, ok); err != nil {
+		return [4]float64{}, err
+	}
+	e := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	for i := range xs {
+		if !ok[i] {
+			return e, fmt.Errorf("a point of the file's edge cannot be transformed")
+		}
+		e[0], e[1] = math.Min(e[0], xs[i]), math.Min(e[1], ys[i])
+		e[2], e[3] = math.Max(e[2], xs[i]), math.Max(e[3], ys[i])
+	}
+	return e, nil
+}
+
 // resolutionIn is the size of one of the file's pixels in the units of srs:
 // its bounds there over its width and height.
 func (r *Reader) resolutionIn(srs *godal.SpatialRef) (rx, ry float64, err error) {
 	err = r.withHandle(func(h *handle, in *info) error {
-		b, err := h.src.Bounds(srs)
+		b, err := boundsIn(h.src, srs)
 		if err != nil {
 			return layer.Errorf(layer.BadRequest, "the file cannot be projected to the crop's CRS: %v", err)
 		}
@@ -156,7 +200,7 @@ func (r *Reader) readTarget(t *target, bands []int, resampling string) (*layer.R
 			}
 		}
 		c0, r0, c1, r1 := 0, 0, t.w, t.h
-		if fb, err := h.src.Bounds(t.srs); err == nil { // else the whole grid
+		if fb, err := boundsIn(h.src, t.srs); err == nil { // else the whole grid
 			rx, ry := (t.ext[2]-t.ext[0])/float64(t.w), (t.ext[3]-t.ext[1])/float64(t.h)
 			c0 = max(0, int(math.Floor((fb[0]-t.ext[0])/rx))-1)
 			c1 = min(t.w, int(math.Ceil((fb[2]-t.ext[0])/rx))+1)

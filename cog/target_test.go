@@ -2,7 +2,9 @@ package cog_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"github.com/udftiles/udftiles/demo"
 	"math"
 	"net/url"
 	"os/exec"
@@ -366,5 +368,75 @@ func TestSTACCropAndStatistics(t *testing.T) {
 	}
 	if _, err := cropOf(t, s, &tiles.Bounds{MinX: 20, MinY: 40, MaxX: 21, MaxY: 41}, "", "assets=B04"); layer.KindOf(err) != layer.NotFound {
 		t.Errorf("a crop outside the item: %v, want NotFound", err)
+	}
+}
+
+// TestTargetCurvedEdges: a UTM file across its zone's central meridian, far
+// north, whose top edge bulges past its corners in lon/lat: a crop over it
+// keeps the rows of the bulge (each file's part of the grid is found from
+// its edges, not its corners), as gdalwarp does.
+func TestTargetCurvedEdges(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "wide.tif")
+	// 200 km wide at 65°N in UTM 33N (central meridian 15°E), 2 km pixels.
+	g := filled(32633, [6]float64{400000, 2000, 0, 7300000, 0, -2000}, 100, 50, godal.Byte, 1, func(x, y, _ int) float64 { return float64(1 + (x+y)%200) })
+	if err := demo.WriteCOG(p, g); err != nil {
+		t.Fatal(err)
+	}
+	m := newMosaic(t, cog.MosaicOptions{Paths: []string{p}})
+	in := mustInfo(t, m)
+	box := tiles.Bounds{MinX: in.Bounds[0], MinY: in.Bounds[1], MaxX: in.Bounds[2], MaxY: in.Bounds[3] + 0.05}
+	got, err := cropOf(t, m, &box, "", "width=400&height=300")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer got.Release()
+	want := gdalwarpGrid(t, got, "near", p)
+	bad, valid := differing(got, want)
+	if valid == 0 || float64(bad) > 0.005*float64(valid) {
+		t.Errorf("%d of %d pixels differ from gdalwarp", bad, valid)
+	}
+	// The bulge: the top row with data at the middle lies above the corners' latitude.
+	top := func(r *layer.Raster, mask func(i int) bool) int {
+		for y := 0; y < r.Height; y++ {
+			if mask(y*r.Width + r.Width/2) {
+				return y
+			}
+		}
+		return -1
+	}
+	gotTop, wantTop := top(got, func(i int) bool { return got.Mask[i] > 0 }), top(got, func(i int) bool { return want.alpha[i] > 0 })
+	if gotTop != wantTop {
+		t.Errorf("the first row with data in the middle: %d, gdalwarp's %d", gotTop, wantTop)
+	}
+}
+
+// TestMosaicCount: pixel_selection=count is one band, named count, whatever
+// the files' bands; band math over it is refused.
+func TestMosaicCount(t *testing.T) {
+	f := writeSTAC(t)
+	m := newMosaic(t, cog.MosaicOptions{Paths: []string{f.files["visual"], f.files["visual"]}}) // three bands
+	st, err := m.Statistics(cog.StatsOptions{PixelSelection: "count", MaxSize: 64})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Names) != 1 || st.Names[0] != "count" || len(st.Bands) != 1 || *st.Bands[0].Max != 2 {
+		t.Fatalf("count: names %v, %d bands, max %v", st.Names, len(st.Bands), deref(st.Bands[0].Max))
+	}
+	if _, err := json.Marshal(st); err != nil {
+		t.Fatal(err)
+	}
+	crop, err := cropOf(t, m, nil, "", "pixel_selection=count&max_size=64")
+	if err != nil || len(crop.Bands) != 1 {
+		t.Fatalf("count crop: %v, %v", crop, err)
+	}
+	if _, err := m.Statistics(cog.StatsOptions{PixelSelection: "count", Selection: cog.Selection{Expression: "b1+b2"}}); layer.KindOf(err) != layer.BadRequest {
+		t.Errorf("count with an expression: %v, want BadRequest", err)
+	}
+	if _, err := cropOf(t, m, nil, "", "pixel_selection=count&expression=b1%2Bb2"); layer.KindOf(err) != layer.BadRequest {
+		t.Errorf("count crop with an expression: %v, want BadRequest", err)
+	}
+	tile := tiles.AtLonLat(15.05, 45.08, 12)
+	if _, err := m.Run(context.Background(), layer.Request{Tile: &tile, Params: map[string]any{"pixel_selection": "count", "algorithm": "hillshade"}}); layer.KindOf(err) != layer.BadRequest {
+		t.Errorf("count tile with an algorithm: %v, want BadRequest", err)
 	}
 }

@@ -34,6 +34,14 @@ func (s *Store) Draft(ctx context.Context, id string) (Draft, error) {
 	return d, nil
 }
 
+// TouchDraft marks draft id used at the time at (its tiles and runs use it).
+func (s *Store) TouchDraft(ctx context.Context, id string, at time.Time) error {
+	if _, err := s.writer.ExecContext(ctx, `UPDATE drafts SET used_at = $1 WHERE id = $2`, s.ts(at), id); err != nil {
+		return fmt.Errorf("store: marking a draft used: %w", err)
+	}
+	return nil
+}
+
 // PruneDrafts deletes the drafts last saved before olderThan and returns how
 // many it deleted.
 func (s *Store) PruneDrafts(ctx context.Context, olderThan time.Time) (int, error) {

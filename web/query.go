@@ -192,6 +192,7 @@ func (s *api) rasterStatistics(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
+	o.Ctx = r.Context()
 	if r.Method != http.MethodPost {
 		if v := q.Get("bbox"); v != "" {
 			b, err := lonLatBox("bbox", v)

@@ -233,7 +233,7 @@ def save_code(code, name, overwrite=True, *, description=None, public=None, cach
         given["parameters"] = dict(given["parameters"])
     body = dict(_carry_meta(c, name, given), code=code)
     try:
-        return c.json("PUT", "/v1/udfs/%s" % _q(name), body=body, timeout=c.runs_code())
+        return c.json("PUT", "/v1/udfs/%s" % _q(name), body=body, timeout=c.long_timeout())
     except _jobs.ServerError as e:
         raise _save_error(e) from None
 
@@ -457,7 +457,7 @@ class RemoteUDF:
     def restore(self, version):
         """Save version n again as the newest; returns this UDF, now at the new version."""
         self.client.json("POST", "/v1/udfs/%s/versions/%d/restore" % (_q(self._saved("restore")), int(version)),
-                         timeout=self.client.runs_code())
+                         timeout=self.client.long_timeout())
         return self.refresh()
 
     def to_fused(self, name=None, overwrite=True, **kw):

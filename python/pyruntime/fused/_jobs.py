@@ -72,9 +72,10 @@ class Client:
         _, _, raw = self.request(method, path, params, body, timeout=timeout)
         return json.loads(raw)
 
-    def runs_code(self):
-        """The bound of a request that runs code on the server (a run, a
-        save or restore, which load the UDF in a worker): run_timeout."""
+    def long_timeout(self):
+        """The bound of a request that may take long: one that runs code on
+        the server (a run, a save or restore, which load the UDF in a
+        worker) or fetches all of a job's results: run_timeout."""
         return self.run_timeout if self.run_timeout is not None else self.timeout
 
     def run(self, udf, x=None, y=None, z=None, bounds=None, **params):
@@ -241,7 +242,7 @@ class JobPool:
 
     def _fetch(self):
         if self._rows is None or not self._final:
-            doc = self.client.json("GET", "/v1/jobs/%s/results" % self.id)
+            doc = self.client.json("GET", "/v1/jobs/%s/results" % self.id, timeout=self.client.long_timeout())
             self._rows = doc["results"]
             self._final = (doc.get("status") or {}).get("state", "running") != "running"
         return self._rows
