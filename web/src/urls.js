@@ -41,9 +41,11 @@ export function tileUrl(template, t) {
   return template.replace('{z}', t.z).replace('{x}', t.x).replace('{y}', t.y);
 }
 
+// runUrl is the layer's file-mode run over the view's bounds, which a layer
+// that takes no bounds (takes_bounds false in /v1/udfs) is not sent.
 export function runUrl(layer, bounds, pairs) {
   const base = absolute(`/v1/udfs/${encodeURIComponent(layer.name)}/run`);
-  const all = [['bounds', bounds.join(',')], ...pairs];
+  const all = layer.takes_bounds === false ? [...pairs] : [['bounds', bounds.join(',')], ...pairs];
   if (/^(mvt|pbf)$/i.test(layer.default_format || '')) all.push(['format', 'geojson']);
   return withQuery(base, all);
 }

@@ -37,6 +37,9 @@ test('runs ask for the view, and GeoJSON of vector-tile layers', () => {
     'http://maps.example:8080/v1/udfs/cities%20table/run?bounds=-10,-5.5,10,5.5&n=5');
   assert.equal(runUrl({ ...layer, name: 'c', default_format: 'MVT' }, [0, 0, 1, 1], []),
     'http://maps.example:8080/v1/udfs/c/run?bounds=0,0,1,1&format=geojson');
+  // A layer that takes no bounds is not sent the view's.
+  assert.equal(runUrl({ ...layer, name: 'd', takes_bounds: false }, [0, 0, 1, 1], [['n', '5']]),
+    'http://maps.example:8080/v1/udfs/d/run?n=5');
 });
 
 test('the page URL names the layer', () => {
