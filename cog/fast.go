@@ -98,6 +98,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
+	"sync"
 	"unsafe"
 
 	"github.com/airbusgeo/godal"
@@ -289,13 +291,8 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 		return ras, nil // no pixel on the data: all transparent
 	}
 	ww, wh := c1-c0+1, r1-r0+1
-	var bytes []uint8
-	var vals []float64
-	if h.direct.byte {
-		bytes = make([]uint8, ww*wh)
-	} else {
-		vals = make([]float64, ww*wh)
-	}
+	bytes, vals, put := windowBuffer(h.direct.byte, ww*wh)
+	defer put()
 	for bi, b := range bands {
 		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
 			return nil, fmt.Errorf("read: %v", err)
@@ -378,6 +375,44 @@ func readWindow(h *handle, b, lvl, c0, r0, w, hgt int, bytes []uint8, vals []flo
 	return err
 }
 
+// Window buffers are reused across reads, by size class (powers of two up
+// to maxPooledWindow samples; larger windows are allocated each time): a
+// tile's window is hundreds of kilobytes, which the GC would otherwise
+// collect hundreds of times a second under load.
+const maxPooledWindow = 1 << 22
+
+var (
+	byteWindows  [23]sync.Pool // *[]uint8 of cap 1<<class
+	floatWindows [23]sync.Pool // *[]float64 of cap 1<<class
+)
+
+// windowBuffer returns a window of n samples, bytes for a Byte file else
+// float64s (the other nil), and the function that gives it back. Its
+// contents are undefined: readWindow overwrites all of it.
+func windowBuffer(byteFile bool, n int) ([]uint8, []float64, func()) {
+	class := bits.Len(uint(max(n, 1) - 1))
+	if n > maxPooledWindow {
+		if byteFile {
+			return make([]uint8, n), nil, func() {}
+		}
+		return nil, make([]float64, n), func() {}
+	}
+	if byteFile {
+		p, _ := byteWindows[class].Get().(*[]uint8)
+		if p == nil {
+			b := make([]uint8, 1<<class)
+			p = &b
+		}
+		return (*p)[:n], nil, func() { byteWindows[class].Put(p) }
+	}
+	p, _ := floatWindows[class].Get().(*[]float64)
+	if p == nil {
+		f := make([]float64, 1<<class)
+		p = &f
+	}
+	return nil, (*p)[:n], func() { floatWindows[class].Put(p) }
+}
+
 // errWideWindow sends a tile whose source window is too large for one read
 // to the warp path.
 var errWideWindow = errors.New("the tile's source window is too large for the direct path")
@@ -429,13 +464,8 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 		ras.Release()
 		return nil, errWideWindow
 	}
-	var bytes []uint8
-	var vals []float64
-	if h.direct.byte {
-		bytes = make([]uint8, ww*wh)
-	} else {
-		vals = make([]float64, ww*wh)
-	}
+	bytes, vals, put := windowBuffer(h.direct.byte, ww*wh)
+	defer put()
 	for bi, b := range bands {
 		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
 			ras.Release()
@@ -592,13 +622,11 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 	var win8 [][]uint8
 	var win [][]float64
 	for _, bn := range bands {
-		var b8 []uint8
-		var bf []float64
-		if h.direct.byte {
-			b8 = make([]uint8, ww*wh)
+		b8, bf, put := windowBuffer(h.direct.byte, ww*wh)
+		defer put()
+		if b8 != nil {
 			win8 = append(win8, b8)
 		} else {
-			bf = make([]float64, ww*wh)
 			win = append(win, bf)
 		}
 		if err := readWindow(h, bn, lvl, c0, r0, ww, wh, b8, bf); err != nil {
