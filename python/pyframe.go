@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"hash/crc32"
 	"io"
 )
 
@@ -80,9 +81,13 @@ type reply struct {
 	Columns     []string          `json:"columns"`
 	Types       map[string]string `json:"types"`
 	Blobs       []int             `json:"blobs"`
-	raw         json.RawMessage
-	blobs       [][]byte
-	frameLen    int // bytes of the frame the blobs share
+	// CRC is each blob's CRC-32 (IEEE): a frame whose blobs do not match
+	// had other bytes written into it (a UDF's thread or child writing to
+	// the pipe) and is refused.
+	CRC      []uint32 `json:"crc"`
+	raw      json.RawMessage
+	blobs    [][]byte
+	frameLen int // bytes of the frame the blobs share
 }
 
 // ownBlob returns blob i in a buffer that holds little else: a result kept in
@@ -121,12 +126,22 @@ func readFrame(r io.Reader, max int) (*reply, error) {
 		return nil, frameErrorf("worker sent a bad header: %v", err)
 	}
 	off := int(4 + hl)
-	for _, l := range rep.Blobs {
+	if rep.CRC != nil && len(rep.CRC) != len(rep.Blobs) {
+		return nil, frameErrorf("worker sent %d checksums for %d blobs", len(rep.CRC), len(rep.Blobs))
+	}
+	for i, l := range rep.Blobs {
 		if l < 0 || l > len(body)-off { // off+l could overflow
 			return nil, frameErrorf("worker sent blobs longer than its frame")
 		}
-		rep.blobs = append(rep.blobs, body[off:off+l])
+		b := body[off : off+l]
+		if rep.CRC != nil && crc32.ChecksumIEEE(b) != rep.CRC[i] {
+			return nil, frameErrorf("worker sent a frame whose blob %d does not match its checksum (other bytes were written into it)", i)
+		}
+		rep.blobs = append(rep.blobs, b)
 		off += l
+	}
+	if off != len(body) {
+		return nil, frameErrorf("worker sent a frame of %d bytes whose header and blobs are %d", len(body), off)
 	}
 	return rep, nil
 }

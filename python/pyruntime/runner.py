@@ -23,10 +23,12 @@ import fcntl
 import json
 import os
 import signal
+import select
 import struct
 import sys
 import threading
 import time
+import zlib
 
 # The pipes, moved away from the descriptors UDF code may expect, close-on-exec.
 _IN_FD = fcntl.fcntl(3, fcntl.F_DUPFD_CLOEXEC, 100)
@@ -82,10 +84,19 @@ def write_msg(header, blobs=()):
         os._exit(0)  # a child forked without the hooks (ctypes, os.syscall)
     blobs = [memoryview(b).cast("B") for b in blobs]
     header["blobs"] = [len(b) for b in blobs]
+    # Each blob's CRC-32: bytes another writer of the pipe (a UDF's thread or
+    # child) put between this frame's parts make the server refuse the frame
+    # rather than take them for the reply.
+    header["crc"] = [zlib.crc32(b) for b in blobs]
     h = json.dumps(header, default=str, allow_nan=False).encode()
     h += b" " * (-(4 + len(h)) % 8)  # blobs start 8-byte aligned in the server's buffer
     total = 4 + len(h) + sum(len(b) for b in blobs)
-    _write_all(struct.pack(">II", total, len(h)) + h)
+    head = struct.pack(">II", total, len(h)) + h
+    if 4 + total <= select.PIPE_BUF:
+        # One write up to PIPE_BUF bytes is atomic on a pipe: nothing lands inside it.
+        _write_all(b"".join([head] + [bytes(b) for b in blobs]))
+        return
+    _write_all(head)
     for b in blobs:
         _write_all(b)
 
