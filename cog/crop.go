@@ -316,14 +316,25 @@ func lonLatTo(dst *godal.SpatialRef, b tiles.Bounds) ([4]float64, error) {
 		return [4]float64{}, err
 	}
 	defer tr.Close()
+	xs, ys := edgePoints(b.MinX, b.MinY, b.MaxX, b.MaxY)
+	return envelope(tr, xs, ys)
+}
+
+// edgePoints are 21 points along each edge of a box, corners included.
+func edgePoints(minX, minY, maxX, maxY float64) (xs, ys []float64) {
 	const n = 21
-	var xs, ys []float64
 	for i := 0; i < n; i++ {
 		f := float64(i) / (n - 1)
-		x, y := b.MinX+f*(b.MaxX-b.MinX), b.MinY+f*(b.MaxY-b.MinY)
-		xs = append(xs, x, x, b.MinX, b.MaxX)
-		ys = append(ys, b.MinY, b.MaxY, y, y)
+		x, y := minX+f*(maxX-minX), minY+f*(maxY-minY)
+		xs = append(xs, x, x, minX, maxX)
+		ys = append(ys, minY, maxY, y, y)
 	}
+	return xs, ys
+}
+
+// envelope transforms the points in place and returns their envelope; a
+// point that cannot be transformed is an error.
+func envelope(tr *godal.Transform, xs, ys []float64) ([4]float64, error) {
 	ok := make([]bool, len(xs))
 	if err := tr.TransformEx(xs, ys, nil, ok); err != nil {
 		return [4]float64{}, err
@@ -331,7 +342,7 @@ func lonLatTo(dst *godal.SpatialRef, b tiles.Bounds) ([4]float64, error) {
 	e := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
 	for i := range xs {
 		if !ok[i] {
-			return e, fmt.Errorf("a corner cannot be transformed")
+			return e, fmt.Errorf("a point of the edge cannot be transformed")
 		}
 		e[0], e[1] = math.Min(e[0], xs[i]), math.Min(e[1], ys[i])
 		e[2], e[3] = math.Max(e[2], xs[i]), math.Max(e[3], ys[i])

@@ -400,6 +400,16 @@ func (m *Mosaic) each(ctx context.Context, idx *mosaicIndex, files []int, read f
 // readFile reads one file's tile: nil without error when the tile is
 // outside the file's data.
 func (m *Mosaic) readFile(ctx context.Context, idx *mosaicIndex, path string, t tiles.Tile, o TileOptions) (*layer.Raster, error) {
+	ras, err := m.readWith(ctx, idx, path, func(r *Reader) (*layer.Raster, error) { return r.ReadTile(t, o) })
+	if layer.KindOf(err) == layer.NotFound {
+		return nil, nil
+	}
+	return ras, err
+}
+
+// readWith runs read on the reader of one of the mosaic's files (a tile or
+// a grid of it), counting it; a file that cannot be read is named.
+func (m *Mosaic) readWith(ctx context.Context, idx *mosaicIndex, path string, read func(*Reader) (*layer.Raster, error)) (*layer.Raster, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, layer.Errorf(layer.Timeout, "request cancelled during the mosaic's reads: %v", err)
 	}
@@ -409,12 +419,9 @@ func (m *Mosaic) readFile(ctx context.Context, idx *mosaicIndex, path string, t 
 	}
 	defer release()
 	m.reads.Add(1)
-	ras, err := r.ReadTile(t, o)
+	ras, err := read(r)
 	var ue *layer.Error
-	if errors.As(err, &ue) && ue.Kind == layer.NotFound {
-		return nil, nil
-	}
-	if err != nil && ue != nil && ue.Kind == layer.Unavailable {
+	if errors.As(err, &ue) && ue.Kind == layer.Unavailable {
 		return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("mosaic file %s: %s", path, ue.Msg)}
 	}
 	return ras, err

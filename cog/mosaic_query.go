@@ -125,20 +125,7 @@ func (m *Mosaic) combineTarget(ctx context.Context, idx *mosaicIndex, box tiles.
 	c := newCombiner(method)
 	defer c.release()
 	read := func(path string) (*layer.Raster, error) {
-		if err := ctx.Err(); err != nil {
-			return nil, layer.Errorf(layer.Timeout, "request cancelled during the mosaic's reads: %v", err)
-		}
-		r, release, err := m.open(idx, path)
-		if err != nil {
-			return nil, err
-		}
-		defer release()
-		m.reads.Add(1)
-		ras, err := r.readTarget(t, bands, resampling)
-		if ue := (*layer.Error)(nil); err != nil && asLayerError(err, &ue) && ue.Kind == layer.Unavailable {
-			return nil, &layer.Error{Kind: layer.Unavailable, Msg: fmt.Sprintf("mosaic file %s: %s", path, ue.Msg)}
-		}
-		return ras, err
+		return m.readWith(ctx, idx, path, func(r *Reader) (*layer.Raster, error) { return r.readTarget(t, bands, resampling) })
 	}
 	var err error
 	if method == "first" {

@@ -378,14 +378,7 @@ func outShape(w, h, maxSize int) (int, int) {
 // sourceWindow is the window of source pixels covering a lon/lat box (its
 // edges densified), clipped to the file; ok = false when they do not meet.
 func sourceWindow(ds *godal.Dataset, in *info, b tiles.Bounds) (x0, y0, w, h int, ok bool, err error) {
-	const n = 21
-	var xs, ys []float64
-	for i := 0; i < n; i++ {
-		f := float64(i) / (n - 1)
-		x, y := b.MinX+f*(b.MaxX-b.MinX), b.MinY+f*(b.MaxY-b.MinY)
-		xs = append(xs, x, x, b.MinX, b.MaxX)
-		ys = append(ys, b.MinY, b.MaxY, y, y)
-	}
+	xs, ys := edgePoints(b.MinX, b.MinY, b.MaxX, b.MaxY)
 	if err := toSource(ds, xs, ys); err != nil {
 		return 0, 0, 0, 0, false, layer.Errorf(layer.BadRequest, "the area cannot be transformed to the layer's CRS")
 	}

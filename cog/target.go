@@ -98,33 +98,13 @@ func boundsIn(ds *godal.Dataset, srs *godal.SpatialRef) ([4]float64, error) {
 		return [4]float64{}, err
 	}
 	defer tr.Close()
-	const n = 21
-	var xs, ys []float64
-	at := func(c, r float64) {
-		xs = append(xs, gt[0]+c*gt[1]+r*gt[2])
-		ys = append(ys, gt[3]+c*gt[4]+r*gt[5])
-	}
-	w, h := float64(st.SizeX), float64(st.SizeY)
-	for i := 0; i < n; i++ {
-		f := float64(i) / (n - 1)
-		at(f*w, 0)
-		at(f*w, h)
-		at(0, f*h)
-		at(w, f*h)
-	}
-	ok := make([]bool, len(xs))
-	if err := tr.TransformEx(xs, ys, nil, ok); err != nil {
-		return [4]float64{}, err
-	}
-	e := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	// The edges in pixels, then in the file's CRS, then in srs.
+	xs, ys := edgePoints(0, 0, float64(st.SizeX), float64(st.SizeY))
 	for i := range xs {
-		if !ok[i] {
-			return e, fmt.Errorf("a point of the file's edge cannot be transformed")
-		}
-		e[0], e[1] = math.Min(e[0], xs[i]), math.Min(e[1], ys[i])
-		e[2], e[3] = math.Max(e[2], xs[i]), math.Max(e[3], ys[i])
+		c, r := xs[i], ys[i]
+		xs[i], ys[i] = gt[0]+c*gt[1]+r*gt[2], gt[3]+c*gt[4]+r*gt[5]
 	}
-	return e, nil
+	return envelope(tr, xs, ys)
 }
 
 // resolutionIn is the size of one of the file's pixels in the units of srs:
