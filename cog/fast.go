@@ -49,13 +49,12 @@ static int udft_tr_axes(udft_tr *t, double *dst_gt, int n, double *cols, double 
 	return good;
 }
 
-// udft_tr_grid maps every pixel of an n×n destination grid with geotransform
-// dst_gt to source pixels, row by row through the approximation, pixel
-// centres at +0.5: the coordinates gdalwarp's kernel computes for a chunk
-// one tile wide. xs, ys and ok hold n*n values, row after row.
-static void udft_tr_grid(udft_tr *t, double *dst_gt, int n, double *xs, double *ys, double *z, int *ok) {
+// udft_tr_grid maps every pixel of an n×n destination grid (the destination
+// geotransform set on the transformer) to source pixels, row by row through
+// the approximation, pixel centres at +0.5: the coordinates gdalwarp's
+// kernel computes for a chunk one tile wide. xs, ys and ok hold n*n values, row after row.
+static void udft_tr_grid(udft_tr *t, int n, double *xs, double *ys, double *z, int *ok) {
 	int i, j;
-	GDALSetGenImgProjTransformerDstGeoTransform(t->gen, dst_gt);
 	for (i = 0; i < n; i++) {
 		double *x = xs + (size_t)i * n, *y = ys + (size_t)i * n;
 		for (j = 0; j < n; j++) { x[j] = j + 0.5; y[j] = i + 0.5; z[j] = 0; }
@@ -133,15 +132,21 @@ type direct struct {
 
 // fastTr is one transformer of a handle, for one overview level.
 type fastTr struct {
-	c       C.udft_tr
-	w, h    int // the level's size
-	scratch []C.double
-	ok      []C.int
+	c         C.udft_tr
+	w, h      int  // the level's size
+	separable bool // as its direct's
+	scratch   []C.double
+	ok        []C.int
 	// The grid path's buffers: source coordinates of every pixel, and the
 	// source pixel picked (-1: none).
 	gx, gy, gz []C.double
 	gok        []C.int
 	sx, sy     []int32
+	// The lattice's points (lattice.go), and how many tiles' coordinates
+	// were interpolated from one and how many fell back to GDAL's rows.
+	lx, ly, lz []C.double
+	lok        []C.int
+	lattices   [2]int64
 }
 
 // newDirect reports whether ds qualifies: a north-up geotransform, EPSG:4326
@@ -215,7 +220,7 @@ func (d *direct) tr(in *info, lvl int) (*fastTr, error) {
 	srcWKT, dstWKT := C.CString(d.wkt), C.CString(webMercatorWKT())
 	defer C.free(unsafe.Pointer(srcWKT))
 	defer C.free(unsafe.Pointer(dstWKT))
-	t := &fastTr{w: w, h: h}
+	t := &fastTr{w: w, h: h, separable: d.separable}
 	if C.udft_tr_new(srcWKT, &cgt[0], dstWKT, &t.c) == 0 {
 		return nil, fmt.Errorf("cannot transform the file's coordinates to EPSG:3857")
 	}
@@ -233,14 +238,8 @@ func (d *direct) Close() {
 // axes returns the source column of each tile column and the source row of
 // each tile row at the transformer's level, -1 where it is off the data.
 func (t *fastTr) axes(b tiles.Bounds, n int) (cols, rows []int, err error) {
-	if len(t.ok) < n {
-		t.scratch = make([]C.double, 4*n)
-		t.ok = make([]C.int, n)
-	}
-	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
-		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
-	c, r, s := t.scratch[:n], t.scratch[n:2*n], t.scratch[2*n:4*n]
-	if C.udft_tr_axes(&t.c, &gt[0], C.int(n), &c[0], &r[0], &s[0], &t.ok[0]) == 0 {
+	c, r, ok := t.axesAt(b, n)
+	if !ok {
 		return nil, nil, fmt.Errorf("cannot transform the tile's coordinates")
 	}
 	// The warper's nearest neighbour: floor(x + 1e-10), inside the raster.
@@ -257,6 +256,20 @@ func (t *fastTr) axes(b tiles.Bounds, n int) (cols, rows []int, err error) {
 		rows[i] = pick(r[i], t.h)
 	}
 	return cols, rows, nil
+}
+
+// axesAt returns the source column (c) of the centre of each tile column
+// and the source row (r) of each tile row, for a separable source; the
+// slices are the transformer's, valid until its next use.
+func (t *fastTr) axesAt(b tiles.Bounds, n int) (c, r []C.double, ok bool) {
+	if len(t.ok) < n {
+		t.scratch = make([]C.double, 4*n)
+		t.ok = make([]C.int, n)
+	}
+	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
+		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
+	c, r, s := t.scratch[:n], t.scratch[n:2*n], t.scratch[2*n:4*n]
+	return c, r, C.udft_tr_axes(&t.c, &gt[0], C.int(n), &c[0], &r[0], &s[0], &t.ok[0]) != 0
 }
 
 // span is the first and last index of a not -1, or ok false.
@@ -420,6 +433,44 @@ var errWideWindow = errors.New("the tile's source window is too large for the di
 // maxWindow bounds the pixels of the grid path's window read.
 const maxWindow = 4096 * 4096
 
+// coords fills t.gx, t.gy and t.gok with the source pixel coordinates of the
+// centre of every pixel of an n×n tile over b, row after row (ok 0: the
+// point does not transform).
+func (t *fastTr) coords(b tiles.Bounds, n int) {
+	t.buffers(n)
+	if t.separable {
+		// Columns and rows apart, exactly as the warper computes them.
+		if c, r, ok := t.axesAt(b, n); ok {
+			for i := 0; i < n; i++ {
+				copy(t.gx[i*n:(i+1)*n], c)
+				gy, gok := t.gy[i*n:(i+1)*n], t.gok[i*n:(i+1)*n]
+				for j := range gy {
+					gy[j], gok[j] = r[i], 1
+				}
+			}
+			return
+		}
+	}
+	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
+		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
+	C.GDALSetGenImgProjTransformerDstGeoTransform(t.c.gen, &gt[0])
+	for m := firstCells; n/m >= minCell; m *= 2 {
+		if t.lattice(n, m) {
+			t.lattices[0]++
+			return
+		}
+	}
+	t.lattices[1]++
+	t.rows(n)
+}
+
+// rows fills t.gx, t.gy and t.gok as gdalwarp computes them: row by row
+// through GDAL's approximation. The transformer's destination geotransform
+// is the tile's.
+func (t *fastTr) rows(n int) {
+	C.udft_tr_grid(&t.c, C.int(n), &t.gx[0], &t.gy[0], &t.gz[0], &t.gok[0])
+}
+
 // grid returns the source pixel (column, row) of each pixel of an n×n tile
 // over b, -1 off the data: the warper's nearest neighbour of the
 // coordinates its kernel computes. The slices are the transformer's, valid
@@ -427,16 +478,16 @@ const maxWindow = 4096 * 4096
 // none does).
 func (t *fastTr) grid(b tiles.Bounds, n int) (sx, sy []int32, c0, c1, r0, r1 int, ok bool, err error) {
 	nn := n * n
-	t.buffers(n)
-	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
-		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
-	C.udft_tr_grid(&t.c, &gt[0], C.int(n), &t.gx[0], &t.gy[0], &t.gz[0], &t.gok[0])
+	t.coords(b, n)
 	sx, sy = t.sx[:nn], t.sy[:nn]
+	gx, gy, gok := t.gx[:nn], t.gy[:nn], t.gok[:nn]
 	c0, r0, c1, r1 = math.MaxInt, math.MaxInt, -1, -1
 	w, h := float64(t.w), float64(t.h)
-	for k := 0; k < nn; k++ {
-		fx, fy := math.Floor(float64(t.gx[k])+1e-10), math.Floor(float64(t.gy[k])+1e-10)
-		if t.gok[k] == 0 || !(fx >= 0 && fx < w && fy >= 0 && fy < h) {
+	for k := range sx {
+		// floor(x + 1e-10), as the warper's nearest neighbour: a truncation
+		// once the sum is known not to be negative (NaN fails both tests).
+		fx, fy := float64(gx[k])+1e-10, float64(gy[k])+1e-10
+		if gok[k] == 0 || !(fx >= 0 && fx < w && fy >= 0 && fy < h) {
 			sx[k], sy[k] = -1, -1
 			continue
 		}
@@ -592,8 +643,7 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 		return nil, errWideWindow
 	}
 	nn := n * n
-	tr.buffers(n)
-	C.udft_tr_grid(&tr.c, &gt[0], C.int(n), &tr.gx[0], &tr.gy[0], &tr.gz[0], &tr.gok[0])
+	tr.coords(b, n)
 	ras := tileRaster(in, t, n, len(bands))
 	// The window: every pixel whose centre falls on the data, and its taps.
 	c0, r0, c1, r1 := math.MaxInt, math.MaxInt, -1, -1

@@ -119,16 +119,29 @@ func gdalwarpTile(t testing.TB, path string, tile tiles.Tile, size int, resampli
 // values within tol.
 func sameAsGDAL(t testing.TB, got *layer.Raster, want warped, tol float64) {
 	t.Helper()
+	closeToGDAL(t, got, want, tol, 0)
+}
+
+// closeToGDAL is sameAsGDAL allowing a share of the valid pixels to differ:
+// for tiles whose coordinates come from the lattice (lattice.go), held to
+// gdalwarp with exact coordinates (-et 0), where a pixel whose coordinates
+// lie within the lattice's error of a source pixel's edge may take the
+// other side.
+func closeToGDAL(t testing.TB, got *layer.Raster, want warped, tol, share float64) {
+	t.Helper()
 	if len(got.Bands) != len(want.bands) {
 		t.Fatalf("got %d bands, gdalwarp wrote %d", len(got.Bands), len(want.bands))
 	}
 	valid, bad := 0, 0
+	var first []string
+	note := func(format string, args ...any) {
+		if bad++; bad <= 5 {
+			first = append(first, fmt.Sprintf(format, args...))
+		}
+	}
 	for i := range want.alpha {
 		if (got.Mask[i] > 0) != (want.alpha[i] > 0) {
-			if bad < 5 {
-				t.Errorf("pixel %d,%d: mask %d, gdalwarp alpha %d", i%got.Width, i/got.Width, got.Mask[i], want.alpha[i])
-			}
-			bad++
+			note("pixel %d,%d: mask %d, gdalwarp alpha %d", i%got.Width, i/got.Width, got.Mask[i], want.alpha[i])
 			continue
 		}
 		if want.alpha[i] == 0 {
@@ -138,15 +151,17 @@ func sameAsGDAL(t testing.TB, got *layer.Raster, want warped, tol float64) {
 		for b := range want.bands {
 			g, w := got.Bands[b][i], want.bands[b][i]
 			if math.Abs(g-w) > tol && !(math.IsNaN(g) && math.IsNaN(w)) {
-				if bad < 5 {
-					t.Errorf("band %d pixel %d,%d: %v, gdalwarp %v", b+1, i%got.Width, i/got.Width, g, w)
-				}
-				bad++
+				note("band %d pixel %d,%d: %v, gdalwarp %v", b+1, i%got.Width, i/got.Width, g, w)
 			}
 		}
 	}
-	if bad > 0 {
-		t.Errorf("%d pixels differ from gdalwarp (%d valid)", bad, valid)
+	if float64(bad) > share*float64(valid) {
+		for _, m := range first {
+			t.Error(m)
+		}
+		t.Errorf("%d pixels differ from gdalwarp (%d valid; %.2g%% allowed)", bad, valid, 100*share)
+	} else if bad > 0 {
+		t.Logf("%d of %d pixels differ from gdalwarp (%.2g%% allowed)", bad, valid, 100*share)
 	}
 }
 

@@ -230,24 +230,33 @@ func expectSelection(t *testing.T, files []string, tile tiles.Tile) map[string]*
 // values within tol.
 func sameValues(t *testing.T, what string, got, want *layer.Raster, tol float64) {
 	t.Helper()
+	closeValues(t, what, got, want, tol, 0)
+}
+
+// closeValues is sameValues allowing a share of the pixels to differ (as
+// closeToGDAL does).
+func closeValues(t *testing.T, what string, got, want *layer.Raster, tol, share float64) {
+	t.Helper()
 	bad := 0
+	var first []string
 	for i := range want.Mask {
-		if (got.Mask[i] > 0) != (want.Mask[i] > 0) {
-			if bad < 5 {
-				t.Errorf("%s: pixel %d,%d: mask %d, want %d", what, i%256, i/256, got.Mask[i], want.Mask[i])
-			}
-			bad++
+		switch {
+		case (got.Mask[i] > 0) != (want.Mask[i] > 0):
+			first = append(first, fmt.Sprintf("%s: pixel %d,%d: mask %d, want %d", what, i%256, i/256, got.Mask[i], want.Mask[i]))
+		case want.Mask[i] > 0 && math.Abs(got.Bands[0][i]-want.Bands[0][i]) > tol:
+			first = append(first, fmt.Sprintf("%s: pixel %d,%d: %v, want %v", what, i%256, i/256, got.Bands[0][i], want.Bands[0][i]))
+		default:
 			continue
 		}
-		if want.Mask[i] > 0 && math.Abs(got.Bands[0][i]-want.Bands[0][i]) > tol {
-			if bad < 5 {
-				t.Errorf("%s: pixel %d,%d: %v, want %v", what, i%256, i/256, got.Bands[0][i], want.Bands[0][i])
-			}
-			bad++
-		}
+		bad++
 	}
-	if bad > 0 {
+	if float64(bad) > share*float64(len(want.Mask)) {
+		for _, m := range first[:min(5, len(first))] {
+			t.Error(m)
+		}
 		t.Errorf("%s: %d pixels differ", what, bad)
+	} else if bad > 0 {
+		t.Logf("%s: %d of %d pixels differ (%.2g%% allowed)", what, bad, len(want.Mask), 100*share)
 	}
 }
 
@@ -335,14 +344,22 @@ func TestMosaicFirstMatchesGDALWarp(t *testing.T) {
 		name   string
 		files  []string
 		inputs []string // gdalwarp's
+		exact  bool     // files in another CRS, read through the lattice
 	}{
-		{"gdalwarp of the files", files, reversed(files)},
-		{"gdalwarp of gdalbuildvrt's VRT", geographic, []string{vrt}},
+		{"gdalwarp of the files", files, reversed(files), true},
+		{"gdalwarp of gdalbuildvrt's VRT", geographic, []string{vrt}, false},
 	} {
 		m := newMosaic(t, cog.MosaicOptions{Paths: c.files})
 		for _, tile := range []tiles.Tile{mosaicTiles(11)[0], mosaicTiles(13)[3]} {
 			got := readMosaic(t, m, tile, "first")
-			sameValues(t, "tile "+tile.String()+" against "+c.name, got, warpFiles(t, tile, c.inputs), 0)
+			what := "tile " + tile.String() + " against " + c.name
+			if c.exact {
+				// Against gdalwarp's exact coordinates: a pixel within the
+				// lattice's 1/32 pixel of a source pixel's edge may differ.
+				closeValues(t, what, got, warpFiles(t, tile, c.inputs, "-et", "0"), 0, 0.005)
+			} else {
+				sameValues(t, what, got, warpFiles(t, tile, c.inputs), 0)
+			}
 		}
 	}
 }
@@ -355,13 +372,14 @@ func reversed(s []string) []string {
 
 // warpFiles runs gdalwarp on inputs for one 256 px tile: the first band and
 // the alpha band.
-func warpFiles(t *testing.T, tile tiles.Tile, inputs []string) *layer.Raster {
+func warpFiles(t *testing.T, tile tiles.Tile, inputs []string, extra ...string) *layer.Raster {
 	t.Helper()
 	b := tile.Mercator()
 	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
 	out := filepath.Join(t.TempDir(), "ref.tif")
 	args := append([]string{"-q", "-of", "GTiff", "-t_srs", "EPSG:3857", "-te", f(b.MinX), f(b.MinY), f(b.MaxX), f(b.MaxY),
-		"-ts", "256", "256", "-r", "near", "-dstalpha"}, inputs...)
+		"-ts", "256", "256", "-r", "near", "-dstalpha"}, extra...)
+	args = append(args, inputs...)
 	args = append(args, out)
 	if msg, err := exec.Command("gdalwarp", args...).CombinedOutput(); err != nil {
 		t.Fatalf("gdalwarp: %v\n%s", err, msg)

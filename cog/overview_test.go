@@ -142,7 +142,12 @@ func TestOverviewMatchesGDALWarp(t *testing.T) {
 					for _, size := range sizes {
 						t.Run(fmt.Sprintf("%s@%d", tile, size), func(t *testing.T) {
 							got := read(t, r, tile, cog.TileOptions{Size: size})
-							sameAsGDAL(t, got, gdalwarpTile(t, path, tile, size, "nearest", "-ovr", "AUTO"), 0)
+							want := gdalwarpTile(t, path, tile, size, "nearest", "-ovr", "AUTO")
+							if c.epsg == 32633 { // coordinates from the lattice
+								nearestNearGDAL(t, r, tile, got, want)
+							} else {
+								sameAsGDAL(t, got, want, 0)
+							}
 							for p, m := range got.Mask {
 								if m > 0 {
 									levels[got.Bands[0][p]] = true

@@ -313,9 +313,10 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 	if o.Buffer > 0 { // a border read around the tile: process.go
 		r.warpReads.Add(1)
 		ras, err = r.warpPadded(h, in, t, bands, o)
-	} else if h.direct != nil && o.Resampling == "nearest" && (h.direct.separable || in.interior(t, o.Size)) {
-		// Tiles running off the data of a source in another CRS are
-		// warped: gdalwarp splits them, and its rows with them.
+	} else if h.direct != nil && o.Resampling == "nearest" {
+		// Also the tiles running off the data of a source in another CRS:
+		// a pixel whose source coordinates fall off it stays transparent,
+		// as in the warper's kernel.
 		r.directReads.Add(1)
 		ras, err = r.directTile(h, in, t, bands, o.Size)
 		if errors.Is(err, errWideWindow) {

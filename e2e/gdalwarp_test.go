@@ -48,23 +48,36 @@ func TestTilesMatchGDALWarp(t *testing.T) {
 
 			m := tl.Mercator()
 			ref := filepath.Join(t.TempDir(), "ref.tif")
-			cmd := exec.Command("gdalwarp", "-q", "-t_srs", "EPSG:3857",
-				"-te", f64(m.MinX), f64(m.MinY), f64(m.MaxX), f64(m.MaxY), "-ts", "256", "256",
-				"-r", rs, env.demoPath, ref)
+			args := []string{"-q", "-t_srs", "EPSG:3857",
+				"-te", f64(m.MinX), f64(m.MinY), f64(m.MaxX), f64(m.MaxY), "-ts", "256", "256", "-r", rs}
+			if rs == "nearest" {
+				// Nearest neighbour interpolates coordinates from a lattice
+				// within 1/32 pixel of the exact ones (cog/lattice.go): held to
+				// gdalwarp's exact coordinates, a pixel may pick the neighbour
+				// only when its coordinates are that close to an edge.
+				args = append(args, "-et", "0")
+			}
+			cmd := exec.Command("gdalwarp", append(args, env.demoPath, ref)...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("gdalwarp: %v\n%s", err, out)
 			}
 			want := readFile(t, ref)
-			compared, maxDiff := 0, 0.0
+			compared, off := 0, 0
 			for p := range want.vals {
 				if want.vals[p] == want.nodata || ours.vals[p] == ours.nodata {
 					continue
 				}
 				compared++
-				maxDiff = math.Max(maxDiff, math.Abs(want.vals[p]-ours.vals[p]))
+				if math.Abs(want.vals[p]-ours.vals[p]) > 1 {
+					off++
+				}
 			}
-			if maxDiff > 1 {
-				t.Errorf("max difference from gdalwarp %.1f over %d pixels (want <= 1)", maxDiff, compared)
+			t.Logf("%d of %d pixels differ from gdalwarp by more than 1", off, compared)
+			switch {
+			case rs != "nearest" && off > 0:
+				t.Errorf("%d of %d pixels differ from gdalwarp by more than 1", off, compared)
+			case off > compared/100:
+				t.Errorf("%d of %d pixels differ from gdalwarp -et 0 (want at most 1%%)", off, compared)
 			}
 			// Nodata pixels agree too, except along the edges of the hole where
 			// resamplers may differ in what they call valid.

@@ -1,0 +1,177 @@
+package cog
+
+/*
+#cgo pkg-config: gdal
+#include <gdal_alg.h>
+*/
+import "C"
+
+import (
+	"math"
+)
+
+// The source coordinates of a tile's pixels. GDAL's transformer maps a point
+// of EPSG:3857 to a source pixel exactly (PROJ), at about 0.2 µs a point;
+// gdalwarp does not transform every pixel but three a row and interpolates
+// between them where the middle one is within 0.125 pixel of the line
+// (GDALApproxTransform), which for a 256 px tile is still 768 or more exact
+// transformations and most of an uncached tile's CPU. A tile is smaller and
+// smoother than that needs: its source coordinates are transformed exactly
+// at the corners of a lattice of m×m cells, interpolated bilinearly in
+// between, and the interpolation is checked against exact transformations at
+// the centre and the middle of every edge of every cell (where a smooth
+// mapping's bilinear error is largest; the edges matter for a conformal
+// projection, whose two second derivatives cancel at the centre). The lattice
+// is refined until every check is within gridTolerance, and a tile that
+// needs cells smaller than minCell pixels, or has a point that does not
+// transform, goes back to GDAL's row-by-row approximation.
+
+// gridTolerance is the largest distance, in source pixels along either axis,
+// allowed between an interpolated and an exact coordinate at the checked
+// points: a quarter of the 0.125 gdalwarp allows its own approximation.
+const gridTolerance = 1.0 / 32
+
+// Lattices tried: from firstCells×firstCells cells, halved while a cell is at
+// least minCell pixels wide.
+const (
+	firstCells = 4
+	minCell    = 8
+)
+
+// lattice interpolates the coordinates from a lattice of m×m cells; false
+// when a check is off by more than gridTolerance or a point fails. The
+// transformer's destination geotransform is the tile's.
+func (t *fastTr) lattice(n, m int) bool {
+	side := m + 1
+	nodes := side * side
+	// Then the checks: m×m centres, side×m middles of horizontal edges,
+	// m×side middles of vertical ones.
+	total := nodes + m*m + 2*side*m
+	if len(t.lok) < total {
+		t.lx, t.ly, t.lz = make([]C.double, total), make([]C.double, total), make([]C.double, total)
+		t.lok = make([]C.int, total)
+	}
+	lx, ly, lz, lok := t.lx[:total], t.ly[:total], t.lz[:total], t.lok[:total]
+	cell := float64(n) / float64(m)
+	k := 0
+	put := func(u, v float64) {
+		lx[k], ly[k], lz[k] = C.double(u*cell), C.double(v*cell), 0
+		k++
+	}
+	for i := 0; i <= m; i++ {
+		for j := 0; j <= m; j++ {
+			put(float64(j), float64(i))
+		}
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			put(float64(j)+0.5, float64(i)+0.5)
+		}
+	}
+	for i := 0; i <= m; i++ {
+		for j := 0; j < m; j++ {
+			put(float64(j)+0.5, float64(i))
+		}
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j <= m; j++ {
+			put(float64(j), float64(i)+0.5)
+		}
+	}
+	C.GDALGenImgProjTransform(t.c.gen, 1, C.int(total), &lx[0], &ly[0], &lz[0], &lok[0])
+	for _, ok := range lok {
+		if ok == 0 {
+			return false
+		}
+	}
+	node := func(i, j int) (float64, float64) { return float64(lx[i*side+j]), float64(ly[i*side+j]) }
+	far := func(k int, x, y float64) bool {
+		return math.Abs(float64(lx[k])-x) > gridTolerance || math.Abs(float64(ly[k])-y) > gridTolerance
+	}
+	k = nodes
+	for i := 0; i < m; i++ {
+		for j := 0; j < m; j++ {
+			x00, y00 := node(i, j)
+			x01, y01 := node(i, j+1)
+			x10, y10 := node(i+1, j)
+			x11, y11 := node(i+1, j+1)
+			if far(k, (x00+x01+x10+x11)/4, (y00+y01+y10+y11)/4) {
+				return false
+			}
+			k++
+		}
+	}
+	for i := 0; i <= m; i++ {
+		for j := 0; j < m; j++ {
+			x0, y0 := node(i, j)
+			x1, y1 := node(i, j+1)
+			if far(k, (x0+x1)/2, (y0+y1)/2) {
+				return false
+			}
+			k++
+		}
+	}
+	for i := 0; i < m; i++ {
+		for j := 0; j <= m; j++ {
+			x0, y0 := node(i, j)
+			x1, y1 := node(i+1, j)
+			if far(k, (x0+x1)/2, (y0+y1)/2) {
+				return false
+			}
+			k++
+		}
+	}
+	// Every pixel centre (j+0.5, i+0.5) from its cell's four corners: along a
+	// row, a straight line between the cell's left and right edges.
+	for i := 0; i < n; i++ {
+		v := (float64(i) + 0.5) / cell
+		ci := min(int(v), m-1)
+		fv := v - float64(ci)
+		gx, gy, gok := t.gx[i*n:(i+1)*n], t.gy[i*n:(i+1)*n], t.gok[i*n:(i+1)*n]
+		j := 0
+		for cj := 0; cj < m; cj++ {
+			x00, y00 := node(ci, cj)
+			x01, y01 := node(ci, cj+1)
+			x10, y10 := node(ci+1, cj)
+			x11, y11 := node(ci+1, cj+1)
+			lxv, lyv := x00+fv*(x10-x00), y00+fv*(y10-y00)
+			rxv, ryv := x01+fv*(x11-x01), y01+fv*(y11-y01)
+			end := n
+			if cj < m-1 {
+				// The pixels whose centre lies before the cell's right edge.
+				end = min(n, int(math.Ceil(float64(cj+1)*cell-0.5)))
+			}
+			u := (float64(j)+0.5)/cell - float64(cj)
+			sx, sy := (rxv-lxv)/cell, (ryv-lyv)/cell // per pixel
+			x, y := lxv+u*(rxv-lxv), lyv+u*(ryv-lyv)
+			for ; j < end; j++ {
+				gx[j], gy[j], gok[j] = C.double(x), C.double(y), 1
+				x += sx
+				y += sy
+			}
+		}
+	}
+	return true
+}
+
+// exactCoords transforms the centre of every pixel of an n×n tile exactly,
+// without approximation; for tests of the others.
+func (t *fastTr) exactCoords(gt [6]float64, n int) (xs, ys []float64, ok []bool) {
+	cgt := [6]C.double{}
+	for i, v := range gt {
+		cgt[i] = C.double(v)
+	}
+	C.GDALSetGenImgProjTransformerDstGeoTransform(t.c.gen, &cgt[0])
+	x, y, z, o := make([]C.double, n*n), make([]C.double, n*n), make([]C.double, n*n), make([]C.int, n*n)
+	for i := 0; i < n; i++ {
+		for j := 0; j < n; j++ {
+			x[i*n+j], y[i*n+j] = C.double(float64(j)+0.5), C.double(float64(i)+0.5)
+		}
+	}
+	C.GDALGenImgProjTransform(t.c.gen, 1, C.int(n*n), &x[0], &y[0], &z[0], &o[0])
+	xs, ys, ok = make([]float64, n*n), make([]float64, n*n), make([]bool, n*n)
+	for k := range xs {
+		xs[k], ys[k], ok[k] = float64(x[k]), float64(y[k]), o[k] != 0
+	}
+	return xs, ys, ok
+}
