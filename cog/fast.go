@@ -137,16 +137,17 @@ type fastTr struct {
 	separable bool // as its direct's
 	scratch   []C.double
 	ok        []C.int
-	// The grid path's buffers: source coordinates of every pixel, and the
-	// source pixel picked (-1: none).
+	// Source coordinates of every pixel of a tile (coords; prepare when it
+	// falls back to GDAL's rows).
 	gx, gy, gz []C.double
 	gok        []C.int
-	sx, sy     []int32
 	// The lattice's points (lattice.go), and how many tiles' coordinates
 	// were interpolated from one and how many fell back to GDAL's rows.
 	lx, ly, lz []C.double
 	lok        []C.int
 	lattices   [2]int64
+	m          int   // cells a side of the lattice prepare built; 0: GDAL's rows
+	spans      []run // rowSpans' buffer
 }
 
 // newDirect reports whether ds qualifies: a north-up geotransform, EPSG:4326
@@ -360,7 +361,6 @@ func (t *fastTr) buffers(n int) {
 	if nn := n * n; len(t.gok) < nn {
 		t.gx, t.gy, t.gz = make([]C.double, nn), make([]C.double, nn), make([]C.double, n)
 		t.gok = make([]C.int, nn)
-		t.sx, t.sy = make([]int32, nn), make([]int32, nn)
 	}
 }
 
@@ -451,17 +451,22 @@ func (t *fastTr) coords(b tiles.Bounds, n int) {
 			return
 		}
 	}
-	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
-		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
-	C.GDALSetGenImgProjTransformerDstGeoTransform(t.c.gen, &gt[0])
-	for m := firstCells; n/m >= minCell; m *= 2 {
-		if t.lattice(n, m) {
-			t.lattices[0]++
-			return
+	t.prepare(b, n)
+	if t.m == 0 {
+		return // GDAL's rows, already in place
+	}
+	for i := 0; i < n; i++ {
+		t.spans = t.rowSpans(i, n, t.spans)
+		gx, gy, gok := t.gx[i*n:(i+1)*n], t.gy[i*n:(i+1)*n], t.gok[i*n:(i+1)*n]
+		for _, sp := range t.spans {
+			x, y := sp.x, sp.y
+			for j := sp.j0; j < sp.j1; j++ {
+				gx[j], gy[j], gok[j] = C.double(x), C.double(y), 1
+				x += sp.dx
+				y += sp.dy
+			}
 		}
 	}
-	t.lattices[1]++
-	t.rows(n)
 }
 
 // rows fills t.gx, t.gy and t.gok as gdalwarp computes them: row by row
@@ -471,84 +476,98 @@ func (t *fastTr) rows(n int) {
 	C.udft_tr_grid(&t.c, C.int(n), &t.gx[0], &t.gy[0], &t.gz[0], &t.gok[0])
 }
 
-// grid returns the source pixel (column, row) of each pixel of an n×n tile
-// over b, -1 off the data: the warper's nearest neighbour of the
-// coordinates its kernel computes. The slices are the transformer's, valid
-// until its next use. c0..c1 × r0..r1 is the window they fall in (ok false:
-// none does).
-func (t *fastTr) grid(b tiles.Bounds, n int) (sx, sy []int32, c0, c1, r0, r1 int, ok bool, err error) {
-	nn := n * n
-	t.coords(b, n)
-	sx, sy = t.sx[:nn], t.sy[:nn]
-	gx, gy, gok := t.gx[:nn], t.gy[:nn], t.gok[:nn]
-	c0, r0, c1, r1 = math.MaxInt, math.MaxInt, -1, -1
-	w, h := float64(t.w), float64(t.h)
-	for k := range sx {
-		// floor(x + 1e-10), as the warper's nearest neighbour: a truncation
-		// once the sum is known not to be negative (NaN fails both tests).
-		fx, fy := float64(gx[k])+1e-10, float64(gy[k])+1e-10
-		if gok[k] == 0 || !(fx >= 0 && fx < w && fy >= 0 && fy < h) {
-			sx[k], sy[k] = -1, -1
-			continue
-		}
-		x, y := int(fx), int(fy)
-		sx[k], sy[k] = int32(x), int32(y)
-		c0, c1, r0, r1 = min(c0, x), max(c1, x), min(r0, y), max(r1, y)
-	}
-	return sx, sy, c0, c1, r0, r1, c1 >= 0, nil
-}
-
 // gridTile reads a tile of a source that is not separable (another CRS, a
-// rotated geotransform) by nearest neighbour: every pixel's source pixel as
-// the warper computes it, gathered from one window read of the level.
+// rotated geotransform) by nearest neighbour: every pixel's source pixel
+// from its coordinates (the lattice's, else the warper's), gathered from one
+// window read of the level in one pass.
 func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr) (*layer.Raster, error) {
-	sx, sy, c0, c1, r0, r1, ok, err := tr.grid(t.Mercator(), n)
-	if err != nil {
-		return nil, err
-	}
+	tr.prepare(t.Mercator(), n)
 	ras := tileRaster(in, t, n, len(bands))
-	if !ok {
+	x0, x1, y0, y1, ok := tr.extent(n)
+	// The warper's nearest neighbour is floor(x + 1e-10), on the data when
+	// 0 <= x < width. The window holds every pixel the box reaches, with a
+	// pixel more each side for rounding in the spans' steps.
+	w, hgt := float64(tr.w), float64(tr.h)
+	x0, x1, y0, y1 = x0+1e-10, x1+1e-10, y0+1e-10, y1+1e-10
+	if !ok || x1 < 0 || y1 < 0 || x0 >= w || y0 >= hgt || x0 != x0 || y0 != y0 {
 		return ras, nil // no pixel on the data: all transparent
 	}
+	c0, c1 := max(0, int(math.Floor(x0))-1), min(tr.w-1, int(math.Floor(min(x1, w)))+1)
+	r0, r1 := max(0, int(math.Floor(y0))-1), min(tr.h-1, int(math.Floor(min(y1, hgt)))+1)
 	ww, wh := c1-c0+1, r1-r0+1
 	if ww*wh > maxWindow {
 		ras.Release()
 		return nil, errWideWindow
 	}
-	bytes, vals, put := windowBuffer(h.direct.byte, ww*wh)
-	defer put()
+	nb := len(bands)
+	wins8, wins := make([][]uint8, nb), make([][]float64, nb)
 	for bi, b := range bands {
-		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
+		b8, bf, put := windowBuffer(h.direct.byte, ww*wh)
+		defer put()
+		wins8[bi], wins[bi] = b8, bf
+		if err := readWindow(h, b, lvl, c0, r0, ww, wh, b8, bf); err != nil {
 			ras.Release()
 			return nil, fmt.Errorf("read: %v", err)
 		}
-		out := ras.Bands[bi][:len(sx)]
-		for k, x := range sx {
-			if x < 0 {
-				continue
-			}
-			i := (int(sy[k])-r0)*ww + int(x) - c0
-			if bytes != nil {
-				out[k] = float64(bytes[i])
-			} else {
-				out[k] = vals[i]
-			}
-		}
 	}
-	nd, first, mask := in.nodata, ras.Bands[0], ras.Mask[:len(sx)]
-	for k, x := range sx {
-		if x < 0 {
+	nodata, nd := h.direct.nodata, in.nodata
+	mask := ras.Mask[:n*n]
+	fc0, fr0 := float64(c0), float64(r0)
+	// A pixel is on the data when its coordinates are within the level and
+	// the window (the same, but for rounding).
+	lox, hix := math.Max(0, fc0), math.Min(w, float64(c1+1))
+	loy, hiy := math.Max(0, fr0), math.Min(hgt, float64(r1+1))
+	for i := 0; i < n; i++ {
+		tr.spans = tr.rowSpans(i, n, tr.spans)
+		if nb == 1 && wins[0] != nil {
+			// One band of other samples than bytes (a DEM): its own loop, a
+			// sample loaded and stored once.
+			win, out, row := wins[0], ras.Bands[0][i*n:(i+1)*n], mask[i*n:(i+1)*n]
+			for _, sp := range tr.spans {
+				x, y := sp.x+1e-10, sp.y+1e-10
+				for j := sp.j0; j < sp.j1; j, x, y = j+1, x+sp.dx, y+sp.dy {
+					if !(x >= lox && x < hix && y >= loy && y < hiy) {
+						continue
+					}
+					v := win[(int(y)-r0)*ww+int(x)-c0]
+					if nodata && (v == nd || (nd != nd && v != v)) {
+						continue // as the warper leaves it: 0 and transparent
+					}
+					out[j], row[j] = v, 255
+				}
+			}
 			continue
 		}
-		if h.direct.nodata {
-			if v := first[k]; v == nd || (nd != nd && v != v) {
-				for _, b := range ras.Bands {
-					b[k] = 0
+		for _, sp := range tr.spans {
+			x, y := sp.x+1e-10, sp.y+1e-10
+			for j := sp.j0; j < sp.j1; j, x, y = j+1, x+sp.dx, y+sp.dy {
+				if !(x >= lox && x < hix && y >= loy && y < hiy) {
+					continue
 				}
-				continue
+				at := (int(y)-r0)*ww + int(x) - c0
+				k := i*n + j
+				if wins8[0] != nil {
+					for bi, win := range wins8 {
+						ras.Bands[bi][k] = float64(win[at])
+					}
+				} else {
+					for bi, win := range wins {
+						ras.Bands[bi][k] = win[at]
+					}
+				}
+				if nodata {
+					// One band: a nodata sample leaves the pixel as the
+					// warper does, 0 and transparent.
+					if v := ras.Bands[0][k]; v == nd || (nd != nd && v != v) {
+						for _, b := range ras.Bands {
+							b[k] = 0
+						}
+						continue
+					}
+				}
+				mask[k] = 255
 			}
 		}
-		mask[k] = 255
 	}
 	return ras, nil
 }

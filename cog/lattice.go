@@ -8,6 +8,8 @@ import "C"
 
 import (
 	"math"
+
+	"github.com/udftiles/udftiles/tiles"
 )
 
 // The source coordinates of a tile's pixels. GDAL's transformer maps a point
@@ -38,9 +40,101 @@ const (
 	minCell    = 8
 )
 
-// lattice interpolates the coordinates from a lattice of m×m cells; false
-// when a check is off by more than gridTolerance or a point fails. The
-// transformer's destination geotransform is the tile's.
+// A run is a run of pixels j0..j1-1 of one row whose source coordinates
+// are (x, y) at j0 and step by (dx, dy) from one pixel to the next.
+type run struct {
+	j0, j1       int
+	x, y, dx, dy float64
+}
+
+// prepare computes the source coordinates of an n×n tile over b: by the
+// lattice when it holds (t.m its cells a side), else by GDAL's rows into
+// t.gx, t.gy and t.gok (t.m 0). rowSpans and extent then read them.
+func (t *fastTr) prepare(b tiles.Bounds, n int) {
+	t.buffers(n)
+	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
+		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
+	C.GDALSetGenImgProjTransformerDstGeoTransform(t.c.gen, &gt[0])
+	for m := firstCells; n/m >= minCell; m *= 2 {
+		if t.lattice(n, m) {
+			t.lattices[0]++
+			return
+		}
+	}
+	t.lattices[1]++
+	t.m = 0
+	t.rows(n)
+}
+
+// rowSpans appends to s the spans of row i of the tile prepare was given:
+// from its lattice cell by cell, every pixel's centre (j+0.5, i+0.5) on the
+// straight line between its cell's left and right edges; else one span a
+// pixel, leaving out those that did not transform.
+func (t *fastTr) rowSpans(i, n int, s []run) []run {
+	s = s[:0]
+	m := t.m
+	if m == 0 {
+		for j := 0; j < n; j++ {
+			if k := i*n + j; t.gok[k] != 0 {
+				s = append(s, run{j0: j, j1: j + 1, x: float64(t.gx[k]), y: float64(t.gy[k])})
+			}
+		}
+		return s
+	}
+	side := m + 1
+	lx, ly := t.lx, t.ly
+	cell := float64(n) / float64(m)
+	v := (float64(i) + 0.5) / cell
+	ci := min(int(v), m-1)
+	fv := v - float64(ci)
+	j := 0
+	for cj := 0; cj < m; cj++ {
+		a, c := ci*side+cj, (ci+1)*side+cj // the cell's top-left and bottom-left nodes
+		lxv := float64(lx[a]) + fv*float64(lx[c]-lx[a])
+		lyv := float64(ly[a]) + fv*float64(ly[c]-ly[a])
+		rxv := float64(lx[a+1]) + fv*float64(lx[c+1]-lx[a+1])
+		ryv := float64(ly[a+1]) + fv*float64(ly[c+1]-ly[a+1])
+		end := n
+		if cj < m-1 {
+			// The pixels whose centre lies before the cell's right edge.
+			end = min(n, int(math.Ceil(float64(cj+1)*cell-0.5)))
+		}
+		if end > j {
+			u := (float64(j)+0.5)/cell - float64(cj)
+			s = append(s, run{j0: j, j1: end, x: lxv + u*(rxv-lxv), y: lyv + u*(ryv-lyv),
+				dx: (rxv - lxv) / cell, dy: (ryv - lyv) / cell})
+			j = end
+		}
+	}
+	return s
+}
+
+// extent is the box of the tile's source coordinates: those of the
+// lattice's nodes (every interpolated point lies between its cell's), else
+// of every pixel that transformed; ok false when none did.
+func (t *fastTr) extent(n int) (x0, x1, y0, y1 float64, ok bool) {
+	x0, y0, x1, y1 = math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	xs, ys := t.lx, t.ly
+	if t.m > 0 {
+		nodes := (t.m + 1) * (t.m + 1)
+		xs, ys = xs[:nodes], ys[:nodes]
+	} else {
+		xs, ys = t.gx[:n*n], t.gy[:n*n]
+	}
+	for k := range xs {
+		if t.m == 0 && t.gok[k] == 0 {
+			continue
+		}
+		x, y := float64(xs[k]), float64(ys[k])
+		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
+	}
+	return x0, x1, y0, y1, x0 <= x1
+}
+
+// lattice transforms the nodes of a lattice of m×m cells over an n×n tile
+// and checks the interpolation between them; false when a check is off by
+// more than gridTolerance or a point fails. The transformer's destination
+// geotransform is the tile's.
 func (t *fastTr) lattice(n, m int) bool {
 	side := m + 1
 	nodes := side * side
@@ -121,36 +215,7 @@ func (t *fastTr) lattice(n, m int) bool {
 			k++
 		}
 	}
-	// Every pixel centre (j+0.5, i+0.5) from its cell's four corners: along a
-	// row, a straight line between the cell's left and right edges.
-	for i := 0; i < n; i++ {
-		v := (float64(i) + 0.5) / cell
-		ci := min(int(v), m-1)
-		fv := v - float64(ci)
-		gx, gy, gok := t.gx[i*n:(i+1)*n], t.gy[i*n:(i+1)*n], t.gok[i*n:(i+1)*n]
-		j := 0
-		for cj := 0; cj < m; cj++ {
-			x00, y00 := node(ci, cj)
-			x01, y01 := node(ci, cj+1)
-			x10, y10 := node(ci+1, cj)
-			x11, y11 := node(ci+1, cj+1)
-			lxv, lyv := x00+fv*(x10-x00), y00+fv*(y10-y00)
-			rxv, ryv := x01+fv*(x11-x01), y01+fv*(y11-y01)
-			end := n
-			if cj < m-1 {
-				// The pixels whose centre lies before the cell's right edge.
-				end = min(n, int(math.Ceil(float64(cj+1)*cell-0.5)))
-			}
-			u := (float64(j)+0.5)/cell - float64(cj)
-			sx, sy := (rxv-lxv)/cell, (ryv-lyv)/cell // per pixel
-			x, y := lxv+u*(rxv-lxv), lyv+u*(ryv-lyv)
-			for ; j < end; j++ {
-				gx[j], gy[j], gok[j] = C.double(x), C.double(y), 1
-				x += sx
-				y += sy
-			}
-		}
-	}
+	t.m = m
 	return true
 }
 

@@ -56,3 +56,36 @@ func TestPNGRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// TestSubFilters holds the Sub filter of RGBA and RGB rows to PNG's
+// definition, byte by byte, on rows of random pixels of every length from
+// one pixel up, so that a borrow between bytes or the last pixel's bytes
+// cannot go wrong unseen.
+func TestSubFilters(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for w := 1; w <= 40; w++ {
+		src := make([]byte, 4*w)
+		rng.Read(src)
+		for _, bpp := range []int{3, 4} {
+			want := make([]byte, bpp*w)
+			for x := 0; x < w; x++ {
+				for c := 0; c < bpp; c++ {
+					v := src[4*x+c]
+					if x > 0 {
+						v -= src[4*(x-1)+c]
+					}
+					want[bpp*x+c] = v
+				}
+			}
+			got := make([]byte, bpp*w)
+			if bpp == 3 {
+				subRGB(got, src)
+			} else {
+				subRGBA(got, src)
+			}
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%d px, %d bytes a pixel: %v, want %v", w, bpp, got, want)
+			}
+		}
+	}
+}
