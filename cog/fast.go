@@ -722,6 +722,26 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 			x, y := float64(tr.gx[k])-0.5, float64(tr.gy[k])-0.5
 			ix, iy := int(math.Floor(x)), int(math.Floor(y))
 			dx, dy := x-float64(ix), y-float64(iy)
+			if win8 != nil && ix >= 0 && ix+1 < tr.w && iy >= 0 && iy+1 < tr.h {
+				// All four taps on the data, bytes: the kernel written out,
+				// in convolve's order of operations (the same values).
+				wx0, wx1, wy0, wy1 := 1-dx, dx, 1-dy, dy
+				sum := (wx0 + wx1) * (wy0 + wy1)
+				at := (iy-r0)*ww - c0 + ix
+				for bi, src := range win8 {
+					s := src[at : at+ww+2]
+					v := (wy0*(wx0*float64(s[0])+wx1*float64(s[1])) + wy1*(wx0*float64(s[ww])+wx1*float64(s[ww+1]))) / sum
+					v = math.Floor(v + 0.5) // rounded half up, clamped
+					if v < lo {
+						v = lo
+					} else if v > hi {
+						v = hi
+					}
+					ras.Bands[bi][k] = v
+				}
+				ras.Mask[k] = 255
+				continue
+			}
 			tx.first, tx.n, tx.w[0], tx.w[1] = ix, 2, 1-dx, dx
 			ty.first, ty.n, ty.w[0], ty.w[1] = iy, 2, 1-dy, dy
 			if ix < 0 {

@@ -117,7 +117,8 @@ func TestDirectPathMatchesGDALWarp(t *testing.T) {
 			tile := sampleTiles(r, s.MaxZoom)[0]
 			if c.epsg == 32633 && c.nodata == nil { // by the bilinear path, its coordinates from the lattice
 				got := read(t, r, tile, cog.TileOptions{Resampling: "bilinear"})
-				sameAsGDAL(t, got, gdalwarpTile(t, path, tile, 256, "bilinear", "-et", "0"), 1+latticeSlack(t, r, tile, 256, 250))
+				slack, _ := latticeSlack(t, r, tile, 256, 250)
+				sameAsGDAL(t, got, gdalwarpTile(t, path, tile, 256, "bilinear", "-et", "0"), 1+slack)
 			} else {
 				sameAsGDAL(t, read(t, r, tile, cog.TileOptions{Resampling: "bilinear"}), gdalwarpTile(t, path, tile, 256, "bilinear"), 1e-3)
 			}
@@ -180,7 +181,7 @@ func nearestNearGDAL(t *testing.T, r *cog.Reader, tile tiles.Tile, got *layer.Ra
 // because its coordinates come from the lattice: a bilinear surface over
 // samples whose neighbours differ by at most slope changes by at most slope
 // per pixel along each axis.
-func latticeSlack(t *testing.T, r *cog.Reader, tile tiles.Tile, size int, slope float64) float64 {
+func latticeSlack(t *testing.T, r *cog.Reader, tile tiles.Tile, size int, slope float64) (float64, *cog.Coords) {
 	t.Helper()
 	c, err := cog.SourceCoords(r, tile, size)
 	if err != nil {
@@ -195,7 +196,16 @@ func latticeSlack(t *testing.T, r *cog.Reader, tile tiles.Tile, size int, slope 
 	if c.Lattice && ours > 1.5*cog.GridTolerance {
 		t.Errorf("%s@%d: the lattice's coordinates are %.3g px from the exact ones", tile, size, ours)
 	}
-	return 2 * slope * ours
+	return 2 * slope * ours, c
+}
+
+// nearDataEdge reports whether pixel k's exact source coordinates lie within
+// the lattice's error of the edge of the data (or its coordinates differ
+// from the exact ones by that much).
+func nearDataEdge(c *cog.Coords, k int) bool {
+	d := math.Max(math.Abs(c.X[k]-c.ExactX[k]), math.Abs(c.Y[k]-c.ExactY[k])) + 1e-9
+	x, y := c.ExactX[k], c.ExactY[k]
+	return math.Abs(x) <= d || math.Abs(x-float64(c.W)) <= d || math.Abs(y) <= d || math.Abs(y-float64(c.H)) <= d
 }
 
 // allTiles lists every tile of zoom z over the reader's bounds.
@@ -237,7 +247,7 @@ func TestBilinearMatchesGDALWarp(t *testing.T) {
 			path := writeCOG(t, "bilinear", filled(32633, [6]float64{380000, 30, 0, 5250000, 0, -30}, 1200, 1000, c.dt, c.bands, c.value))
 			r := newReader(t, cog.Options{Path: path, Resampling: "bilinear"})
 			s := r.Schema()
-			var pixels, off, worse int
+			var pixels, off, worse, edge int
 			worst := 0.0
 			for z := s.MinZoom; z <= s.MaxZoom; z++ {
 				for _, tile := range allTiles(r, z) {
@@ -254,10 +264,18 @@ func TestBilinearMatchesGDALWarp(t *testing.T) {
 							continue
 						}
 						want := gdalwarpTile(t, path, tile, size, "bilinear", "-et", "0")
-						tol += latticeSlack(t, r, tile, size, c.slope)
+						slack, co := latticeSlack(t, r, tile, size, c.slope)
+						tol += slack
 						for i := range want.alpha {
 							if (got.Mask[i] > 0) != (want.alpha[i] > 0) {
-								t.Fatalf("%s@%d pixel %d: mask %d, gdalwarp alpha %d", tile, size, i, got.Mask[i], want.alpha[i])
+								// Only a pixel whose centre lies within the lattice's
+								// error of the data's edge may be on it in one and
+								// off it in the other.
+								if !nearDataEdge(co, i) {
+									t.Fatalf("%s@%d pixel %d (source %.5f, %.5f): mask %d, gdalwarp alpha %d", tile, size, i, co.ExactX[i], co.ExactY[i], got.Mask[i], want.alpha[i])
+								}
+								edge++
+								continue
 							}
 							if want.alpha[i] == 0 {
 								continue
@@ -278,7 +296,7 @@ func TestBilinearMatchesGDALWarp(t *testing.T) {
 				}
 			}
 			direct, warped := r.Reads()
-			t.Logf("%d tiles by the bilinear path, %d warped; %d pixel values, %d differ, %d by more than 1 (largest %.3g)", direct, warped, pixels*c.bands, off, worse, worst)
+			t.Logf("%d tiles by the bilinear path, %d warped; %d pixel values, %d differ, %d by more than the tolerance (largest %.3g); %d pixels on the data's edge in one only", direct, warped, pixels*c.bands, off, worse, worst, edge)
 			if direct == 0 || pixels == 0 {
 				t.Fatalf("no tile took the bilinear path")
 			}
