@@ -19,7 +19,7 @@ import (
 // with image/png.
 func PNG(img *image.NRGBA) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
-	opaque := img.Opaque()
+	opaque := isOpaque(img)
 	bpp := 4
 	colorType := byte(6) // RGBA
 	if opaque {
@@ -68,6 +68,24 @@ func PNG(img *image.NRGBA) ([]byte, error) {
 	writeChunk(out, "IDAT", st.z.Bytes())
 	writeChunk(out, "IEND", nil)
 	return out.Bytes(), nil
+}
+
+// isOpaque is img.Opaque, eight bytes a step over an image whose rows follow
+// each other without a gap.
+func isOpaque(img *image.NRGBA) bool {
+	w, h := img.Rect.Dx(), img.Rect.Dy()
+	if img.Stride != 4*w || len(img.Pix) < 4*w*h {
+		return img.Opaque()
+	}
+	const alphas = 0xff000000ff000000 // the alpha bytes of two pixels, little-endian
+	pix := img.Pix[:4*w*h]
+	for len(pix) >= 8 {
+		if binary.LittleEndian.Uint64(pix)&alphas != alphas {
+			return false
+		}
+		pix = pix[8:]
+	}
+	return len(pix) == 0 || pix[3] == 0xff
 }
 
 type pngState struct {

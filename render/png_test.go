@@ -89,3 +89,29 @@ func TestSubFilters(t *testing.T) {
 		}
 	}
 }
+
+// TestIsOpaque holds isOpaque to image.NRGBA's Opaque for images of odd and
+// even pixel counts with one pixel made translucent anywhere, and for a
+// sub-image.
+func TestIsOpaque(t *testing.T) {
+	for _, size := range []image.Point{{1, 1}, {3, 1}, {5, 3}, {16, 16}} {
+		img := image.NewNRGBA(image.Rect(0, 0, size.X, size.Y))
+		for i := 3; i < len(img.Pix); i += 4 {
+			img.Pix[i] = 0xff
+		}
+		if !isOpaque(img) {
+			t.Fatalf("%v: an opaque image is not", size)
+		}
+		for i := 3; i < len(img.Pix); i += 4 {
+			img.Pix[i] = 0xfe
+			if isOpaque(img) != img.Opaque() || isOpaque(img) {
+				t.Fatalf("%v: pixel %d translucent, isOpaque %v", size, i/4, isOpaque(img))
+			}
+			img.Pix[i] = 0xff
+		}
+		sub := img.SubImage(image.Rect(0, 0, (size.X+1)/2, size.Y)).(*image.NRGBA)
+		if isOpaque(sub) != sub.Opaque() {
+			t.Fatalf("%v: a sub-image: isOpaque %v, Opaque %v", size, isOpaque(sub), sub.Opaque())
+		}
+	}
+}
