@@ -154,11 +154,14 @@ func (r *Reader) open() (*handle, error) {
 	return h, nil
 }
 
-// columnSlot is the pool slot tried first for tile t: tiles of one column
-// share a handle, so the column's warped grid is built once and reused; when
-// that slot is busy another free one is taken rather than waiting.
+// columnSlot is the pool slot tried first for tile t: tiles of four
+// neighbouring columns share a handle, so that a column's warped grid is
+// built once and reused, and the file blocks the handle decompressed for a
+// tile serve its neighbours (export renders blocks of 4×4 tiles on one
+// worker); when that slot is busy another free one is taken rather than
+// waiting.
 func columnSlot(t tiles.Tile) uint64 {
-	return uint64(t.Z)*0x9E3779B97F4A7C15 ^ uint64(t.X)*0xBF58476D1CE4E5B9
+	return uint64(t.Z)*0x9E3779B97F4A7C15 ^ uint64(t.X/4)*0xBF58476D1CE4E5B9
 }
 
 // fingerprint identifies the file's content and the reader's options.

@@ -135,7 +135,7 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	work := make(chan tiles.Tile, 4*o.Concurrency)
+	work := make(chan []tiles.Tile, o.Concurrency)
 	var (
 		wg                                     sync.WaitGroup
 		firstErr                               error
@@ -145,50 +145,59 @@ func Run(ctx context.Context, o Options) (Summary, error) {
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
+	// exportTile renders and stores one tile; false stops the worker.
+	exportTile := func(t tiles.Tile) bool {
+		has, err := sink.Has(t)
+		if err != nil {
+			fail(fmt.Errorf("%s: %v", t, err))
+			return false
+		}
+		if has {
+			existing.Add(1)
+			bar.Add(1)
+			return true
+		}
+		body, missing, err := renderTile(ctx, o, info.layer, format, t)
+		switch {
+		case ctx.Err() != nil:
+			return false
+		case err != nil:
+			failed.Add(1)
+			if o.Progress != nil {
+				fmt.Fprintf(o.Progress, "\ntile %s failed: %v\n", t, err)
+			}
+		case missing || len(body) == 0 || !o.KeepEmpty && render.IsEmpty(body, format):
+			empty.Add(1)
+		default:
+			if gz {
+				body = gzipped(body)
+			}
+			if err := sink.Put(t, body); err != nil {
+				fail(fmt.Errorf("storing tile %s: %v", t, err))
+				return false
+			}
+			written.Add(1)
+			byts.Add(int64(len(body)))
+		}
+		bar.Add(1)
+		return true
+	}
 	for i := 0; i < o.Concurrency; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for t := range work {
-				has, err := sink.Has(t)
-				if err != nil {
-					fail(fmt.Errorf("%s: %v", t, err))
-					return
-				}
-				if has {
-					existing.Add(1)
-					bar.Add(1)
-					continue
-				}
-				body, missing, err := renderTile(ctx, o, info.layer, format, t)
-				switch {
-				case ctx.Err() != nil:
-					return
-				case err != nil:
-					failed.Add(1)
-					if o.Progress != nil {
-						fmt.Fprintf(o.Progress, "\ntile %s failed: %v\n", t, err)
-					}
-				case missing || len(body) == 0 || !o.KeepEmpty && render.IsEmpty(body, format):
-					empty.Add(1)
-				default:
-					if gz {
-						body = gzipped(body)
-					}
-					if err := sink.Put(t, body); err != nil {
-						fail(fmt.Errorf("storing tile %s: %v", t, err))
+			for block := range work {
+				for _, t := range block {
+					if !exportTile(t) {
 						return
 					}
-					written.Add(1)
-					byts.Add(int64(len(body)))
 				}
-				bar.Add(1)
 			}
 		}()
 	}
-	o.each(func(t tiles.Tile) bool {
+	o.eachBlock(func(block []tiles.Tile) bool {
 		select {
-		case work <- t:
+		case work <- block:
 			return true
 		case <-ctx.Done():
 			return false
@@ -245,26 +254,62 @@ func (o *Options) validate() error {
 	return nil
 }
 
-// each calls fn with the tiles of this shard in a fixed order (zoom, column,
-// row: the COG reader's column grids serve a column's tiles from one warp
-// set-up), until fn returns false.
+// blockSide is the side, in tiles, of the blocks export renders one at a
+// time on one worker: the tiles of a block share the file blocks a COG
+// reader decompresses, and its dataset handle (cog's columnSlot homes four
+// columns together), so that each is decompressed about once instead of once
+// per worker that reads it.
+const blockSide = 4
+
+// each calls fn with the tiles of this shard in a fixed order: by zoom, then
+// blockSide×blockSide blocks of tiles a row of blocks after the other, and a
+// block's tiles column by column (the COG reader's column grids serve a
+// column's tiles from one warp set-up); until fn returns false.
 func (o *Options) each(fn func(tiles.Tile) bool) {
 	var i int64
 	for z := o.MinZoom; z <= o.MaxZoom; z++ {
 		r := tiles.Cover(clampLat(o.Area.BBox), z)
-		for x := r.MinX; x <= r.MaxX; x++ {
-			for y := r.MinY; y <= r.MaxY; y++ {
-				t := tiles.Tile{Z: z, X: x, Y: y}
-				if !o.Area.meets(t) {
-					continue
-				}
-				mine := i%int64(o.Shards) == int64(o.Shard)
-				i++
-				if mine && !fn(t) {
-					return
+		for by := r.MinY / blockSide; by <= r.MaxY/blockSide; by++ {
+			for bx := r.MinX / blockSide; bx <= r.MaxX/blockSide; bx++ {
+				for x := max(r.MinX, bx*blockSide); x <= min(r.MaxX, bx*blockSide+blockSide-1); x++ {
+					for y := max(r.MinY, by*blockSide); y <= min(r.MaxY, by*blockSide+blockSide-1); y++ {
+						t := tiles.Tile{Z: z, X: x, Y: y}
+						if !o.Area.meets(t) {
+							continue
+						}
+						mine := i%int64(o.Shards) == int64(o.Shard)
+						i++
+						if mine && !fn(t) {
+							return
+						}
+					}
 				}
 			}
 		}
+	}
+}
+
+// eachBlock calls fn with the tiles of this shard block by block, in each's
+// order, until fn returns false.
+func (o *Options) eachBlock(fn func([]tiles.Tile) bool) {
+	var block []tiles.Tile
+	same := func(a, b tiles.Tile) bool {
+		return a.Z == b.Z && a.X/blockSide == b.X/blockSide && a.Y/blockSide == b.Y/blockSide
+	}
+	stopped := false
+	o.each(func(t tiles.Tile) bool {
+		if len(block) > 0 && !same(block[0], t) {
+			if !fn(block) {
+				stopped = true
+				return false
+			}
+			block = nil
+		}
+		block = append(block, t)
+		return true
+	})
+	if !stopped && len(block) > 0 {
+		fn(block)
 	}
 }
 
