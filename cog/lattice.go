@@ -25,18 +25,22 @@ import (
 // mapping's bilinear error is largest; the edges matter for a conformal
 // projection, whose two second derivatives cancel at the centre). The lattice
 // is refined until every check is within gridTolerance, and a tile that
-// needs cells smaller than minCell pixels, or has a point that does not
-// transform, goes back to GDAL's row-by-row approximation.
+// needs more than maxCells cells a side or cells smaller than minCell
+// pixels, or has a point that does not transform, goes back to GDAL's
+// row-by-row approximation.
 
 // gridTolerance is the largest distance, in source pixels along either axis,
 // allowed between an interpolated and an exact coordinate at the checked
 // points: a quarter of the 0.125 gdalwarp allows its own approximation.
 const gridTolerance = 1.0 / 32
 
-// Lattices tried: from firstCells×firstCells cells, halved while a cell is at
-// least minCell pixels wide.
+// Lattices tried: from firstCells×firstCells cells to at most
+// maxCells×maxCells, each cell at least minCell pixels wide. A 16×16 lattice
+// and its checks are 1,089 exact points, about what GDAL's rows of a 256 px
+// tile take where they bend: past it the rows are cheaper.
 const (
 	firstCells = 4
+	maxCells   = 16
 	minCell    = 8
 )
 
@@ -55,11 +59,19 @@ func (t *fastTr) prepare(b tiles.Bounds, n int) {
 	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
 		C.double(b.MaxY), 0, C.double(-(b.MaxY - b.MinY) / float64(n))}
 	C.GDALSetGenImgProjTransformerDstGeoTransform(t.c.gen, &gt[0])
-	for m := firstCells; n/m >= minCell; m *= 2 {
-		if t.lattice(n, m) {
+	for m := firstCells; m <= maxCells && n/m >= minCell; {
+		worst := t.lattice(n, m)
+		if worst <= gridTolerance {
 			t.lattices[0]++
 			return
 		}
+		// The error of a bilinear interpolation falls with the square of
+		// the cell's side: the next lattice is the one that should hold.
+		grow := 2
+		for float64(grow*grow)*gridTolerance < worst && m*grow <= maxCells && n/(m*grow) >= minCell {
+			grow *= 2
+		}
+		m *= grow
 	}
 	t.lattices[1]++
 	t.m = 0
@@ -122,20 +134,21 @@ func (t *fastTr) extent(n int) (x0, x1, y0, y1 float64, ok bool) {
 		xs, ys = t.gx[:n*n], t.gy[:n*n]
 	}
 	for k := range xs {
-		if t.m == 0 && t.gok[k] == 0 {
+		x, y := float64(xs[k]), float64(ys[k])
+		if t.m == 0 && t.gok[k] == 0 || math.IsInf(x, 0) || math.IsInf(y, 0) || x != x || y != y {
 			continue
 		}
-		x, y := float64(xs[k]), float64(ys[k])
 		x0, x1, y0, y1 = min(x0, x), max(x1, x), min(y0, y), max(y1, y)
 	}
 	return x0, x1, y0, y1, x0 <= x1
 }
 
 // lattice transforms the nodes of a lattice of m×m cells over an n×n tile
-// and checks the interpolation between them; false when a check is off by
-// more than gridTolerance or a point fails. The transformer's destination
+// and checks the interpolation between them: it returns the largest error
+// of the checks, in source pixels along either axis (+Inf when a point does
+// not transform), and sets t.m to m. The transformer's destination
 // geotransform is the tile's.
-func (t *fastTr) lattice(n, m int) bool {
+func (t *fastTr) lattice(n, m int) float64 {
 	side := m + 1
 	nodes := side * side
 	// Then the checks: m×m centres, side×m middles of horizontal edges,
@@ -173,14 +186,15 @@ func (t *fastTr) lattice(n, m int) bool {
 		}
 	}
 	C.GDALGenImgProjTransform(t.c.gen, 1, C.int(total), &lx[0], &ly[0], &lz[0], &lok[0])
-	for _, ok := range lok {
-		if ok == 0 {
-			return false
+	for k, ok := range lok {
+		if x, y := float64(lx[k]), float64(ly[k]); ok == 0 || math.IsInf(x, 0) || math.IsInf(y, 0) || x != x || y != y {
+			return math.Inf(1)
 		}
 	}
 	node := func(i, j int) (float64, float64) { return float64(lx[i*side+j]), float64(ly[i*side+j]) }
-	far := func(k int, x, y float64) bool {
-		return math.Abs(float64(lx[k])-x) > gridTolerance || math.Abs(float64(ly[k])-y) > gridTolerance
+	worst := 0.0
+	check := func(k int, x, y float64) {
+		worst = max(worst, math.Abs(float64(lx[k])-x), math.Abs(float64(ly[k])-y))
 	}
 	k = nodes
 	for i := 0; i < m; i++ {
@@ -189,9 +203,7 @@ func (t *fastTr) lattice(n, m int) bool {
 			x01, y01 := node(i, j+1)
 			x10, y10 := node(i+1, j)
 			x11, y11 := node(i+1, j+1)
-			if far(k, (x00+x01+x10+x11)/4, (y00+y01+y10+y11)/4) {
-				return false
-			}
+			check(k, (x00+x01+x10+x11)/4, (y00+y01+y10+y11)/4)
 			k++
 		}
 	}
@@ -199,9 +211,7 @@ func (t *fastTr) lattice(n, m int) bool {
 		for j := 0; j < m; j++ {
 			x0, y0 := node(i, j)
 			x1, y1 := node(i, j+1)
-			if far(k, (x0+x1)/2, (y0+y1)/2) {
-				return false
-			}
+			check(k, (x0+x1)/2, (y0+y1)/2)
 			k++
 		}
 	}
@@ -209,14 +219,12 @@ func (t *fastTr) lattice(n, m int) bool {
 		for j := 0; j <= m; j++ {
 			x0, y0 := node(i, j)
 			x1, y1 := node(i+1, j)
-			if far(k, (x0+x1)/2, (y0+y1)/2) {
-				return false
-			}
+			check(k, (x0+x1)/2, (y0+y1)/2)
 			k++
 		}
 	}
 	t.m = m
-	return true
+	return worst
 }
 
 // exactCoords transforms the centre of every pixel of an n×n tile exactly,
