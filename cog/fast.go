@@ -147,7 +147,7 @@ type fastTr struct {
 	lok        []C.int
 	lattices   [2]int64
 	m          int   // cells a side of the lattice prepare built; 0: GDAL's rows
-	spans      []run // rowSpans' buffer
+	runs       []run // rowRuns' buffer
 }
 
 // newDirect reports whether ds qualifies: a north-up geotransform, EPSG:4326
@@ -456,9 +456,9 @@ func (t *fastTr) coords(b tiles.Bounds, n int) {
 		return // GDAL's rows, already in place
 	}
 	for i := 0; i < n; i++ {
-		t.spans = t.rowSpans(i, n, t.spans)
+		t.runs = t.rowRuns(i, n, t.runs)
 		gx, gy, gok := t.gx[i*n:(i+1)*n], t.gy[i*n:(i+1)*n], t.gok[i*n:(i+1)*n]
-		for _, sp := range t.spans {
+		for _, sp := range t.runs {
 			x, y := sp.x, sp.y
 			for j := sp.j0; j < sp.j1; j++ {
 				gx[j], gy[j], gok[j] = C.double(x), C.double(y), 1
@@ -486,7 +486,7 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 	x0, x1, y0, y1, ok := tr.extent(n)
 	// The warper's nearest neighbour is floor(x + 1e-10), on the data when
 	// 0 <= x < width. The window holds every pixel the box reaches, with a
-	// pixel more each side for rounding in the spans' steps.
+	// pixel more each side for rounding in the runs' steps.
 	w, hgt := float64(tr.w), float64(tr.h)
 	x0, x1, y0, y1 = x0+1e-10, x1+1e-10, y0+1e-10, y1+1e-10
 	if !ok || x1 < 0 || y1 < 0 || x0 >= w || y0 >= hgt || x0 != x0 || y0 != y0 {
@@ -518,12 +518,12 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 	lox, hix := math.Max(0, fc0), math.Min(w, float64(c1+1))
 	loy, hiy := math.Max(0, fr0), math.Min(hgt, float64(r1+1))
 	for i := 0; i < n; i++ {
-		tr.spans = tr.rowSpans(i, n, tr.spans)
+		tr.runs = tr.rowRuns(i, n, tr.runs)
 		if nb == 1 && wins[0] != nil {
 			// One band of other samples than bytes (a DEM): its own loop, a
 			// sample loaded and stored once.
 			win, out, row := wins[0], ras.Bands[0][i*n:(i+1)*n], mask[i*n:(i+1)*n]
-			for _, sp := range tr.spans {
+			for _, sp := range tr.runs {
 				x, y := sp.x+1e-10, sp.y+1e-10
 				for j := sp.j0; j < sp.j1; j, x, y = j+1, x+sp.dx, y+sp.dy {
 					if !(x >= lox && x < hix && y >= loy && y < hiy) {
@@ -538,7 +538,7 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 			}
 			continue
 		}
-		for _, sp := range tr.spans {
+		for _, sp := range tr.runs {
 			x, y := sp.x+1e-10, sp.y+1e-10
 			for j := sp.j0; j < sp.j1; j, x, y = j+1, x+sp.dx, y+sp.dy {
 				if !(x >= lox && x < hix && y >= loy && y < hiy) {

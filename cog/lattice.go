@@ -53,7 +53,7 @@ type run struct {
 
 // prepare computes the source coordinates of an n×n tile over b: by the
 // lattice when it holds (t.m its cells a side), else by GDAL's rows into
-// t.gx, t.gy and t.gok (t.m 0). rowSpans and extent then read them.
+// t.gx, t.gy and t.gok (t.m 0). rowRuns and extent then read them.
 func (t *fastTr) prepare(b tiles.Bounds, n int) {
 	t.buffers(n)
 	gt := [6]C.double{C.double(b.MinX), C.double((b.MaxX - b.MinX) / float64(n)), 0,
@@ -78,11 +78,11 @@ func (t *fastTr) prepare(b tiles.Bounds, n int) {
 	t.rows(n)
 }
 
-// rowSpans appends to s the spans of row i of the tile prepare was given:
+// rowRuns appends to s the runs of row i of the tile prepare was given:
 // from its lattice cell by cell, every pixel's centre (j+0.5, i+0.5) on the
-// straight line between its cell's left and right edges; else one span a
+// straight line between its cell's left and right edges; else one run a
 // pixel, leaving out those that did not transform.
-func (t *fastTr) rowSpans(i, n int, s []run) []run {
+func (t *fastTr) rowRuns(i, n int, s []run) []run {
 	s = s[:0]
 	m := t.m
 	if m == 0 {
