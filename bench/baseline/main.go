@@ -4,17 +4,21 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"log"
 	"net/http"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
 func main() {
 	listen := flag.String("listen", "127.0.0.1:18081", "address to listen on")
 	file := flag.String("file", "", "file to serve (required)")
+	dressed := flag.Bool("dressed", false, "answer with the headers of udftiles' cached tile (cache, security, request id) and its default server timeouts: what those cost, apart from udftiles' own code")
 	flag.Parse()
 	if *file == "" {
 		log.Fatal("baseline: -file is required")
@@ -33,6 +37,26 @@ func main() {
 			w.Write(body)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+	}
+	if *dressed {
+		sum := sha256.Sum256(body)
+		etag := `"` + hex.EncodeToString(sum[:12]) + `"`
+		var n atomic.Uint64
+		srv.Handler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			h := w.Header()
+			h["Cache-Control"] = []string{"public, max-age=7775999"}
+			h["Content-Length"] = []string{size}
+			h["Content-Security-Policy"] = []string{"sandbox"}
+			h["Content-Type"] = []string{"image/png"}
+			h["Etag"] = []string{etag}
+			h["X-Cache"] = []string{"memory"}
+			h["X-Content-Type-Options"] = []string{"nosniff"}
+			h["X-Request-Id"] = []string{strconv.FormatUint(0x9e3779b97f4a7c15*n.Add(1), 16)}
+			w.Write(body)
+		})
+		// udftiles' default server timeouts (config.Server): each request
+		// sets a read and a write deadline.
+		srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 30*time.Second, 130*time.Second, 120*time.Second
 	}
 	log.Fatal(srv.ListenAndServe())
 }
