@@ -136,19 +136,7 @@ func TestDirectPathMatchesGDALWarp(t *testing.T) {
 // pixels differ and how many were compared.
 func nearestNearGDAL(t *testing.T, r *cog.Reader, tile tiles.Tile, got *layer.Raster, want warped) (differ, pixels int) {
 	t.Helper()
-	c, err := cog.SourceCoords(r, tile, got.Width)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ours := 0.0
-	for k := range c.X {
-		if c.OK[k] {
-			ours = math.Max(ours, math.Max(math.Abs(c.X[k]-c.ExactX[k]), math.Abs(c.Y[k]-c.ExactY[k])))
-		}
-	}
-	if c.Lattice && ours > 1.5*cog.GridTolerance {
-		t.Errorf("the lattice's coordinates are %.3g px from the exact ones", ours)
-	}
+	c, ours := latticeCoords(t, r, tile, got.Width)
 	slack := 0.125 + ours
 	nearEdge := func(v float64) bool { return math.Abs(v-math.Round(v)) <= slack }
 	bad := 0
@@ -183,6 +171,15 @@ func nearestNearGDAL(t *testing.T, r *cog.Reader, tile tiles.Tile, got *layer.Ra
 // per pixel along each axis.
 func latticeSlack(t *testing.T, r *cog.Reader, tile tiles.Tile, size int, slope float64) (float64, *cog.Coords) {
 	t.Helper()
+	c, ours := latticeCoords(t, r, tile, size)
+	return 2 * slope * ours, c
+}
+
+// latticeCoords returns the coordinates the reader uses for a tile, and
+// exact ones, with the largest distance between them along an axis; it
+// fails t when the lattice's exceed 1.5×GridTolerance.
+func latticeCoords(t *testing.T, r *cog.Reader, tile tiles.Tile, size int) (*cog.Coords, float64) {
+	t.Helper()
 	c, err := cog.SourceCoords(r, tile, size)
 	if err != nil {
 		t.Fatal(err)
@@ -196,7 +193,7 @@ func latticeSlack(t *testing.T, r *cog.Reader, tile tiles.Tile, size int, slope 
 	if c.Lattice && ours > 1.5*cog.GridTolerance {
 		t.Errorf("%s@%d: the lattice's coordinates are %.3g px from the exact ones", tile, size, ours)
 	}
-	return 2 * slope * ours, c
+	return c, ours
 }
 
 // nearDataEdge reports whether pixel k's exact source coordinates lie within
