@@ -96,11 +96,16 @@ func serve(args []string, s *settings) error {
 		IdleTimeout:       idle,
 		MaxHeaderBytes:    1 << 20,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ConnContext:       web.ConnContext,
+	}
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
+	go func() { errc <- srv.Serve(web.Listener(ln)) }()
 	log.Info("serving", "listen", cfg.Server.Listen, "udfs", len(reg.List()), "version", s.version)
 	select {
 	case err := <-errc:

@@ -230,10 +230,11 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *tileservice.Entry) {
 	} else {
 		h["Content-Length"] = eh.ContentLength
 	}
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return
 	}
+	writeWhole(w, r, http.StatusOK, body)
 }
 
 // Header values shared by every answer (capacity 1: an Add copies them).
