@@ -94,6 +94,7 @@ static int udft_tr_edges(udft_tr *t, int n, double *box) {
 import "C"
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -285,20 +286,21 @@ func span(a []int) (lo, hi int, ok bool) {
 }
 
 // directTile reads a tile by the direct path (nearest neighbour).
-func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int) (*layer.Raster, error) {
+// With asBytes, a Byte file's tile is uint8 Samples (see tileRaster).
+func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int, asBytes bool) (*layer.Raster, error) {
 	lvl := in.overviewFor(h.ratio(in, t, n))
 	tr, err := h.direct.tr(in, lvl)
 	if err != nil {
 		return nil, err
 	}
 	if !h.direct.separable {
-		return r.gridTile(h, in, t, bands, n, lvl, tr)
+		return r.gridTile(h, in, t, bands, n, lvl, tr, asBytes)
 	}
 	cols, rows, err := tr.axes(t.Mercator(), n)
 	if err != nil {
 		return nil, err
 	}
-	ras := tileRaster(in, t, n, len(bands))
+	ras := tileRaster(in, t, n, len(bands), asBytes && h.direct.byte)
 	c0, c1, okc := span(cols)
 	r0, r1, okr := span(rows)
 	if !okc || !okr {
@@ -310,6 +312,22 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	for bi, b := range bands {
 		if err := readWindow(h, b, lvl, c0, r0, ww, wh, bytes, vals); err != nil {
 			return nil, fmt.Errorf("read: %v", err)
+		}
+		if ras.Samples != nil { // bytes as they are
+			out := ras.Samples[bi]
+			for i, sr := range rows {
+				if sr < 0 {
+					continue
+				}
+				line := bytes[(sr-r0)*ww : (sr-r0+1)*ww]
+				o := out[i*n : (i+1)*n : (i+1)*n]
+				for j, sc := range cols {
+					if sc >= 0 {
+						o[j] = line[sc-c0]
+					}
+				}
+			}
+			continue
 		}
 		out := ras.Bands[bi]
 		for i, sr := range rows {
@@ -332,21 +350,32 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 	}
 	// The mask: on the data and, for a band with nodata, not nodata (every
 	// band read is then that one band).
-	nd, first := in.nodata, ras.Bands[0]
+	nd := in.nodata
+	var onData []uint8 // without nodata, every row's mask on the data is this
+	if !h.direct.nodata {
+		onData = make([]uint8, n)
+		for j, sc := range cols {
+			if sc >= 0 {
+				onData[j] = 255
+			}
+		}
+	}
 	for i, sr := range rows {
 		if sr < 0 {
 			continue
 		}
 		m := ras.Mask[i*n : (i+1)*n : (i+1)*n]
+		if onData != nil {
+			copy(m, onData)
+			continue
+		}
 		for j, sc := range cols {
 			if sc < 0 {
 				continue
 			}
 			if h.direct.nodata {
-				if v := first[i*n+j]; v == nd || (nd != nd && v != v) {
-					for _, b := range ras.Bands {
-						b[i*n+j] = 0 // as the warper leaves a pixel it did not write
-					}
+				if v := firstValue(ras, i*n+j); v == nd || (nd != nd && v != v) {
+					zeroPixel(ras, i*n+j) // as the warper leaves a pixel it did not write
 					continue
 				}
 			}
@@ -354,6 +383,38 @@ func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n in
 		}
 	}
 	return ras, nil
+}
+
+// firstValue is the first band's value at pixel k.
+func firstValue(ras *layer.Raster, k int) float64 {
+	if ras.Samples == nil {
+		return ras.Bands[0][k]
+	}
+	s := ras.Samples[0]
+	switch ras.DType {
+	case "int16":
+		return float64(int16(binary.LittleEndian.Uint16(s[2*k:])))
+	case "uint16":
+		return float64(binary.LittleEndian.Uint16(s[2*k:]))
+	}
+	return float64(s[k])
+}
+
+// zeroPixel sets pixel k of every band to 0.
+func zeroPixel(ras *layer.Raster, k int) {
+	for _, b := range ras.Bands {
+		b[k] = 0
+	}
+	size := layer.SampleSize[ras.DType]
+	for _, b := range ras.Samples {
+		clear(b[k*size : (k+1)*size])
+	}
+}
+
+// sixteen reports the one-band Int16 and UInt16 files the grid path reads
+// as such (a DEM).
+func sixteen(in *info, nb int) bool {
+	return nb == 1 && (in.dtype == godal.Int16 || in.dtype == godal.UInt16)
 }
 
 // buffers sizes the grid path's buffers for an n×n tile.
@@ -365,9 +426,15 @@ func (t *fastTr) buffers(n int) {
 }
 
 // tileRaster is a pooled raster of n×n pixels and nb bands for tile t of
-// the file described by in.
-func tileRaster(in *info, t tiles.Tile, n, nb int) *layer.Raster {
-	ras := layer.NewRaster(n, n, nb)
+// the file described by in: Samples of the file's type when compact (a tile
+// only encoded: a byte or two a value, not eight), else float64 Bands.
+func tileRaster(in *info, t tiles.Tile, n, nb int, compact bool) *layer.Raster {
+	var ras *layer.Raster
+	if compact {
+		ras = layer.NewSampleRaster(n, n, nb, numpyType[in.dtype])
+	} else {
+		ras = layer.NewRaster(n, n, nb)
+	}
 	ras.DType, ras.NoData, ras.HasNoData, ras.Bounds, ras.EPSG = numpyType[in.dtype], in.nodata, in.hasNoData, t.Mercator(), 3857
 	return ras
 }
@@ -375,10 +442,7 @@ func tileRaster(in *info, t tiles.Tile, n, nb int) *layer.Raster {
 // readWindow reads the window c0, r0, w×h of band b (1-based) at overview
 // lvl (-1: full resolution) into bytes, or vals when bytes is nil.
 func readWindow(h *handle, b, lvl, c0, r0, w, hgt int, bytes []uint8, vals []float64) error {
-	band := h.src.Bands()[b-1]
-	if lvl >= 0 {
-		band = band.Overviews()[lvl]
-	}
+	band := levelBand(h, b, lvl)
 	var err error
 	if bytes != nil {
 		err = band.Read(c0, r0, bytes, w, hgt)
@@ -386,6 +450,16 @@ func readWindow(h *handle, b, lvl, c0, r0, w, hgt int, bytes []uint8, vals []flo
 		err = band.Read(c0, r0, vals, w, hgt)
 	}
 	return err
+}
+
+// levelBand is band b (1-based) of h's file at overview lvl (-1: full
+// resolution).
+func levelBand(h *handle, b, lvl int) godal.Band {
+	band := h.src.Bands()[b-1]
+	if lvl >= 0 {
+		band = band.Overviews()[lvl]
+	}
+	return band
 }
 
 // Window buffers are reused across reads, by size class (powers of two up
@@ -480,9 +554,10 @@ func (t *fastTr) rows(n int) {
 // rotated geotransform) by nearest neighbour: every pixel's source pixel
 // from its coordinates (the lattice's, else the warper's), gathered from one
 // window read of the level in one pass.
-func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr) (*layer.Raster, error) {
+func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr, asBytes bool) (*layer.Raster, error) {
 	tr.prepare(t.Mercator(), n)
-	ras := tileRaster(in, t, n, len(bands))
+	nb := len(bands)
+	ras := tileRaster(in, t, n, nb, asBytes && (h.direct.byte || sixteen(in, nb)))
 	x0, x1, y0, y1, ok := tr.extent(n)
 	// The warper's nearest neighbour is floor(x + 1e-10), on the data when
 	// 0 <= x < width. The window holds every pixel the box reaches, with a
@@ -499,7 +574,10 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 		ras.Release()
 		return nil, errWideWindow
 	}
-	nb := len(bands)
+	if ras.Samples != nil && !h.direct.byte {
+		// One band of 16-bit integers (a DEM), read and kept as such.
+		return r.gridSixteen(h, in, ras, bands[0], n, lvl, tr, [4]int{c0, r0, c1, r1})
+	}
 	wins8, wins := make([][]uint8, nb), make([][]float64, nb)
 	for bi, b := range bands {
 		b8, bf, put := windowBuffer(h.direct.byte, ww*wh)
@@ -546,11 +624,16 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 				}
 				at := (int(y)-r0)*ww + int(x) - c0
 				k := i*n + j
-				if wins8[0] != nil {
+				switch {
+				case ras.Samples != nil:
+					for bi, win := range wins8 {
+						ras.Samples[bi][k] = win[at]
+					}
+				case wins8[0] != nil:
 					for bi, win := range wins8 {
 						ras.Bands[bi][k] = float64(win[at])
 					}
-				} else {
+				default:
 					for bi, win := range wins {
 						ras.Bands[bi][k] = win[at]
 					}
@@ -558,10 +641,8 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 				if nodata {
 					// One band: a nodata sample leaves the pixel as the
 					// warper does, 0 and transparent.
-					if v := ras.Bands[0][k]; v == nd || (nd != nd && v != v) {
-						for _, b := range ras.Bands {
-							b[k] = 0
-						}
+					if v := firstValue(ras, k); v == nd || (nd != nd && v != v) {
+						zeroPixel(ras, k)
 						continue
 					}
 				}
@@ -641,7 +722,7 @@ const r8 = 8
 // transformation, a triangle kernel widened by the tile's scale, samples off
 // the data left out and the weights of those kept normalised; values rounded
 // to the file's type.
-func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int) (*layer.Raster, error) {
+func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, asBytes bool) (*layer.Raster, error) {
 	tr, err := h.direct.tr(in, lvl)
 	if err != nil {
 		return nil, err
@@ -663,7 +744,8 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 	}
 	nn := n * n
 	tr.coords(b, n)
-	ras := tileRaster(in, t, n, len(bands))
+	ras := tileRaster(in, t, n, len(bands), asBytes && h.direct.byte)
+	out8 := ras.Samples // uint8 values (clamped to 0..255 below) when not nil
 	// The window: every pixel whose centre falls on the data, and its taps.
 	c0, r0, c1, r1 := math.MaxInt, math.MaxInt, -1, -1
 	w, hgt := float64(tr.w), float64(tr.h)
@@ -737,7 +819,11 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 					} else if v > hi {
 						v = hi
 					}
-					ras.Bands[bi][k] = v
+					if out8 != nil {
+						out8[bi][k] = uint8(v)
+					} else {
+						ras.Bands[bi][k] = v
+					}
 				}
 				ras.Mask[k] = 255
 				continue
@@ -792,7 +878,11 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 			} else if in.dtype == godal.Float32 {
 				v = float64(float32(v))
 			}
-			ras.Bands[bi][k] = v
+			if out8 != nil {
+				out8[bi][k] = uint8(v)
+			} else {
+				ras.Bands[bi][k] = v
+			}
 		}
 		ras.Mask[k] = 255
 	}

@@ -249,6 +249,10 @@ type TileOptions struct {
 	// Buffer is a border, in pixels, read around the tile: the raster is
 	// Size+2·Buffer pixels wide (see warpPadded). 0 for tiles as served.
 	Buffer int
+	// Bytes lets the tile of a Byte file come as uint8 Samples instead of
+	// float64 Bands (a byte a value where the reader's own paths fill it;
+	// GDAL's warp still gives Bands): for callers that only encode it.
+	Bytes bool
 }
 
 // Run reads the request's tile; the Params come from Schema.
@@ -270,6 +274,7 @@ func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if p != nil { // expression= or algorithm=: process.go
 		return r.processTile(*req.Tile, o, p)
 	}
+	o.Bytes = true // encoded as it is
 	return r.ReadTile(*req.Tile, o)
 }
 
@@ -321,14 +326,14 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 		// a pixel whose source coordinates fall off it stays transparent,
 		// as in the warper's kernel.
 		r.directReads.Add(1)
-		ras, err = r.directTile(h, in, t, bands, o.Size)
+		ras, err = r.directTile(h, in, t, bands, o.Size, o.Bytes)
 		if errors.Is(err, errWideWindow) {
 			r.warpReads.Add(1)
 			ras, err = r.warpTile(h, in, t, bands, o)
 		}
 	} else if h.direct != nil && !h.direct.nodata && o.Resampling == "bilinear" && in.interior(t, o.Size) {
 		r.directReads.Add(1)
-		ras, err = r.bilinearTile(h, in, t, bands, o.Size, in.overviewFor(h.ratio(in, t, o.Size)))
+		ras, err = r.bilinearTile(h, in, t, bands, o.Size, in.overviewFor(h.ratio(in, t, o.Size)), o.Bytes)
 		if errors.Is(err, errWideWindow) {
 			r.warpReads.Add(1)
 			ras, err = r.warpTile(h, in, t, bands, o)

@@ -81,8 +81,28 @@ func NewRaster(width, height, nb int) *Raster {
 	return r
 }
 
-// Release gives the bands and mask of a raster made by NewRaster back to the
-// pools; the raster must not be used afterwards. Other rasters are left alone.
+// NewSampleRaster returns a width×height raster of nb zeroed bands of
+// Samples of dtype (uint8, int16 or uint16: the values as a file holds them,
+// not eight bytes each) and a zeroed mask, from the pools Release refills.
+func NewSampleRaster(width, height, nb int, dtype string) *Raster {
+	n := width * height
+	r := &Raster{Width: width, Height: height, DType: dtype, pooled: true}
+	_, sp := pools(n * SampleSize[dtype])
+	for range nb {
+		b := sp.Get().(*[]uint8)
+		clear(*b)
+		r.Samples = append(r.Samples, *b)
+	}
+	_, bp := pools(n)
+	m := bp.Get().(*[]uint8)
+	clear(*m)
+	r.Mask = *m
+	return r
+}
+
+// Release gives the bands and mask of a raster made by NewRaster or
+// NewSampleRaster back to the pools; the raster must not be used afterwards.
+// Other rasters are left alone.
 func (r *Raster) Release() {
 	if r == nil || !r.pooled {
 		return
@@ -94,10 +114,18 @@ func (r *Raster) Release() {
 			fp.Put(&b)
 		}
 	}
+	if size := SampleSize[r.DType]; size > 0 {
+		_, sp := pools(n * size)
+		for _, b := range r.Samples {
+			if len(b) == n*size {
+				sp.Put(&b)
+			}
+		}
+	}
 	if m := r.Mask; len(m) == n {
 		bp.Put(&m)
 	}
-	r.Bands, r.Mask, r.pooled = nil, nil, false
+	r.Bands, r.Samples, r.Mask, r.pooled = nil, nil, nil, false
 }
 
 // KeepBands drops the bands past the first n; those of a raster made by

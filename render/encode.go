@@ -128,7 +128,8 @@ func Encode(res layer.Result, format string, o Options) ([]byte, string, error) 
 }
 
 func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, error) {
-	if r.Bands == nil && r.Samples != nil {
+	compact := paintsCompact(r)
+	if r.Bands == nil && r.Samples != nil && !(compact && imageFormat(format)) {
 		return encodeSamples(r, format, st)
 	}
 	var (
@@ -143,7 +144,12 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 	case "png", "jpg", "webp", "gif":
 		img := pooledImage(r.Width, r.Height)
 		defer putImage(img) // the encoders copy what they keep
-		if img, err = paint(r, st, img); err != nil {
+		if compact {
+			img, err = paintCompact(r, st, img)
+		} else {
+			img, err = paint(r, st, img)
+		}
+		if err != nil {
 			return nil, "", err
 		}
 		switch format {
@@ -163,6 +169,11 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 		return nil, "", err
 	}
 	return b, MediaType(format), nil
+}
+
+// imageFormat reports the formats drawn as images.
+func imageFormat(format string) bool {
+	return format == "png" || format == "jpg" || format == "webp" || format == "gif"
 }
 
 // JPEG encodes an image at quality 85; transparent pixels become black.

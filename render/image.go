@@ -37,22 +37,11 @@ func paint(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 	if nb == 1 && st.Colormap != nil && !st.Colormap.Scaled() {
 		colourCustom(pix, r, st.Colormap)
 	} else if nb == 1 {
-		var lut [256]colormap.RGBA
-		for i := range lut {
-			if st.Colormap != nil {
-				lut[i] = st.Colormap.Index(uint8(i))
-			} else {
-				lut[i] = colormap.RGBA{uint8(i), uint8(i), uint8(i), 255}
-			}
-		}
 		lo, hi := ranges[0][0], ranges[0][1]
-		var packed [256]uint32 // the LUT as little-endian RGBA words: one store per pixel
-		for i, c := range lut {
-			packed[i] = binary.LittleEndian.Uint32(c[:])
-		}
+		packed := levels(st)
 		vals := r.Bands[0][:n]
 		words := pix[:4*n]
-		if !colourIntegers(words, vals, r, &packed, lo, hi) {
+		if !colourIntegers(words, vals, r, packed, lo, hi) {
 			for i, v := range vals {
 				if v != v { // NaN stays transparent
 					continue
@@ -99,6 +88,21 @@ func paint(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
 		}
 	}
 	return img, nil
+}
+
+// levels are the colours of one band's 256 levels (after its rescale) as
+// little-endian RGBA words, one store a pixel: the style's scaled colormap,
+// else grey.
+func levels(st Style) *[256]uint32 {
+	var packed [256]uint32
+	for i := range packed {
+		c := colormap.RGBA{uint8(i), uint8(i), uint8(i), 255}
+		if st.Colormap != nil {
+			c = st.Colormap.Index(uint8(i))
+		}
+		packed[i] = binary.LittleEndian.Uint32(c[:])
+	}
+	return &packed
 }
 
 // maxValueLUT bounds the values a tile of integers is coloured through a

@@ -165,9 +165,11 @@ func TestSamplesEncodeAsWidened(t *testing.T) {
 }
 
 // TestSamplesPNGColourTypes: a one-band array stays one byte a pixel (grey),
-// with alpha only when some pixel is transparent.
+// with alpha only when some pixel is transparent. (Arrays larger than a tile:
+// tile-sized Samples, a COG's tiles, are drawn as tiles are, paintCompact.)
 func TestSamplesPNGColourTypes(t *testing.T) {
-	vals := make([]float64, 64*64)
+	const side = 520
+	vals := make([]float64, side*side)
 	for i := range vals {
 		vals[i] = float64(i % 251)
 	}
@@ -186,7 +188,7 @@ func TestSamplesPNGColourTypes(t *testing.T) {
 		{"grey and alpha", mask, "", &image.NRGBA{}},
 		{"colormap", nil, "colormap=plasma", &image.RGBA{}},
 	} {
-		s, _ := sampled(t, "uint8", 64, 64, c.mask, vals)
+		s, _ := sampled(t, "uint8", side, side, c.mask, vals)
 		b, _, err := encodeRaster(s, "png", style(t, c.style))
 		if err != nil {
 			t.Fatal(err)

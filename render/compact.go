@@ -1,0 +1,219 @@
+package render
+
+import (
+	"encoding/binary"
+	"image"
+	"math"
+	"unsafe"
+
+	"github.com/udftiles/udftiles/colormap"
+	"github.com/udftiles/udftiles/layer"
+)
+
+// maxCompactPaint bounds the rasters of Samples painted whole by paintBytes
+// and paintInts: tiles (a COG's, 256 or 512 pixels a side), drawn as their
+// Bands would be; a UDF's arrays, larger, go a row at a time (encodeSamples).
+const maxCompactPaint = 512 * 512
+
+// paintsCompact reports a raster of Samples that paintBytes or paintInts
+// draws: uint8 bands, or one band of int16 or uint16, of tile size.
+func paintsCompact(r *layer.Raster) bool {
+	if r.Bands != nil || len(r.Samples) == 0 || r.Width*r.Height > maxCompactPaint {
+		return false
+	}
+	return r.DType == "uint8" || len(r.Samples) == 1 && (r.DType == "int16" || r.DType == "uint16")
+}
+
+// paintCompact draws a raster paintsCompact accepts.
+func paintCompact(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
+	if r.DType == "uint8" {
+		return paintBytes(r, st, img)
+	}
+	return paintInts(r, st, img)
+}
+
+// byteRamps are rasters of nb uint8 bands, 256×1, each pixel's value its
+// column: paint draws them into the colours of every byte value.
+var byteRamps = func() (r [5]*layer.Raster) {
+	ramp := make([]float64, 256)
+	for v := range ramp {
+		ramp[v] = float64(v)
+	}
+	for nb := range r {
+		r[nb] = &layer.Raster{Width: 256, Height: 1, DType: "uint8", Bands: make([][]float64, nb)}
+		for b := range nb {
+			r[nb].Bands[b] = ramp
+		}
+	}
+	return r
+}()
+
+// paintBytes draws a raster of uint8 Samples (a Byte file's tile) into img
+// without widening it: paint colours the 256 values of each band once,
+// which gives each band's table (a band's channel depends on that band's
+// value alone), and the pixels are looked up in them. The pixels are those
+// paint draws from the same values as Bands, mask and errors included.
+func paintBytes(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
+	nb := len(r.Samples)
+	if nb != 1 && nb != 3 && nb != 4 {
+		// paint's error for that many bands (it reads none of them).
+		return paint(&layer.Raster{Width: r.Width, Height: r.Height, DType: "uint8", Bands: make([][]float64, nb)}, st, img)
+	}
+	var lutPix [4 * 256]uint8
+	lut := &image.NRGBA{Pix: lutPix[:], Stride: 4 * 256, Rect: image.Rect(0, 0, 256, 1)}
+	if _, err := paint(byteRamps[nb], st, lut); err != nil {
+		return nil, err
+	}
+	n := r.Width * r.Height
+	pix := img.Pix[:4*n]
+	switch nb {
+	case 1:
+		var words [256]uint32
+		for v := range words {
+			words[v] = binary.LittleEndian.Uint32(lutPix[4*v:])
+		}
+		for i, v := range r.Samples[0][:n] {
+			binary.LittleEndian.PutUint32(pix[4*i:], words[v])
+		}
+	default:
+		var tab [4][256]uint8
+		for b := range 4 {
+			for v := range 256 {
+				tab[b][v] = lutPix[4*v+b]
+			}
+		}
+		red, green, blue := r.Samples[0][:n], r.Samples[1][:n], r.Samples[2][:n]
+		alpha := red // nb 3: the alpha table is 255 for every value
+		if nb == 4 {
+			alpha = r.Samples[3][:n]
+		}
+		if nb == 3 && identityTables(&tab) {
+			// Bytes as they are, opaque (most RGB tiles).
+			for i := range n {
+				p := pix[4*i : 4*i+4 : 4*i+4]
+				p[0], p[1], p[2], p[3] = red[i], green[i], blue[i], 255
+			}
+			break
+		}
+		for i := range n {
+			p := pix[4*i : 4*i+4 : 4*i+4]
+			p[0], p[1], p[2], p[3] = tab[0][red[i]], tab[1][green[i]], tab[2][blue[i]], tab[3][alpha[i]]
+		}
+	}
+	if r.Mask != nil {
+		// paint's three-or-four-bands identity (bytesRGB) leaves a pixel
+		// under a zero mask all zero; its other ways keep the colour.
+		ranges := make([][2]float64, nb)
+		for b := range ranges {
+			ranges[b] = bandRange(byteRamps[nb], b, st)
+		}
+		zero := nb != 1 && identity(ranges)
+		for i, m := range r.Mask[:n] {
+			switch {
+			case m == 255:
+			case m == 0 && zero:
+				clear(pix[4*i : 4*i+4])
+			default:
+				pix[4*i+3] = uint8(uint16(pix[4*i+3]) * uint16(m) / 255)
+			}
+		}
+	}
+	return img, nil
+}
+
+// identityTables reports tables that keep each of the first three bands'
+// values and make every pixel opaque.
+func identityTables(tab *[4][256]uint8) bool {
+	for v := range 256 {
+		if tab[0][v] != uint8(v) || tab[1][v] != uint8(v) || tab[2][v] != uint8(v) || tab[3][v] != 255 {
+			return false
+		}
+	}
+	return true
+}
+
+// paintInts draws one band of int16 or uint16 Samples (a DEM's tile)
+// without widening it, to the pixels paint draws from the band widened:
+// the same rescale range (the style's, else the min–max of the pixels with
+// data), the same colour of each value through a table of the values
+// between the least and the greatest with data, others (nodata under the
+// mask) one by one.
+func paintInts(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, error) {
+	// paint's checks of the style against one band, on one pixel.
+	var one [4]uint8
+	if _, err := paint(&layer.Raster{Width: 1, Height: 1, DType: r.DType, Bands: [][]float64{{0}}}, st,
+		&image.NRGBA{Pix: one[:], Stride: 4, Rect: image.Rect(0, 0, 1, 1)}); err != nil {
+		return nil, err
+	}
+	if r.DType == "int16" {
+		return paint16[int16](r, st, img), nil
+	}
+	return paint16[uint16](r, st, img), nil
+}
+
+func paint16[T int16 | uint16](r *layer.Raster, st Style, img *image.NRGBA) *image.NRGBA {
+	n := r.Width * r.Height
+	vals := typedSamples(r.Samples[0][:2*n], r.DType).([]T)
+	mask := r.Mask
+	if mask != nil {
+		mask = mask[:n]
+	}
+	mn, mx := math.MaxInt, math.MinInt // of the pixels with data
+	if mask == nil {
+		for _, v := range vals {
+			mn, mx = min(mn, int(v)), max(mx, int(v))
+		}
+	} else {
+		for i, v := range vals {
+			if mask[i] != 0 {
+				mn, mx = min(mn, int(v)), max(mx, int(v))
+			}
+		}
+	}
+	lo, hi := 0.0, 255.0
+	switch {
+	case len(st.Rescale) > 0:
+		lo, hi = st.Rescale[0][0], st.Rescale[0][1]
+	case mn <= mx:
+		lo, hi = float64(mn), float64(mx)
+	}
+	custom := st.Colormap != nil && !st.Colormap.Scaled()
+	packed := levels(st)
+	colour := func(v int) uint32 {
+		if custom {
+			c, _ := st.Colormap.Value(float64(v)) // none: the pixel stays zero
+			return binary.LittleEndian.Uint32(c[:])
+		}
+		return packed[colormap.Rescale(float64(v), lo, hi)]
+	}
+	var table [maxValueLUT]uint32
+	var lut []uint32
+	if mn <= mx && mx-mn < maxValueLUT {
+		lut = table[:mx-mn+1]
+		for k := range lut {
+			lut[k] = colour(mn + k)
+		}
+	}
+	// The pixels as little-endian RGBA words (typedSamples' machines), the
+	// mask folded into alpha as paint folds it.
+	words := unsafe.Slice((*uint32)(unsafe.Pointer(&img.Pix[0])), n)
+	other, otherC := math.MinInt, uint32(0)
+	for i, v := range vals {
+		var c uint32
+		if k := int(v) - mn; uint(k) < uint(len(lut)) {
+			c = lut[k]
+		} else {
+			if int(v) != other {
+				other, otherC = int(v), colour(int(v))
+			}
+			c = otherC
+		}
+		if mask != nil {
+			if m := mask[i]; m < 255 {
+				c = c&0xffffff | uint32(uint16(c>>24)*uint16(m)/255)<<24
+			}
+		}
+		words[i] = c
+	}
+	return img
+}
