@@ -275,15 +275,19 @@ wrk_run() {
   log "$(printf '%-22s %9s req/s  p50 %7s  p90 %7s  p99 %7s ms  cpu %6s ms/req' "$name" "$RPS" "$P50" "$P90" "$P99" "$CPU")"
 }
 
-# series THREADS CONNS KEY_A URL_A LIST_A PIDS_A KEY_B URL_B LIST_B PIDS_B: warms both targets
-# up, then alternates A and B for RUNS runs each; the medians land in R_<key>_{rps,p50,p90,p99,cpu}
+# series THREADS CONNS KEY URL LIST PID [KEY URL LIST PID]...: warms the targets up, then
+# takes turns between them for RUNS runs each; the medians land in R_<key>_{rps,p50,p90,p99,cpu}
 # and each run's req/s in R_<key>_runs.
 series() {
   local t=$1 c=$2 i k
+  shift 2
   local -A url list pids
-  local keys=("$3" "$7")
-  url[$3]=$4 list[$3]=$5 pids[$3]=$6
-  url[$7]=$8 list[$7]=$9 pids[$7]=${10}
+  local keys=()
+  while [ $# -ge 4 ]; do
+    keys+=("$1")
+    url[$1]=$2 list[$1]=$3 pids[$1]=$4
+    shift 4
+  done
   declare -gA ALL
   for k in "${keys[@]}"; do ALL[${k}_rps]="" ALL[${k}_p50]="" ALL[${k}_p90]="" ALL[${k}_p99]="" ALL[${k}_cpu]=""; done
   if [ "$WARM_S" -gt 0 ]; then
@@ -415,6 +419,14 @@ if has cached; then
   PIDS+=("$B_PID")
   wait_http "$B/" "$B_PID" baseline
   cmp -s "$WORK/cached.png" <(curl -fsS --max-time 10 "$B/$CACHED_TILE.png") || die "baseline serves other bytes"
+  # The same, writing each response in one write to the socket as udftiles does (-gather).
+  G_PORT=$(free_port)
+  G=http://127.0.0.1:$G_PORT
+  "$WORK/baseline" -gather -listen "127.0.0.1:$G_PORT" -file "$WORK/cached.png" >"$WORK/baseline-gather.log" 2>&1 &
+  G_PID=$!
+  PIDS+=("$G_PID")
+  wait_http "$G/" "$G_PID" "baseline -gather"
+  cmp -s "$WORK/cached.png" <(curl -fsS --max-time 10 "$G/$CACHED_TILE.png") || die "baseline -gather serves other bytes"
 fi
 
 if has dem || has utm; then
@@ -481,7 +493,8 @@ if has cached; then
   log "cached tile: udftiles memory cache vs bare net/http, ${CACHED_THREADS} threads ${CACHED_CONNS} connections"
   series "$CACHED_THREADS" "$CACHED_CONNS" \
     cached "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$U_PID" \
-    baseline "$B/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$B_PID"
+    baseline "$B/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$B_PID" \
+    gathered "$G/v1/udfs/elevation/tiles/$CACHED_TILE.png" "" "$G_PID"
   fetch_png "$U/v1/udfs/elevation/tiles/$CACHED_TILE.png" "$WORK/after.png" "udftiles tile $CACHED_TILE"
   grep -qi '^x-cache: memory' "$WORK/after.png.headers" || die "the cached tile left udftiles' memory cache during the run"
 fi
@@ -553,7 +566,8 @@ Median of $RUNS runs of $DURATION each (runs of the two servers compared alterna
 EOF
   if has cached; then
     echo "Cached: tile $CACHED_TILE of \`elevation\` (X-Cache: memory) against a bare Go net/http handler"
-    echo "holding the same bytes (\`bench/baseline\`)."
+    echo "holding the same bytes (\`bench/baseline\`), and the same server writing each response in one"
+    echo "write to the socket as udftiles does (\`bench/baseline -gather\`)."
   fi
   if has dem; then
     echo "DEM: $DEM_NTILES uncached tiles (every tile over the demo DEM, 2048² Int16 in EPSG:32633, at"
@@ -571,6 +585,7 @@ EOF
   if has cached; then
     row cached "cached tile" "udftiles (memory cache)" "${CACHED_THREADS}t/${CACHED_CONNS}c"
     row baseline "cached tile" "bare Go net/http, same bytes" "${CACHED_THREADS}t/${CACHED_CONNS}c"
+    row gathered "cached tile" "the same, one write a response (-gather)" "${CACHED_THREADS}t/${CACHED_CONNS}c"
   fi
   if has dem; then
     row dem "DEM, nearest + plasma" "udftiles" "$CONC"
@@ -590,6 +605,8 @@ EOF
   if has cached; then
     r=$(ratio "$R_cached_rps" "$R_baseline_rps")
     echo "| cached req/s at ${CACHED_THREADS}t/${CACHED_CONNS}c, udftiles / bare net/http | $r | >= 0.95 | $(meets "$r" ">=" 0.95) |"
+    r=$(ratio "$R_cached_rps" "$R_gathered_rps")
+    echo "| (for reference) udftiles / bare net/http writing once (-gather) | $r | | |"
   fi
   if has dem; then targets dem "DEM"; fi
   if has utm; then targets utm "UTM RGB"; fi

@@ -158,6 +158,9 @@ func paint16[T int16 | uint16](r *layer.Raster, st Style, img *image.NRGBA) *ima
 	if mask != nil {
 		mask = mask[:n]
 	}
+	if img, ok := paint16Rescaled(vals, mask, st, img); ok {
+		return img
+	}
 	mn, mx := math.MaxInt, math.MinInt // of the pixels with data
 	if mask == nil {
 		for _, v := range vals {
@@ -216,4 +219,50 @@ func paint16[T int16 | uint16](r *layer.Raster, st Style, img *image.NRGBA) *ima
 		words[i] = c
 	}
 	return img
+}
+
+// paint16Rescaled is paint16 for a style with a rescale range and a scaled
+// colormap (or none): every value below the range has the colour of the
+// value under it, every value above that of the value over it (Rescale
+// clamps), so the table spans the range and a pixel's value is clamped into
+// it; no pass over the pixels for their least and greatest. It reports
+// false for other styles and ranges wider than maxValueLUT.
+func paint16Rescaled[T int16 | uint16](vals []T, mask []uint8, st Style, img *image.NRGBA) (*image.NRGBA, bool) {
+	if len(st.Rescale) == 0 || st.Colormap != nil && !st.Colormap.Scaled() {
+		return nil, false
+	}
+	lo, hi := st.Rescale[0][0], st.Rescale[0][1]
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return nil, false
+	}
+	typeMin, typeMax := 0.0, 65535.0
+	var zero T
+	if _, signed := any(zero).(int16); signed {
+		typeMin, typeMax = -32768, 32767
+	}
+	// One value beyond each end: Rescale of a range's own end is the end's
+	// level, of anything past it the constant beyond.
+	a := max(math.Floor(min(lo, hi))-1, typeMin)
+	b := min(math.Ceil(max(lo, hi))+1, typeMax)
+	if a > b || b-a+1 > maxValueLUT {
+		return nil, false
+	}
+	base, top := int(a), int(b)
+	packed := levels(st)
+	var table [maxValueLUT]uint32
+	lut := table[:top-base+1]
+	for k := range lut {
+		lut[k] = packed[colormap.Rescale(float64(base+k), lo, hi)]
+	}
+	words := unsafe.Slice((*uint32)(unsafe.Pointer(&img.Pix[0])), len(vals))
+	for i, v := range vals {
+		c := lut[min(max(int(v), base), top)-base]
+		if mask != nil {
+			if m := mask[i]; m < 255 {
+				c = c&0xffffff | uint32(uint16(c>>24)*uint16(m)/255)<<24
+			}
+		}
+		words[i] = c
+	}
+	return img, true
 }

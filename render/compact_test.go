@@ -115,6 +115,13 @@ func TestPaintIntsAsPaint(t *testing.T) {
 		{Colormap: plasma},
 		{Colormap: custom},
 		{Rescale: [][2]float64{{0, 3000}, {0, 1}}}, // refused: two ranges for one band
+		// Ranges the table of paint16Rescaled spans, and one it does not.
+		{Colormap: plasma, Rescale: [][2]float64{{3000, 0}}},
+		{Rescale: [][2]float64{{100, 100}}},
+		{Colormap: plasma, Rescale: [][2]float64{{10.5, 200.25}}},
+		{Rescale: [][2]float64{{-40000, -32000}}},
+		{Rescale: [][2]float64{{65000, 70000}}},
+		{Rescale: [][2]float64{{0, 20000}}},
 	}
 	rng := rand.New(rand.NewPCG(3, 5))
 	const w, h = 64, 48

@@ -13,7 +13,7 @@ import (
 // 4 KiB; on loopback each is a system call, a TCP segment and a wake-up of
 // the client, a fifth of a cached tile's CPU. Listener's connections can be
 // held (gathering what is written) and released (one write) around such a
-// response; Server.ConnContext (ConnContext) lets the handler find its
+// response (WriteWhole); Server.ConnContext (ConnContext) lets the handler find its
 // connection. Connections of other listeners (tests' httptest servers, TLS)
 // write as before.
 
@@ -92,9 +92,11 @@ func (c *gatherConn) release() {
 	}
 }
 
-// writeWhole writes a response's head and its whole body: in one write to
-// the socket when r's connection gathers and the body is not large.
-func writeWhole(w http.ResponseWriter, r *http.Request, code int, body []byte) {
+// WriteWhole writes a response's head (code, and the headers set on w)
+// and its whole body: in one write to the socket when r came on a
+// Listener's connection and the body is not large (bench/baseline's -gather
+// server uses it too).
+func WriteWhole(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 	g, _ := r.Context().Value(gatherKey{}).(*gatherConn)
 	if g == nil || len(body) > maxGather {
 		w.WriteHeader(code)

@@ -62,7 +62,7 @@ func (l countListener) Accept() (net.Conn, error) {
 	return cc, nil
 }
 
-// gatherServer serves /?n=N (N bytes of body, through writeWhole) on
+// gatherServer serves /?n=N (N bytes of body, through WriteWhole) on
 // 127.0.0.1, its listener wrapped by Listener when gather; it returns the
 // address and the server side of the connections it accepts.
 func gatherServer(t *testing.T, gather bool) (string, chan *countConn) {
@@ -88,7 +88,7 @@ func gatherServer(t *testing.T, gather bool) (string, chan *countConn) {
 				w.WriteHeader(http.StatusOK)
 				return
 			}
-			writeWhole(w, r, http.StatusOK, body)
+			WriteWhole(w, r, http.StatusOK, body)
 		})}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Close() })

@@ -234,7 +234,7 @@ func writeEntry(w http.ResponseWriter, r *http.Request, e *tileservice.Entry) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	writeWhole(w, r, http.StatusOK, body)
+	WriteWhole(w, r, http.StatusOK, body)
 }
 
 // Header values shared by every answer (capacity 1: an Add copies them).
