@@ -228,31 +228,10 @@ func paint16[T int16 | uint16](r *layer.Raster, st Style, img *image.NRGBA) *ima
 // it; no pass over the pixels for their least and greatest. It reports
 // false for other styles and ranges wider than maxValueLUT.
 func paint16Rescaled[T int16 | uint16](vals []T, mask []uint8, st Style, img *image.NRGBA) (*image.NRGBA, bool) {
-	if len(st.Rescale) == 0 || st.Colormap != nil && !st.Colormap.Scaled() {
-		return nil, false
-	}
-	lo, hi := st.Rescale[0][0], st.Rescale[0][1]
-	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
-		return nil, false
-	}
-	typeMin, typeMax := 0.0, 65535.0
-	var zero T
-	if _, signed := any(zero).(int16); signed {
-		typeMin, typeMax = -32768, 32767
-	}
-	// One value beyond each end: Rescale of a range's own end is the end's
-	// level, of anything past it the constant beyond.
-	a := max(math.Floor(min(lo, hi))-1, typeMin)
-	b := min(math.Ceil(max(lo, hi))+1, typeMax)
-	if a > b || b-a+1 > maxValueLUT {
-		return nil, false
-	}
-	base, top := int(a), int(b)
-	packed := levels(st)
 	var table [maxValueLUT]uint32
-	lut := table[:top-base+1]
-	for k := range lut {
-		lut[k] = packed[colormap.Rescale(float64(base+k), lo, hi)]
+	lut, base, top, ok := rescaledTable[T](st, &table)
+	if !ok {
+		return nil, false
 	}
 	words := unsafe.Slice((*uint32)(unsafe.Pointer(&img.Pix[0])), len(vals))
 	for i, v := range vals {
@@ -265,4 +244,98 @@ func paint16Rescaled[T int16 | uint16](vals []T, mask []uint8, st Style, img *im
 		words[i] = c
 	}
 	return img, true
+}
+
+// rescaledTable is paint16Rescaled's table of the colours of the values
+// base..top, in table; ok false when the style or range does not allow one.
+func rescaledTable[T int16 | uint16](st Style, table *[maxValueLUT]uint32) (lut []uint32, base, top int, ok bool) {
+	if len(st.Rescale) == 0 || st.Colormap != nil && !st.Colormap.Scaled() {
+		return nil, 0, 0, false
+	}
+	lo, hi := st.Rescale[0][0], st.Rescale[0][1]
+	if math.IsNaN(lo) || math.IsNaN(hi) || math.IsInf(lo, 0) || math.IsInf(hi, 0) {
+		return nil, 0, 0, false
+	}
+	typeMin, typeMax := 0.0, 65535.0
+	var zero T
+	if _, signed := any(zero).(int16); signed {
+		typeMin, typeMax = -32768, 32767
+	}
+	// One value beyond each end: Rescale of a range's own end is the end's
+	// level, of anything past it the constant beyond.
+	a := max(math.Floor(min(lo, hi))-1, typeMin)
+	b := min(math.Ceil(max(lo, hi))+1, typeMax)
+	if a > b || b-a+1 > maxValueLUT {
+		return nil, 0, 0, false
+	}
+	base, top = int(a), int(b)
+	packed := levels(st)
+	lut = table[:top-base+1]
+	for k := range lut {
+		lut[k] = packed[colormap.Rescale(float64(base+k), lo, hi)]
+	}
+	return lut, base, top, true
+}
+
+// pngCompact encodes the PNG of one band of 16-bit Samples under a rescale
+// (a DEM's tile) without the image between: each row's colours are looked
+// up and Sub-filtered at once, the bytes PNG writes for the image
+// paintCompact draws. It reports false, doing nothing, for other rasters and
+// styles, a table with a colour not opaque, or a pixel not fully on the data.
+func pngCompact(r *layer.Raster, st Style) ([]byte, bool, error) {
+	if len(r.Samples) != 1 || r.Bands != nil || len(st.Rescale) > 1 {
+		return nil, false, nil
+	}
+	switch r.DType {
+	case "int16":
+		return pngRescaled16[int16](r, st)
+	case "uint16":
+		return pngRescaled16[uint16](r, st)
+	}
+	return nil, false, nil
+}
+
+func pngRescaled16[T int16 | uint16](r *layer.Raster, st Style) ([]byte, bool, error) {
+	w, n := r.Width, r.Width*r.Height
+	if m := r.Mask; m != nil && !allOpaque(m[:n]) {
+		return nil, false, nil
+	}
+	var table [maxValueLUT]uint32
+	lut, base, top, ok := rescaledTable[T](st, &table)
+	if !ok {
+		return nil, false, nil
+	}
+	for _, c := range lut {
+		if c>>24 != 255 {
+			return nil, false, nil
+		}
+	}
+	vals := typedSamples(r.Samples[0][:2*n], r.DType).([]T)
+	b, err := encodeRows(w, r.Height, true, func(y int, row []byte) {
+		row = row[:3*w]
+		var prev uint32
+		for x, v := range vals[y*w : (y+1)*w] {
+			c := lut[min(max(int(v), base), top)-base]
+			p := row[3*x : 3*x+3 : 3*x+3]
+			p[0], p[1], p[2] = byte(c)-byte(prev), byte(c>>8)-byte(prev>>8), byte(c>>16)-byte(prev>>16)
+			prev = c
+		}
+	})
+	return b, true, err
+}
+
+// allOpaque reports a mask of 255 everywhere, eight bytes a step.
+func allOpaque(m []uint8) bool {
+	for len(m) >= 8 {
+		if binary.LittleEndian.Uint64(m) != 1<<64-1 {
+			return false
+		}
+		m = m[8:]
+	}
+	for _, v := range m {
+		if v != 255 {
+			return false
+		}
+	}
+	return true
 }

@@ -142,6 +142,14 @@ func encodeRaster(r *layer.Raster, format string, st Style) ([]byte, string, err
 	case "npy":
 		b, err = NPY(r)
 	case "png", "jpg", "webp", "gif":
+		if compact && format == "png" {
+			if b, ok, err := pngCompact(r, st); ok {
+				if err != nil {
+					return nil, "", err
+				}
+				return b, MediaType(format), nil
+			}
+		}
 		img := pooledImage(r.Width, r.Height)
 		defer putImage(img) // the encoders copy what they keep
 		if compact {

@@ -20,6 +20,19 @@ import (
 func PNG(img *image.NRGBA) ([]byte, error) {
 	w, h := img.Rect.Dx(), img.Rect.Dy()
 	opaque := isOpaque(img)
+	return encodeRows(w, h, opaque, func(y int, row []byte) {
+		src := img.Pix[y*img.Stride : y*img.Stride+w*4]
+		if opaque {
+			subRGB(row, src)
+		} else {
+			subRGBA(row, src)
+		}
+	})
+}
+
+// encodeRows writes a w×h PNG of RGB pixels (opaque) or RGBA whose rows
+// fill gives, Sub-filtered (the filter-type byte is written here).
+func encodeRows(w, h int, opaque bool, fill func(y int, row []byte)) ([]byte, error) {
 	bpp := 4
 	colorType := byte(6) // RGBA
 	if opaque {
@@ -33,14 +46,9 @@ func PNG(img *image.NRGBA) ([]byte, error) {
 	}
 	raw := st.raw[:stride*h]
 	for y := 0; y < h; y++ {
-		src := img.Pix[y*img.Stride : y*img.Stride+w*4]
 		row := raw[y*stride : (y+1)*stride]
 		row[0] = 1 // Sub: each byte minus the same byte of the pixel to its left
-		if opaque {
-			subRGB(row[1:], src)
-		} else {
-			subRGBA(row[1:], src)
-		}
+		fill(y, row[1:])
 	}
 	st.z.Reset()
 	if st.zw == nil {
