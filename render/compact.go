@@ -59,29 +59,19 @@ func paintBytes(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, erro
 		// paint's error for that many bands (it reads none of them).
 		return paint(&layer.Raster{Width: r.Width, Height: r.Height, DType: "uint8", Bands: make([][]float64, nb)}, st, img)
 	}
-	var lutPix [4 * 256]uint8
-	lut := &image.NRGBA{Pix: lutPix[:], Stride: 4 * 256, Rect: image.Rect(0, 0, 256, 1)}
-	if _, err := paint(byteRamps[nb], st, lut); err != nil {
+	var tab [4][256]uint8
+	if err := byteTables(nb, st, &tab); err != nil {
 		return nil, err
 	}
 	n := r.Width * r.Height
 	pix := img.Pix[:4*n]
 	switch nb {
 	case 1:
-		var words [256]uint32
-		for v := range words {
-			words[v] = binary.LittleEndian.Uint32(lutPix[4*v:])
-		}
+		words := wordsOf(&tab)
 		for i, v := range r.Samples[0][:n] {
 			binary.LittleEndian.PutUint32(pix[4*i:], words[v])
 		}
 	default:
-		var tab [4][256]uint8
-		for b := range 4 {
-			for v := range 256 {
-				tab[b][v] = lutPix[4*v+b]
-			}
-		}
 		red, green, blue := r.Samples[0][:n], r.Samples[1][:n], r.Samples[2][:n]
 		alpha := red // nb 3: the alpha table is 255 for every value
 		if nb == 4 {
@@ -119,6 +109,88 @@ func paintBytes(r *layer.Raster, st Style, img *image.NRGBA) (*image.NRGBA, erro
 		}
 	}
 	return img, nil
+}
+
+// byteTables are the channels paint draws for each byte value of nb bands
+// (1, 3 or 4) in style st: tab[c][v] is channel c (red, green, blue, alpha)
+// of value v, of band c for three or four bands (a band's channel depends
+// on that band's value alone), of the one band for one.
+func byteTables(nb int, st Style, tab *[4][256]uint8) error {
+	var lutPix [4 * 256]uint8
+	lut := &image.NRGBA{Pix: lutPix[:], Stride: 4 * 256, Rect: image.Rect(0, 0, 256, 1)}
+	if _, err := paint(byteRamps[nb], st, lut); err != nil {
+		return err
+	}
+	for c := range 4 {
+		for v := range 256 {
+			tab[c][v] = lutPix[4*v+c]
+		}
+	}
+	return nil
+}
+
+// wordsOf is a one-band table as little-endian RGBA words.
+func wordsOf(tab *[4][256]uint8) *[256]uint32 {
+	var words [256]uint32
+	for v := range words {
+		words[v] = uint32(tab[0][v]) | uint32(tab[1][v])<<8 | uint32(tab[2][v])<<16 | uint32(tab[3][v])<<24
+	}
+	return &words
+}
+
+// pngBytes encodes the PNG of a tile of uint8 Samples of one or three
+// bands, every pixel on the data and every colour opaque, from the samples:
+// each row's colours looked up (or taken as they are) and Sub-filtered at
+// once, the bytes PNG writes for the image paintBytes draws. It reports
+// false, doing nothing, for other tiles.
+func pngBytes(r *layer.Raster, st Style) ([]byte, bool, error) {
+	nb, w, n := len(r.Samples), r.Width, r.Width*r.Height
+	if nb != 1 && nb != 3 || r.Mask != nil && !allOpaque(r.Mask[:n]) {
+		return nil, false, nil
+	}
+	var tab [4][256]uint8
+	if err := byteTables(nb, st, &tab); err != nil {
+		return nil, false, nil // paintBytes reports it
+	}
+	for _, a := range tab[3] {
+		if a != 255 {
+			return nil, false, nil
+		}
+	}
+	var fill func(y int, row []byte)
+	switch {
+	case nb == 1:
+		words, s := wordsOf(&tab), r.Samples[0][:n]
+		fill = func(y int, row []byte) {
+			row = row[:3*w]
+			var prev uint32
+			for x, v := range s[y*w : (y+1)*w] {
+				c := words[v]
+				p := row[3*x : 3*x+3 : 3*x+3]
+				p[0], p[1], p[2] = byte(c)-byte(prev), byte(c>>8)-byte(prev>>8), byte(c>>16)-byte(prev>>16)
+				prev = c
+			}
+		}
+	default:
+		red, green, blue := r.Samples[0][:n], r.Samples[1][:n], r.Samples[2][:n]
+		identity := identityTables(&tab)
+		fill = func(y int, row []byte) {
+			row = row[:3*w]
+			rs, gs, bs := red[y*w:(y+1)*w], green[y*w:(y+1)*w], blue[y*w:(y+1)*w]
+			var pr, pg, pb byte
+			for x := range rs {
+				rv, gv, bv := rs[x], gs[x], bs[x]
+				if !identity {
+					rv, gv, bv = tab[0][rv], tab[1][gv], tab[2][bv]
+				}
+				p := row[3*x : 3*x+3 : 3*x+3]
+				p[0], p[1], p[2] = rv-pr, gv-pg, bv-pb
+				pr, pg, pb = rv, gv, bv
+			}
+		}
+	}
+	b, err := encodeRows(w, r.Height, true, fill)
+	return b, true, err
 }
 
 // identityTables reports tables that keep each of the first three bands'
@@ -277,12 +349,16 @@ func rescaledTable[T int16 | uint16](st Style, table *[maxValueLUT]uint32) (lut 
 	return lut, base, top, true
 }
 
-// pngCompact encodes the PNG of one band of 16-bit Samples under a rescale
-// (a DEM's tile) without the image between: each row's colours are looked
+// pngCompact encodes the PNG of a tile of Samples without the image
+// between (pngBytes for uint8 ones), and of one band of 16-bit Samples
+// under a rescale (a DEM's tile): each row's colours are looked
 // up and Sub-filtered at once, the bytes PNG writes for the image
 // paintCompact draws. It reports false, doing nothing, for other rasters and
 // styles, a table with a colour not opaque, or a pixel not fully on the data.
 func pngCompact(r *layer.Raster, st Style) ([]byte, bool, error) {
+	if r.DType == "uint8" {
+		return pngBytes(r, st)
+	}
 	if len(r.Samples) != 1 || r.Bands != nil || len(st.Rescale) > 1 {
 		return nil, false, nil
 	}

@@ -76,7 +76,14 @@ func TestPaintBytesAsPaint(t *testing.T) {
 						}
 					}
 				}
-				if mi == 2 && si == 0 {
+				if mi != 2 && (nb == 1 || nb == 3) && st.Colormap != custom {
+					// Every pixel on the data, opaque colours: the PNG is
+					// written from the samples.
+					if _, ok, err := pngCompact(src, st); !ok || err != nil {
+						t.Fatalf("%s: pngCompact took no part (%v, %v)", name, ok, err)
+					}
+				}
+				{
 					// The encoder's way: the same file.
 					a, _, err := encodeRaster(src, "png", st)
 					if err != nil {
