@@ -9,10 +9,10 @@ import (
 	"github.com/udftiles/udftiles/demo"
 )
 
-// TestCompactTiles: with TileOptions.Bytes, the tiles of Byte files (and,
+// TestCompactTiles: with TileOptions.Compact, the tiles of Byte files (and,
 // on the grid path, one band of Int16 or UInt16) come as Samples of the
-// file's type holding the values and mask the float64 Bands hold without it,
-// by every path the reader takes (direct, grid, bilinear; nodata; off the
+// file's type holding the values and mask the float64 Bands hold without
+// it, by every path the reader takes (direct, grid, bilinear; nodata; off the
 // data's edges); other types, several 16-bit bands and GDAL's warp keep Bands.
 func TestCompactTiles(t *testing.T) {
 	utmGT := [6]float64{500000, 30, 0, 5300000, 0, -30}
@@ -53,7 +53,7 @@ func TestCompactTiles(t *testing.T) {
 					for _, size := range []int{256, 512} {
 						o := cog.TileOptions{Size: size, Resampling: c.resamp}
 						want := read(t, r, tile, o)
-						o.Bytes = true
+						o.Compact = true
 						got, err := r.ReadTile(tile, o)
 						if err != nil {
 							t.Fatalf("%s %d: %v", tile, size, err)
@@ -67,7 +67,7 @@ func TestCompactTiles(t *testing.T) {
 							got.Widen()
 						}
 						if !sameRaster(got, want) {
-							t.Fatalf("%s: the tile with Bytes differs from the tile without", what)
+							t.Fatalf("%s: the tile compact differs from the tile without", what)
 						}
 						checked++
 						got.Release()

@@ -286,21 +286,21 @@ func span(a []int) (lo, hi int, ok bool) {
 }
 
 // directTile reads a tile by the direct path (nearest neighbour).
-// With asBytes, a Byte file's tile is uint8 Samples (see tileRaster).
-func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int, asBytes bool) (*layer.Raster, error) {
+// With compact, a Byte file's tile is Samples (see tileRaster).
+func (r *Reader) directTile(h *handle, in *info, t tiles.Tile, bands []int, n int, compact bool) (*layer.Raster, error) {
 	lvl := in.overviewFor(h.ratio(in, t, n))
 	tr, err := h.direct.tr(in, lvl)
 	if err != nil {
 		return nil, err
 	}
 	if !h.direct.separable {
-		return r.gridTile(h, in, t, bands, n, lvl, tr, asBytes)
+		return r.gridTile(h, in, t, bands, n, lvl, tr, compact)
 	}
 	cols, rows, err := tr.axes(t.Mercator(), n)
 	if err != nil {
 		return nil, err
 	}
-	ras := tileRaster(in, t, n, len(bands), asBytes && h.direct.byte)
+	ras := tileRaster(in, t, n, len(bands), compact && h.direct.byte)
 	c0, c1, okc := span(cols)
 	r0, r1, okr := span(rows)
 	if !okc || !okr {
@@ -554,10 +554,10 @@ func (t *fastTr) rows(n int) {
 // rotated geotransform) by nearest neighbour: every pixel's source pixel
 // from its coordinates (the lattice's, else the warper's), gathered from one
 // window read of the level in one pass.
-func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr, asBytes bool) (*layer.Raster, error) {
+func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, tr *fastTr, compact bool) (*layer.Raster, error) {
 	tr.prepare(t.Mercator(), n)
 	nb := len(bands)
-	ras := tileRaster(in, t, n, nb, asBytes && (h.direct.byte || sixteen(in, nb)))
+	ras := tileRaster(in, t, n, nb, compact && (h.direct.byte || sixteen(in, nb)))
 	x0, x1, y0, y1, ok := tr.extent(n)
 	// The warper's nearest neighbour is floor(x + 1e-10), on the data when
 	// 0 <= x < width. The window holds every pixel the box reaches, with a
@@ -722,7 +722,7 @@ const r8 = 8
 // transformation, a triangle kernel widened by the tile's scale, samples off
 // the data left out and the weights of those kept normalised; values rounded
 // to the file's type.
-func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, asBytes bool) (*layer.Raster, error) {
+func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl int, compact bool) (*layer.Raster, error) {
 	tr, err := h.direct.tr(in, lvl)
 	if err != nil {
 		return nil, err
@@ -744,7 +744,7 @@ func (r *Reader) bilinearTile(h *handle, in *info, t tiles.Tile, bands []int, n,
 	}
 	nn := n * n
 	tr.coords(b, n)
-	ras := tileRaster(in, t, n, len(bands), asBytes && h.direct.byte)
+	ras := tileRaster(in, t, n, len(bands), compact && h.direct.byte)
 	out8 := ras.Samples // uint8 values (clamped to 0..255 below) when not nil
 	// The window: every pixel whose centre falls on the data, and its taps.
 	c0, r0, c1, r1 := math.MaxInt, math.MaxInt, -1, -1

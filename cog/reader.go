@@ -249,13 +249,16 @@ type TileOptions struct {
 	// Buffer is a border, in pixels, read around the tile: the raster is
 	// Size+2·Buffer pixels wide (see warpPadded). 0 for tiles as served.
 	Buffer int
-	// Bytes lets the tile of a Byte file come as uint8 Samples instead of
-	// float64 Bands (a byte a value where the reader's own paths fill it;
-	// GDAL's warp still gives Bands): for callers that only encode it.
-	Bytes bool
+	// Compact lets the tile come as Samples of the file's type instead of
+	// float64 Bands where the reader's own paths fill it: a Byte file's
+	// bands, one band of Int16 or UInt16 on the grid path (GDAL's warp
+	// still gives Bands). For callers that only encode the tile.
+	Compact bool
 }
 
-// Run reads the request's tile; the Params come from Schema.
+// Run reads the request's tile; the Params come from Schema. A tile without
+// expression= or algorithm= may come as Samples of the file's type (see
+// TileOptions.Compact; layer.Raster.Widen makes Bands of them).
 func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, error) {
 	o := tileOptions(req.Params, r.opts.Bands, r.opts.Resampling)
 	if err := ctx.Err(); err != nil {
@@ -274,7 +277,7 @@ func (r *Reader) Run(ctx context.Context, req layer.Request) (layer.Result, erro
 	if p != nil { // expression= or algorithm=: process.go
 		return r.processTile(*req.Tile, o, p)
 	}
-	o.Bytes = true // encoded as it is
+	o.Compact = true // encoded as it is
 	return r.ReadTile(*req.Tile, o)
 }
 
@@ -326,14 +329,14 @@ func (r *Reader) ReadTile(t tiles.Tile, o TileOptions) (*layer.Raster, error) {
 		// a pixel whose source coordinates fall off it stays transparent,
 		// as in the warper's kernel.
 		r.directReads.Add(1)
-		ras, err = r.directTile(h, in, t, bands, o.Size, o.Bytes)
+		ras, err = r.directTile(h, in, t, bands, o.Size, o.Compact)
 		if errors.Is(err, errWideWindow) {
 			r.warpReads.Add(1)
 			ras, err = r.warpTile(h, in, t, bands, o)
 		}
 	} else if h.direct != nil && !h.direct.nodata && o.Resampling == "bilinear" && in.interior(t, o.Size) {
 		r.directReads.Add(1)
-		ras, err = r.bilinearTile(h, in, t, bands, o.Size, in.overviewFor(h.ratio(in, t, o.Size)), o.Bytes)
+		ras, err = r.bilinearTile(h, in, t, bands, o.Size, in.overviewFor(h.ratio(in, t, o.Size)), o.Compact)
 		if errors.Is(err, errWideWindow) {
 			r.warpReads.Add(1)
 			ras, err = r.warpTile(h, in, t, bands, o)
