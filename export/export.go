@@ -489,7 +489,7 @@ func renderTile(ctx context.Context, o Options, l *layer.Layer, format string, t
 	q.Set("format", format)
 	var last error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
-		e, err := o.Service.Tile(ctx, l, tileservice.Request{Tile: &t, Query: q})
+		e, err := o.Service.Tile(ctx, l, tileservice.Request{Tile: t, Query: q})
 		switch k := layer.KindOf(err); {
 		case err == nil:
 			return e.Body, false, nil

@@ -105,13 +105,13 @@ func run(ctx context.Context, o Options, c python.HostCall) (python.HostAnswer, 
 		q.Set("cache_reset", "true")
 	}
 	req := tileservice.Request{Query: q, Depth: c.Depth + 1, Raw: true}
-	var e *tileservice.Entry
+	var e tileservice.Entry
 	if a.Tile != nil {
 		t, err := tiles.New(a.Tile[0], a.Tile[1], a.Tile[2])
 		if err != nil {
 			return python.HostAnswer{}, layer.Errorf(layer.BadRequest, "fused.run: tile %v: %v", *a.Tile, err)
 		}
-		req.Tile = &t
+		req.Tile = t
 		e, err = o.Service.Tile(ctx, l, req)
 		if err != nil {
 			return python.HostAnswer{}, err

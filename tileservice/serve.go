@@ -21,7 +21,7 @@ import (
 
 // Request is one call of a layer: a tile, or file mode over optional bounds.
 type Request struct {
-	Tile   *tiles.Tile   // nil: file mode
+	Tile   tiles.Tile    // Service.Tile's tile (Service.Run is file mode)
 	Bounds *tiles.Bounds // file mode: where, in lon/lat; nil = the layer's default
 	Ext    string        // the format a path's extension names ("" = none)
 	// Query holds the handler's parameters, the style (colormap, rescale,
@@ -66,41 +66,41 @@ type Entry struct {
 // Empty reports an answer with nothing to draw: an MVT without features, a
 // GeoJSON collection without features, an image every pixel of which is
 // transparent.
-func (e *Entry) Empty() bool { return render.IsEmpty(e.Body, e.ContentType) }
+func (e Entry) Empty() bool { return render.IsEmpty(e.Body, e.ContentType) }
 
-// Tile renders (or finds in the cache) one tile of l.
-func (s *Service) Tile(ctx context.Context, l *layer.Layer, r Request) (*Entry, error) {
-	if r.Tile == nil {
-		return nil, layer.Errorf(layer.BadRequest, "a tile request names a tile")
-	}
-	return s.serve(ctx, l, r)
+// Tile renders (or finds in the cache) one tile of l, r.Tile.
+//
+// The request and the answer are values: a tile found in memory allocates
+// nothing (a pointer in the request would be kept, by escape analysis, as
+// the strings beside it are).
+func (s *Service) Tile(ctx context.Context, l *layer.Layer, r Request) (Entry, error) {
+	return s.serve(ctx, l, r, true)
 }
 
-// Run renders (or finds in the cache) l in file mode.
-func (s *Service) Run(ctx context.Context, l *layer.Layer, r Request) (*Entry, error) {
-	r.Tile = nil
-	return s.serve(ctx, l, r)
+// Run renders (or finds in the cache) l in file mode; r.Tile is unused.
+func (s *Service) Run(ctx context.Context, l *layer.Layer, r Request) (Entry, error) {
+	return s.serve(ctx, l, r, false)
 }
 
-func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry, error) {
+func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request, tileMode bool) (Entry, error) {
 	// A nil Query reads as empty; it is made only past the shortcut of
 	// requests answered before, whose path allocates nothing for it.
 	if err := SameSetting(c.Query); err != nil {
-		return nil, err
+		return Entry{}, err
 	}
 	if err := l.Status(); err != nil {
 		if layer.KindOf(err) == layer.Failed { // the UDF's own error: a traceback to show
-			return nil, err
+			return Entry{}, err
 		}
-		return nil, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()}
+		return Entry{}, &layer.Error{Kind: layer.Unavailable, Msg: "UDF " + l.Name + " is unavailable: " + err.Error()}
 	}
 	if c.Depth < 0 || c.Depth > layer.MaxDepth {
-		return nil, layer.Errorf(layer.BadRequest, "runs and submits nested more than %d deep", layer.MaxDepth)
+		return Entry{}, layer.Errorf(layer.BadRequest, "runs and submits nested more than %d deep", layer.MaxDepth)
 	}
-	req := layer.Request{Tile: c.Tile, Depth: c.Depth}
+	req := layer.Request{Depth: c.Depth} // its Tile past the shortcut below
 	maxAge, reset, err := s.freshness(c.Query, l)
 	if err != nil {
-		return nil, err
+		return Entry{}, err
 	}
 	fo := cache.FetchOptions{MaxAge: maxAge, Reset: reset}
 	// A request seen before, spelled the same way, is answered from memory
@@ -111,36 +111,42 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	if c.Spelling != "" && !c.Query.Has("cache_max_age") && !c.Query.Has("cache") && !c.Query.Has("cache_reset") {
 		alias = c.Spelling
 		if e, ok := s.cache.GetAlias(alias, l.Name, l.Handler.Version()); ok {
-			return &Entry{Entry: e, Source: cache.Memory, Accepts: fo.MaxAge, Private: l.Private}, nil
+			return Entry{Entry: e, Source: cache.Memory, Accepts: fo.MaxAge, Private: l.Private}, nil
 		}
 	}
 	if c.Query == nil {
 		c.Query = url.Values{}
 	}
+	var tile *tiles.Tile // the tile of tile mode, past the shortcut: a hit allocates none
+	if tileMode {
+		t := c.Tile
+		tile = &t
+	}
+	req.Tile = tile
 	sch := l.Handler.Schema()
 	mode := "file"
-	if c.Tile != nil {
+	if tileMode {
 		mode = "tile"
 	}
 	if !slices.Contains(sch.Modes, mode) {
-		return nil, layer.Errorf(layer.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", "))
+		return Entry{}, layer.Errorf(layer.BadRequest, "%s serves %s mode only", l.Name, strings.Join(sch.Modes, ", "))
 	}
-	if t := c.Tile; t != nil {
+	if t := tile; t != nil {
 		if t.Z < sch.MinZoom || t.Z > sch.MaxZoom {
-			return nil, layer.Errorf(layer.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom)
+			return Entry{}, layer.Errorf(layer.NotFound, "zoom %d is outside %s's zooms %d..%d", t.Z, l.Name, sch.MinZoom, sch.MaxZoom)
 		}
 		if !t.LonLat().Intersects(sch.Bounds) {
-			return nil, layer.Errorf(layer.NotFound, "tile %s is outside %s's bounds", t, l.Name)
+			return Entry{}, layer.Errorf(layer.NotFound, "tile %s is outside %s's bounds", t, l.Name)
 		}
 		req.Bounds = t.LonLat()
 		for _, k := range []string{"bounds", "bbox"} {
 			if c.Query.Has(k) && slices.Contains(sch.Reserved, k) {
-				return nil, layer.Errorf(layer.BadRequest, "parameter %s: in tile mode the tile's path gives the bounds; give %s in file mode (/run) only", k, k)
+				return Entry{}, layer.Errorf(layer.BadRequest, "parameter %s: in tile mode the tile's path gives the bounds; give %s in file mode (/run) only", k, k)
 			}
 		}
 	} else if c.Bounds != nil {
 		if sch.NoBounds && c.BoundsParam != "" {
-			return nil, layer.Errorf(layer.BadRequest, "parameter %s: %s takes no bounds (its UDF declares no bounds or bbox parameter); leave it out",
+			return Entry{}, layer.Errorf(layer.BadRequest, "parameter %s: %s takes no bounds (its UDF declares no bounds or bbox parameter); leave it out",
 				c.BoundsParam, l.Name)
 		}
 		req.Bounds = *c.Bounds
@@ -168,13 +174,13 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	}
 	format, err := PickFormat(c.Ext, fmtParam, sch)
 	if err != nil {
-		return nil, err
+		return Entry{}, err
 	}
 	opts, err := render.ParseOptions(withoutDeclared(q, sch), withoutDeclared(styleDefaults(q, l.Defaults, sch), sch))
 	if err != nil {
-		return nil, err
+		return Entry{}, err
 	}
-	opts.Tile = c.Tile
+	opts.Tile = tile
 	opts.Layer = l.MVTLayer
 	hq := url.Values{}
 	for k, vals := range q {
@@ -190,12 +196,12 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 		}
 	}
 	if req.Params, err = sch.Coerce(hq); err != nil {
-		return nil, err
+		return Entry{}, err
 	}
 	req.Format = format
 	where := "file"
-	if c.Tile != nil {
-		where = c.Tile.String()
+	if tile != nil {
+		where = tile.String()
 	} else if c.Bounds != nil {
 		where = fmt.Sprintf("file/%g,%g,%g,%g", c.Bounds.MinX, c.Bounds.MinY, c.Bounds.MaxX, c.Bounds.MaxY)
 		if req.Area != "" {
@@ -215,6 +221,9 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	if alias != "" {
 		defer s.cache.Alias(alias, key)
 	}
+	// The render below is kept by the cache past this call: it takes copies
+	// of what it needs of c, so that c itself stays on the stack.
+	rasterFormat, vectorFormat := c.RasterFormat, c.VectorFormat
 	render := func(ctx context.Context) (*cache.Entry, error) {
 		// Yield before rendering: Go resumes the goroutine a finished render
 		// or read made ready ahead of those in its global queue, where the
@@ -248,9 +257,9 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 			case raster && raw:
 				f = "npy"
 			case raster:
-				f = c.RasterFormat
+				f = rasterFormat
 			case !raw:
-				f = c.VectorFormat
+				f = vectorFormat
 			}
 		}
 		body, ct, err := render.Encode(res, f, opts)
@@ -280,16 +289,16 @@ func (s *Service) serve(ctx context.Context, l *layer.Layer, c Request) (*Entry,
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, ctx.Err() // the caller went away
+			return Entry{}, ctx.Err() // the caller went away
 		}
 		var pe *cache.PanicError
 		if errors.As(err, &pe) {
 			s.log.Error("panic rendering a tile", "udf", l.Name, "where", where, "panic", fmt.Sprint(pe.Value), "stack", string(pe.Stack))
 			err = layer.Errorf(layer.Internal, "the server failed on this request; it has been logged")
 		}
-		return nil, err
+		return Entry{}, err
 	}
-	return &Entry{Entry: e, Source: src, Accepts: fo.MaxAge, Private: l.Private}, nil
+	return Entry{Entry: e, Source: src, Accepts: fo.MaxAge, Private: l.Private}, nil
 }
 
 // rawEntry finds or renders the raw result of a natural handler: what a

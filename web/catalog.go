@@ -541,7 +541,7 @@ func (s *api) draftTile(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, err)
 		return
 	}
-	s.serve(w, r, l, call{tile: &t, ext: ext, query: r.URL.Query()})
+	s.serve(w, r, l, call{tile: t, isTile: true, ext: ext, query: r.URL.Query()})
 }
 
 // draftRun serves GET|POST /v1/drafts/{id}/run, never cached.

@@ -353,7 +353,7 @@ func (s *api) urlTile(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	q.Del("url")
-	s.serve(w, r, l, call{tile: &t, ext: ext, query: q})
+	s.serve(w, r, l, call{tile: t, isTile: true, ext: ext, query: q})
 }
 
 // urlTileJSON serves /v1/cog/tilejson.json?url=...

@@ -384,7 +384,7 @@ func (s *api) ogcTile(w http.ResponseWriter, r *http.Request) {
 // which keeps one cache entry (and alias) for the tile whatever route asked.
 func (s *api) serveTile(w http.ResponseWriter, r *http.Request, l *layer.Layer, t tiles.Tile, format string, q url.Values) {
 	path := fmt.Sprintf("/v1/udfs/%s/tiles/%d/%d/%d.%s", url.PathEscape(l.Name), t.Z, t.X, t.Y, format)
-	s.serve(w, r, l, call{tile: &t, ext: format, query: q, spelling: path + "\x00" + q.Encode()})
+	s.serve(w, r, l, call{tile: t, isTile: true, ext: format, query: q, spelling: path + "\x00" + q.Encode()})
 }
 
 // --- WMTS 1.0.0 ---

@@ -293,7 +293,7 @@ func (s *api) shared(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, err)
 			return
 		}
-		c = call{tile: &t, ext: ext, query: r.URL.Query()}
+		c = call{tile: t, isTile: true, ext: ext, query: r.URL.Query()}
 	} else {
 		var err error
 		if c, err = s.fileCall(r); err != nil {

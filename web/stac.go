@@ -83,7 +83,7 @@ func (s *api) stacTile(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	q.Del("url")
-	s.serve(w, r, l, call{tile: &t, ext: ext, query: q})
+	s.serve(w, r, l, call{tile: t, isTile: true, ext: ext, query: q})
 }
 
 // stacTileJSON serves /v1/stac/tilejson.json?url=...

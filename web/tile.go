@@ -87,7 +87,7 @@ func (s *api) tileAt(w http.ResponseWriter, r *http.Request, name, zs, xs, ys st
 		writeError(w, r, err)
 		return
 	}
-	s.serve(w, r, l, call{tile: &t, ext: ext, query: queryOf(r)})
+	s.serve(w, r, l, call{tile: t, isTile: true, ext: ext, query: queryOf(r)})
 }
 
 // queryOf is the request's query parameters: nil, which reads as empty,
@@ -111,8 +111,12 @@ func spelling(r *http.Request) string {
 }
 
 // call is one request of a layer: a tile, or file mode with optional bounds.
+// The tile is a value (with isTile), not a pointer: the call's strings leak
+// to the heap through the tile service, and a pointer beside them would
+// take the tile with it on every request.
 type call struct {
-	tile   *tiles.Tile
+	tile   tiles.Tile
+	isTile bool
 	bounds *tiles.Bounds // file mode
 	area   string        // file mode: bounds given as a geometry (GeoJSON or WKT), bounds its envelope
 	ext    string
@@ -166,9 +170,9 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 			req.Spelling = spelling(r)
 		}
 	}
-	var e *tileservice.Entry
+	var e tileservice.Entry
 	var err error
-	if c.tile != nil {
+	if c.isTile {
 		e, err = s.svc.Tile(r.Context(), l, req)
 	} else {
 		e, err = s.svc.Run(r.Context(), l, req)
@@ -180,7 +184,7 @@ func (s *api) serve(w http.ResponseWriter, r *http.Request, l *layer.Layer, c ca
 		writeError(w, r, err)
 		return
 	}
-	writeEntry(w, r, e)
+	writeEntry(w, r, &e)
 }
 
 // writeEntry answers with a cached body, its validators and freshness, or 304.
