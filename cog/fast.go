@@ -477,27 +477,27 @@ var (
 // float64s (the other nil), and the function that gives it back. Its
 // contents are undefined: readWindow overwrites all of it.
 func windowBuffer(byteFile bool, n int) ([]uint8, []float64, func()) {
-	class := bits.Len(uint(max(n, 1) - 1))
-	if n > maxPooledWindow {
-		if byteFile {
-			return make([]uint8, n), nil, func() {}
-		}
-		return nil, make([]float64, n), func() {}
-	}
 	if byteFile {
-		p, _ := byteWindows[class].Get().(*[]uint8)
-		if p == nil {
-			b := make([]uint8, 1<<class)
-			p = &b
-		}
-		return (*p)[:n], nil, func() { byteWindows[class].Put(p) }
+		b, put := pooledWindow[uint8](&byteWindows, n)
+		return b, nil, put
 	}
-	p, _ := floatWindows[class].Get().(*[]float64)
+	f, put := pooledWindow[float64](&floatWindows, n)
+	return nil, f, put
+}
+
+// pooledWindow returns a window of n samples of T from pools (those of T,
+// by size class), and the function that gives it back.
+func pooledWindow[T any](pools *[23]sync.Pool, n int) ([]T, func()) {
+	if n > maxPooledWindow {
+		return make([]T, n), func() {}
+	}
+	class := bits.Len(uint(max(n, 1) - 1))
+	p, _ := pools[class].Get().(*[]T)
 	if p == nil {
-		f := make([]float64, 1<<class)
-		p = &f
+		b := make([]T, 1<<class)
+		p = &b
 	}
-	return nil, (*p)[:n], func() { floatWindows[class].Put(p) }
+	return (*p)[:n], func() { pools[class].Put(p) }
 }
 
 // errWideWindow sends a tile whose source window is too large for one read
@@ -598,22 +598,10 @@ func (r *Reader) gridTile(h *handle, in *info, t tiles.Tile, bands []int, n, lvl
 	for i := 0; i < n; i++ {
 		tr.runs = tr.rowRuns(i, n, tr.runs)
 		if nb == 1 && wins[0] != nil {
-			// One band of other samples than bytes (a DEM): its own loop, a
-			// sample loaded and stored once.
-			win, out, row := wins[0], ras.Bands[0][i*n:(i+1)*n], mask[i*n:(i+1)*n]
-			for _, sp := range tr.runs {
-				x, y := sp.x+1e-10, sp.y+1e-10
-				for j := sp.j0; j < sp.j1; j, x, y = j+1, x+sp.dx, y+sp.dy {
-					if !(x >= lox && x < hix && y >= loy && y < hiy) {
-						continue
-					}
-					v := win[(int(y)-r0)*ww+int(x)-c0]
-					if nodata && (v == nd || (nd != nd && v != v)) {
-						continue // as the warper leaves it: 0 and transparent
-					}
-					out[j], row[j] = v, 255
-				}
-			}
+			// One band of other samples than bytes: its own loop, a sample
+			// loaded and stored once.
+			gatherRow(tr.runs, wins[0], ww, c0, r0, [4]float64{lox, hix, loy, hiy},
+				ras.Bands[0][i*n:(i+1)*n], mask[i*n:(i+1)*n], nodata, nd, nd != nd)
 			continue
 		}
 		for _, sp := range tr.runs {

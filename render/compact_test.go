@@ -83,20 +83,7 @@ func TestPaintBytesAsPaint(t *testing.T) {
 						t.Fatalf("%s: pngCompact took no part (%v, %v)", name, ok, err)
 					}
 				}
-				{
-					// The encoder's way: the same file.
-					a, _, err := encodeRaster(src, "png", st)
-					if err != nil {
-						t.Fatal(err)
-					}
-					b, _, err := encodeRaster(wide, "png", st)
-					if err != nil {
-						t.Fatal(err)
-					}
-					if !bytes.Equal(a, b) {
-						t.Fatalf("%s: the PNG of the samples differs from that of the bands", name)
-					}
-				}
+				samePNG(t, name, src, wide, st) // the encoder's way: the same file
 			}
 		}
 	}
@@ -183,20 +170,27 @@ func TestPaintIntsAsPaint(t *testing.T) {
 						}
 					}
 					if spread != 65535 {
-						a, _, err := encodeRaster(src, "png", st)
-						if err != nil {
-							t.Fatal(err)
-						}
-						b, _, err := encodeRaster(wide, "png", st)
-						if err != nil {
-							t.Fatal(err)
-						}
-						if !bytes.Equal(a, b) {
-							t.Fatalf("%s: the PNG of the samples differs from that of the band", name)
-						}
+						samePNG(t, name, src, wide, st)
 					}
 				}
 			}
 		}
+	}
+}
+
+// samePNG: the PNG of the samples is the PNG of their widened copy, byte
+// for byte.
+func samePNG(t *testing.T, name string, src, wide *layer.Raster, st Style) {
+	t.Helper()
+	a, _, err := encodeRaster(src, "png", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, err := encodeRaster(wide, "png", st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a, b) {
+		t.Fatalf("%s: the PNG of the samples differs from that of the bands", name)
 	}
 }
